@@ -1,0 +1,52 @@
+"""Loads cnnfast._C (the op library) and says clearly what was built and why something is missing."""
+
+import importlib
+import os
+
+import torch
+
+_load_error = None
+try:
+    importlib.import_module("cnnfast._C")
+except ImportError as e:  # keep `import cnnfast` working so the error can be explained
+    _load_error = e
+
+
+def require_extension():
+    """Raise a helpful error when the compiled ops are unavailable."""
+    if _load_error is not None:
+        raise RuntimeError(
+            "cnnfast's compiled ops (cnnfast._C) failed to load: "
+            f"{_load_error}. Reinstall with `pip install .` (or `pip install --no-build-isolation -e .` "
+            "against an existing torch) from the cnnfast source tree."
+        ) from _load_error
+
+
+def _has_kernel(op, key):
+    return torch._C._dispatch_has_kernel_for_dispatch_key(op, key)
+
+
+def build_info():
+    """What cnnfast._C was built with: a dict (C++/CUDA kernels, CUDA arch list, torch version)."""
+    try:
+        from cnnfast import _build_config as cfg
+    except ImportError:
+        cfg = None
+    loaded = _load_error is None
+    return {
+        "extension_loaded": loaded,
+        "extension_path": _extension_path(),
+        "load_error": None if loaded else str(_load_error),
+        "cpu_kernels": loaded and _has_kernel("cnnfast::conv2d_bias_act", "CPU"),
+        "cuda_kernels": loaded and _has_kernel("cnnfast::conv2d_bias_act", "CUDA"),
+        "cuda_arch_list": getattr(cfg, "CUDA_ARCH_LIST", None),
+        "built_with_torch": getattr(cfg, "TORCH_VERSION", None),
+        "running_torch": torch.__version__,
+        "onednn": torch.backends.mkldnn.is_available(),
+        "cuda_available": torch.cuda.is_available(),
+    }
+
+
+def _extension_path():
+    mod = importlib.util.find_spec("cnnfast._C")
+    return os.fspath(mod.origin) if mod and mod.origin else None

@@ -1,0 +1,71 @@
+"""cnnfast.ops.conv2d_bias_act: conv + bias + optional residual add + activation in one op.
+
+The schema and kernels live in csrc/ops/conv2d_bias_act; this file holds the typed Python
+wrapper and the fake (meta) kernel that torch.compile / torch.export trace with.
+"""
+
+from typing import Optional, Sequence, Union
+
+import torch
+
+from cnnfast.ops._activations import check_activation
+
+IntPair = Union[int, Sequence[int]]
+
+
+def _pair(v: IntPair, name: str) -> list:
+    if isinstance(v, int):
+        return [v, v]
+    v = [int(i) for i in v]
+    if len(v) != 2:
+        raise ValueError(f"cnnfast.conv2d_bias_act: {name} must be an int or a pair, got {v}")
+    return v
+
+
+def conv2d_bias_act(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor] = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+    residual: Optional[torch.Tensor] = None,
+    act: str = "none",
+) -> torch.Tensor:
+    """``act(conv2d(x, weight, bias, ...) + residual)`` in one call.
+
+    x: (N, C_in, H, W), NCHW or channels_last; weight: (C_out, C_in/groups, kH, kW);
+    bias: (C_out,) or None; residual: broadcastable to the output (N, C_out, H_out, W_out) or None;
+    act: one of none, relu, relu6, silu, sigmoid, hardswish, hardsigmoid.
+    Returns (N, C_out, H_out, W_out) in x's layout. Inference only (no backward).
+    """
+    check_activation(act)
+    return torch.ops.cnnfast.conv2d_bias_act(
+        x, weight, bias, _pair(stride, "stride"), _pair(padding, "padding"),
+        _pair(dilation, "dilation"), groups, residual, act,
+    )
+
+
+def output_memory_format(x: torch.Tensor) -> torch.memory_format:
+    # Mirrors output_memory_format() in csrc/ops/conv2d_bias_act/conv2d_bias_act.h.
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+@torch.library.register_fake("cnnfast::conv2d_bias_act")
+def _conv2d_bias_act_fake(x, weight, bias, stride, padding, dilation, groups, residual, act):
+    torch._check(x.dim() == 4, lambda: f"cnnfast.conv2d_bias_act: x must be 4-D, got {x.dim()}-D")
+    torch._check(weight.dim() == 4, lambda: "cnnfast.conv2d_bias_act: weight must be 4-D")
+    torch._check(
+        x.shape[1] == weight.shape[1] * groups,
+        lambda: f"cnnfast.conv2d_bias_act: x has {x.shape[1]} channels but weight expects "
+        f"{weight.shape[1] * groups}",
+    )
+    out_hw = [
+        (x.shape[2 + d] + 2 * padding[d] - dilation[d] * (weight.shape[2 + d] - 1) - 1) // stride[d] + 1
+        for d in range(2)
+    ]
+    shape = (x.shape[0], weight.shape[0], out_hw[0], out_hw[1])
+    return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=output_memory_format(x))

@@ -1,0 +1,94 @@
+// Cache of oneDNN-reordered conv weights; entries die with the weight tensor they were made from.
+#include "common/prepacked_weights.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/intrusive_ptr.h>
+
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace cnnfast {
+
+namespace {
+
+using WeakImpl = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
+
+struct Entry {
+  WeakImpl owner;
+  const void* data = nullptr;
+  int64_t version = 0;
+  std::vector<int64_t> params;  // padding, stride, dilation, groups, input size
+  at::Tensor packed;
+};
+
+// A weight used at a few input sizes (batch 1 and 8, say) keeps one packed copy per size;
+// past this many, the oldest is dropped so the cache cannot grow without bound.
+constexpr size_t kMaxEntriesPerWeight = 4;
+
+std::mutex g_mutex;
+std::unordered_map<const c10::TensorImpl*, std::vector<Entry>> g_cache;
+size_t g_inserts_since_sweep = 0;
+
+int64_t version_of(const at::Tensor& t) {
+  // Inference tensors carry no version counter; their storage pointer still guards replacement.
+  return t.is_inference() ? -1 : static_cast<int64_t>(t._version());
+}
+
+void sweep_dead_weights() {
+  for (auto it = g_cache.begin(); it != g_cache.end();) {
+    if (it->second.empty() || it->second.front().owner.expired()) {
+      it = g_cache.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace
+
+at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef padding,
+                                   at::IntArrayRef stride, at::IntArrayRef dilation,
+                                   int64_t groups, at::IntArrayRef input_size) {
+  std::vector<int64_t> params;
+  params.reserve(7 + input_size.size());
+  params.insert(params.end(), padding.begin(), padding.end());
+  params.insert(params.end(), stride.begin(), stride.end());
+  params.insert(params.end(), dilation.begin(), dilation.end());
+  params.push_back(groups);
+  params.insert(params.end(), input_size.begin(), input_size.end());
+  const void* data = weight.data_ptr();
+  const int64_t version = version_of(weight);
+  const c10::TensorImpl* key = weight.unsafeGetTensorImpl();
+
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto& entries = g_cache[key];
+  // A dead owner means this address now belongs to a different tensor: forget everything.
+  if (!entries.empty() && entries.front().owner.expired()) entries.clear();
+  for (auto it = entries.begin(); it != entries.end(); ++it) {
+    if (it->data == data && it->version == version && it->params == params) return it->packed;
+    if (it->data != data || it->version != version) {
+      entries.clear();  // the weight was modified or re-pointed: every packed copy is stale
+      break;
+    }
+  }
+  at::Tensor packed = at::mkldnn_reorder_conv2d_weight(weight.contiguous().to_mkldnn(), padding,
+                                                       stride, dilation, groups, input_size);
+  if (entries.size() >= kMaxEntriesPerWeight) entries.erase(entries.begin());
+  entries.push_back(Entry{WeakImpl(weight.getIntrusivePtr()), data, version, std::move(params), packed});
+  if (++g_inserts_since_sweep >= 64) {
+    g_inserts_since_sweep = 0;
+    sweep_dead_weights();
+  }
+  return packed;
+}
+
+int64_t prepacked_conv2d_weight_count() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  sweep_dead_weights();
+  int64_t n = 0;
+  for (const auto& kv : g_cache) n += static_cast<int64_t>(kv.second.size());
+  return n;
+}
+
+}  // namespace cnnfast

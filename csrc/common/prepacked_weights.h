@@ -1,0 +1,19 @@
+// Cache of convolution weights reordered once into oneDNN's blocked layout, keyed by the weight.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace cnnfast {
+
+// The oneDNN-layout copy of `weight` for a conv with these parameters and input size. Built on
+// first use and reused while the weight tensor lives and is unchanged (same storage, same
+// version counter), so callers pass plain dense weights and still skip the per-call reorder that
+// eager PyTorch pays. Thread-safe.
+at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef padding,
+                                   at::IntArrayRef stride, at::IntArrayRef dilation,
+                                   int64_t groups, at::IntArrayRef input_size);
+
+// Number of live cache entries (for tests and cnnfast.build_info()).
+int64_t prepacked_conv2d_weight_count();
+
+}  // namespace cnnfast

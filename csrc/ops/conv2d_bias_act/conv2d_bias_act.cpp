@@ -1,0 +1,125 @@
+// conv2d_bias_act: the C++ entry point (dispatcher call), argument checks and the autograd kernel.
+#include "ops/conv2d_bias_act/conv2d_bias_act.h"
+
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
+
+#include "cnnfast/ops.h"
+
+namespace cnnfast {
+
+namespace {
+
+void check_pair(at::IntArrayRef v, const char* name, int64_t min_value) {
+  TORCH_CHECK_VALUE(v.size() == 2, "cnnfast.conv2d_bias_act: ", name,
+                    " must have 2 elements (H, W), got ", v.size());
+  TORCH_CHECK_VALUE(v[0] >= min_value && v[1] >= min_value, "cnnfast.conv2d_bias_act: ", name,
+                    " must be >= ", min_value, ", got ", v);
+}
+
+void check_same(const at::Tensor& t, const at::Tensor& x, const char* name) {
+  TORCH_CHECK_TYPE(t.scalar_type() == x.scalar_type(), "cnnfast.conv2d_bias_act: ", name,
+                   " dtype ", t.scalar_type(), " differs from x dtype ", x.scalar_type());
+  TORCH_CHECK_VALUE(t.device() == x.device(), "cnnfast.conv2d_bias_act: ", name, " is on ",
+                    t.device(), " but x is on ", x.device());
+}
+
+}  // namespace
+
+std::vector<int64_t> check_conv2d_bias_act(const at::Tensor& x, const at::Tensor& weight,
+                                           const std::optional<at::Tensor>& bias,
+                                           at::IntArrayRef stride, at::IntArrayRef padding,
+                                           at::IntArrayRef dilation, int64_t groups,
+                                           const std::optional<at::Tensor>& residual) {
+  TORCH_CHECK_VALUE(x.dim() == 4, "cnnfast.conv2d_bias_act: x must be 4-D (N, C, H, W), got ",
+                    x.dim(), "-D of shape ", x.sizes());
+  TORCH_CHECK_TYPE(at::isFloatingType(x.scalar_type()),
+                   "cnnfast.conv2d_bias_act: x must be a floating tensor, got ", x.scalar_type());
+  TORCH_CHECK_VALUE(weight.dim() == 4,
+                    "cnnfast.conv2d_bias_act: weight must be 4-D (C_out, C_in/groups, kH, kW), got ",
+                    weight.dim(), "-D of shape ", weight.sizes());
+  check_same(weight, x, "weight");
+  check_pair(stride, "stride", 1);
+  check_pair(padding, "padding", 0);
+  check_pair(dilation, "dilation", 1);
+  TORCH_CHECK_VALUE(groups >= 1, "cnnfast.conv2d_bias_act: groups must be >= 1, got ", groups);
+  const int64_t c_out = weight.size(0);
+  TORCH_CHECK_VALUE(c_out % groups == 0, "cnnfast.conv2d_bias_act: weight has ", c_out,
+                    " output channels, not divisible by groups=", groups);
+  TORCH_CHECK_VALUE(x.size(1) == weight.size(1) * groups, "cnnfast.conv2d_bias_act: x has ",
+                    x.size(1), " channels but weight expects ", weight.size(1) * groups,
+                    " (weight.shape[1]=", weight.size(1), " x groups=", groups, ")");
+  if (bias.has_value()) {
+    check_same(*bias, x, "bias");
+    TORCH_CHECK_VALUE(bias->dim() == 1 && bias->size(0) == c_out,
+                      "cnnfast.conv2d_bias_act: bias must have shape (", c_out, "), got ",
+                      bias->sizes());
+  }
+  std::vector<int64_t> out{x.size(0), c_out, 0, 0};
+  for (int d = 0; d < 2; ++d) {
+    const int64_t extent = dilation[d] * (weight.size(2 + d) - 1) + 1;
+    const int64_t padded = x.size(2 + d) + 2 * padding[d];
+    TORCH_CHECK_VALUE(padded >= extent, "cnnfast.conv2d_bias_act: input ", (d ? "width " : "height "),
+                      x.size(2 + d), " with padding ", padding[d],
+                      " is smaller than the dilated kernel (", extent, ")");
+    out[2 + d] = (padded - extent) / stride[d] + 1;
+  }
+  if (residual.has_value()) {
+    check_same(*residual, x, "residual");
+    TORCH_CHECK_VALUE(residual->dim() <= 4, "cnnfast.conv2d_bias_act: residual must have at most 4 "
+                      "dims, got shape ", residual->sizes());
+    // Broadcasting into the output is allowed; growing the output is not.
+    const auto r = residual->sizes();
+    const int64_t off = 4 - static_cast<int64_t>(r.size());
+    for (int64_t i = 0; i < static_cast<int64_t>(r.size()); ++i) {
+      TORCH_CHECK_VALUE(r[i] == out[off + i] || r[i] == 1, "cnnfast.conv2d_bias_act: residual shape ",
+                        r, " does not broadcast to the output shape ", out);
+    }
+  }
+  return out;
+}
+
+at::Tensor with_memory_format(const at::Tensor& out, c10::MemoryFormat format) {
+  auto expected = at::empty({0}, out.options()).resize_(out.sizes(), format);
+  if (out.strides() == expected.strides()) return out;
+  expected.copy_(out);
+  return expected;
+}
+
+at::Tensor conv2d_bias_act(const at::Tensor& x, const at::Tensor& weight,
+                           const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                           at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                           const std::optional<at::Tensor>& residual, c10::string_view act) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("cnnfast::conv2d_bias_act", "")
+                       .typed<decltype(conv2d_bias_act)>();
+  return op.call(x, weight, bias, stride, padding, dilation, groups, residual, act);
+}
+
+namespace {
+
+// Inference only: there is no backward. Calls that need no gradient go straight to the backend.
+at::Tensor conv2d_bias_act_autograd(const at::Tensor& x, const at::Tensor& weight,
+                                    const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                    at::IntArrayRef padding, at::IntArrayRef dilation,
+                                    int64_t groups, const std::optional<at::Tensor>& residual,
+                                    c10::string_view act) {
+  const bool wants_grad =
+      at::GradMode::is_enabled() &&
+      (x.requires_grad() || weight.requires_grad() || (bias && bias->requires_grad()) ||
+       (residual && residual->requires_grad()));
+  TORCH_CHECK(!wants_grad,
+              "cnnfast.conv2d_bias_act is inference-only and has no backward: run it under "
+              "torch.no_grad()/torch.inference_mode(), or use the original model for training");
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual, act);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(cnnfast, Autograd, m) {
+  m.impl("conv2d_bias_act", TORCH_FN(conv2d_bias_act_autograd));
+}
+
+}  // namespace cnnfast

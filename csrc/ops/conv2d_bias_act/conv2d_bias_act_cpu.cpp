@@ -1,0 +1,125 @@
+// conv2d_bias_act on the CPU: oneDNN convolution with prepacked weights and fused post-ops
+// (reached through ATen's mkldnn ops), or ATen's convolution plus cnnfast's one-pass epilogue.
+#include <ATen/ATen.h>
+#include <ATen/Context.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
+
+#include "cnnfast/activation.h"
+#include "common/epilogue_cpu.h"
+#include "common/prepacked_weights.h"
+#include "ops/conv2d_bias_act/conv2d_bias_act.h"
+
+namespace cnnfast {
+
+namespace {
+
+using ScalarList = c10::List<std::optional<at::Scalar>>;
+
+// oneDNN's names for the post-op forms of our activations (ATen mkldnn fusion attribute names).
+struct OneDnnActivation {
+  const char* name;
+  ScalarList scalars;
+};
+
+OneDnnActivation onednn_activation(Activation act) {
+  ScalarList scalars;
+  switch (act) {
+    case Activation::None: return {"none", scalars};
+    case Activation::ReLU: return {"relu", scalars};
+    case Activation::ReLU6:
+      scalars.push_back(at::Scalar(0.0));
+      scalars.push_back(at::Scalar(6.0));
+      return {"hardtanh", scalars};
+    case Activation::SiLU: return {"swish", scalars};
+    case Activation::Sigmoid: return {"sigmoid", scalars};
+    case Activation::HardSwish: return {"hardswish", scalars};
+    case Activation::HardSigmoid: return {"hardsigmoid", scalars};
+  }
+  return {"none", scalars};
+}
+
+bool use_onednn(const at::Tensor& x) {
+  // fp32 and bf16 are what oneDNN's CPU convolutions are tuned for; everything else (fp64, fp16)
+  // takes the portable path.
+  return at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() &&
+         (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16);
+}
+
+at::Tensor conv_onednn(const at::Tensor& x, const at::Tensor& weight,
+                       const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                       at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                       const std::optional<at::Tensor>& residual, Activation act) {
+  static auto unary = c10::Dispatcher::singleton()
+                          .findSchemaOrThrow("mkldnn::_convolution_pointwise", "")
+                          .typed<at::Tensor(const at::Tensor&, const at::Tensor&,
+                                            const std::optional<at::Tensor>&, at::IntArrayRef,
+                                            at::IntArrayRef, at::IntArrayRef, int64_t,
+                                            c10::string_view, ScalarList,
+                                            std::optional<c10::string_view>)>();
+  static auto binary = c10::Dispatcher::singleton()
+                           .findSchemaOrThrow("mkldnn::_convolution_pointwise", "binary")
+                           .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                             const std::optional<at::Tensor>&, at::IntArrayRef,
+                                             at::IntArrayRef, at::IntArrayRef, int64_t,
+                                             c10::string_view, std::optional<at::Scalar>,
+                                             std::optional<c10::string_view>, ScalarList,
+                                             std::optional<c10::string_view>)>();
+  const at::Tensor packed = prepacked_conv2d_weight(weight, padding, stride, dilation, groups, x.sizes());
+  const std::optional<at::Tensor> b = bias.has_value() ? std::optional<at::Tensor>(bias->contiguous()) : std::nullopt;
+  const OneDnnActivation a = onednn_activation(act);
+  if (!residual.has_value()) {
+    return unary.call(x, packed, b, padding, stride, dilation, groups, a.name, a.scalars, std::nullopt);
+  }
+  // Binary post-op: conv + bias + residual, then the unary post-op, in one pass over the output.
+  // ATen's binary conv fusion accepts only ReLU as the trailing unary; other activations after a
+  // residual add run as a second, in-place pass.
+  const auto format = output_memory_format(x);
+  const bool fuse_act = act == Activation::None || act == Activation::ReLU;
+  std::optional<c10::string_view> unary_attr;
+  if (act == Activation::ReLU) unary_attr = a.name;
+  at::Tensor out = binary.call(x, residual->contiguous(format), packed, b, padding, stride, dilation,
+                               groups, "add", at::Scalar(1.0), unary_attr, ScalarList(), std::nullopt);
+  if (!fuse_act) activation_(out, act);
+  return out;
+}
+
+at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
+                               const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                               at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                               const std::optional<at::Tensor>& residual, c10::string_view act_name) {
+  const auto out_shape = check_conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual);
+  const Activation act = parse_activation(act_name);
+  const auto format = output_memory_format(x);
+  if (x.size(0) == 0 || x.size(1) == 0) {
+    auto out = at::empty(out_shape, x.options().memory_format(format));
+    // No input channels: the conv sum is empty, so the output is act(bias + residual).
+    if (out.numel() > 0) {
+      out.zero_();
+      bias_residual_act_cpu_(out, bias, residual.has_value() ? std::optional<at::Tensor>(residual->expand(out_shape)) : std::nullopt, act);
+    }
+    return out;
+  }
+  // A residual that only broadcasts (rare; never in the patterns optimize() fuses) is expanded
+  // to the output's shape so that both paths see one element per output element.
+  std::optional<at::Tensor> res = residual;
+  if (res.has_value() && res->sizes() != at::IntArrayRef(out_shape)) res = res->expand(out_shape);
+
+  if (use_onednn(x)) {
+    const at::Tensor xin = x.contiguous(format);
+    return with_memory_format(conv_onednn(xin, weight, bias, stride, padding, dilation, groups, res, act), format);
+  }
+  at::Tensor out = at::convolution(x.contiguous(format), weight, std::nullopt, stride, padding,
+                                   dilation, /*transposed=*/false, /*output_padding=*/{0, 0}, groups);
+  out = with_memory_format(out.is_contiguous(format) ? out : out.contiguous(format), format);
+  bias_residual_act_cpu_(out, bias, res, act);
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(cnnfast, CPU, m) {
+  m.impl("conv2d_bias_act", TORCH_FN(conv2d_bias_act_cpu));
+}
+
+}  // namespace cnnfast

@@ -4,7 +4,9 @@ from cnnfast._extension import build_info, require_extension
 
 require_extension()
 
-from cnnfast import ops  # noqa: E402  (registers the fake kernels once _C is loaded)
+from cnnfast import nn, ops  # noqa: E402  (ops registers the fake kernels once _C is loaded)
+from cnnfast.optimize import optimize  # noqa: E402
+from cnnfast.report import Report, report  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["build_info", "ops", "__version__"]
+__all__ = ["Report", "build_info", "nn", "ops", "optimize", "report", "__version__"]

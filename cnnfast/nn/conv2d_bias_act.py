@@ -1,0 +1,94 @@
+"""Conv2dBiasAct: the module form of cnnfast.ops.conv2d_bias_act, built from a Conv2d (+ BatchNorm)."""
+
+from typing import List, Optional
+
+import torch
+import torch.nn as nn
+
+from cnnfast.ops._activations import check_activation
+
+
+def fold_batchnorm(conv: nn.Conv2d, bn: Optional[nn.modules.batchnorm._BatchNorm]):
+    """Weight and bias of ``bn(conv(x))`` as one conv, for a BN in eval mode with running stats.
+
+    y = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta, so per output channel
+    w' = w * s and b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps). Computed in
+    float64 and rounded once, so folding adds a single rounding to each weight.
+    """
+    w = conv.weight.detach()
+    b = conv.bias.detach() if conv.bias is not None else None
+    if bn is None:
+        return w.clone(), (b.clone() if b is not None else None)
+    w64 = w.double()
+    b64 = b.double() if b is not None else torch.zeros(w.shape[0], dtype=torch.float64, device=w.device)
+    scale = torch.rsqrt(bn.running_var.detach().double() + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight.detach().double()
+    shift = -bn.running_mean.detach().double() * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias.detach().double()
+    w_fold = (w64 * scale.reshape(-1, 1, 1, 1)).to(w.dtype)
+    b_fold = (b64 * scale + shift).to(w.dtype)
+    return w_fold, b_fold
+
+
+class Conv2dBiasAct(nn.Module):
+    """``act(conv2d(x) + bias + residual)`` through cnnfast.ops.conv2d_bias_act.
+
+    Input (N, C_in, H, W) or unbatched (C_in, H, W); with ``channels_last`` the input is moved
+    to channels_last first (free when it already is), so a chain of these modules stays in the
+    layout oneDNN is fastest in. Parameters are frozen: this is an inference module.
+    """
+
+    stride: List[int]
+    padding: List[int]
+    dilation: List[int]
+    __constants__ = ["groups", "act", "channels_last"]
+
+    def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor], stride, padding,
+                 dilation, groups: int, act: str = "none", channels_last: bool = True):
+        super().__init__()
+        check_activation(act)
+        self.weight = nn.Parameter(weight.detach().contiguous(), requires_grad=False)
+        if bias is not None:
+            self.bias = nn.Parameter(bias.detach().contiguous(), requires_grad=False)
+        else:
+            self.register_parameter("bias", None)
+        self.stride = [int(s) for s in stride]
+        self.padding = [int(p) for p in padding]
+        self.dilation = [int(d) for d in dilation]
+        self.groups = int(groups)
+        self.act = act
+        self.channels_last = bool(channels_last)
+
+    @classmethod
+    def from_modules(cls, conv: nn.Conv2d, bn=None, act: str = "none", channels_last: bool = True):
+        """Build from a zero-padded Conv2d and an optional eval-mode BatchNorm2d that follows it."""
+        if not isinstance(conv.padding, (tuple, list)):
+            raise ValueError(f"cnnfast: conv padding {conv.padding!r} must be resolved to numbers first")
+        w, b = fold_batchnorm(conv, bn)
+        return cls(w, b, conv.stride, conv.padding, conv.dilation, conv.groups, act, channels_last)
+
+    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+        unbatched = x.dim() == 3
+        if unbatched:
+            x = x.unsqueeze(0)
+            if residual is not None:
+                residual = residual.unsqueeze(0)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = torch.ops.cnnfast.conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding,
+                                              self.dilation, self.groups, residual, self.act)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self) -> str:
+        o, i, kh, kw = self.weight.shape
+        s = f"{i * self.groups}, {o}, kernel_size=({kh}, {kw}), stride={tuple(self.stride)}"
+        if any(self.padding):
+            s += f", padding={tuple(self.padding)}"
+        if any(d != 1 for d in self.dilation):
+            s += f", dilation={tuple(self.dilation)}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        s += f", bias={self.bias is not None}, act={self.act!r}"
+        return s

@@ -1,0 +1,89 @@
+"""cnnfast.optimize(): copy a model, run the rewrite passes in order, attach a report."""
+
+import copy
+import time
+
+import torch
+import torch.nn as nn
+
+from cnnfast.nn import Conv2dBiasAct
+from cnnfast.passes import drop_dropout, fuse_activation, fuse_conv_bn, fuse_residual_add, view_to_reshape
+from cnnfast.passes._graph import has_hooks, trace
+from cnnfast.report import Report
+
+
+def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = True) -> nn.Module:
+    """Return a faster inference copy of `model` with the same outputs (fp32: within ~1e-5
+    relative; BN folding and oneDNN's summation order change the last bits).
+
+    - Conv2d (+ eval-mode BatchNorm2d) (+ residual add) (+ ReLU/ReLU6/SiLU/Sigmoid/Hardswish/
+      Hardsigmoid) become one cnnfast.ops.conv2d_bias_act call with weights prepacked once.
+    - Dropout (identity in eval mode) is removed.
+    - With channels_last (default), the fused convs run and hand on channels_last tensors: same
+      values, faster oneDNN kernels; 4-D outputs of the model may come back channels_last.
+    - What cannot be fused safely is left untouched and listed in cnnfast.report(result).
+
+    The model must be in eval mode. The input is never modified unless inplace=True; the result
+    is an inference model (its parameters do not require grad). Models torch.fx can trace come
+    back as torch.fx.GraphModule with the original submodule names; for others, each traceable
+    child is rewritten in place of the original child.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"cnnfast.optimize expects a torch.nn.Module, got {type(model).__name__}")
+    if model.training:
+        raise ValueError("cnnfast.optimize needs a model in eval mode (BatchNorm folding uses running "
+                         "statistics and Dropout is removed): call model.eval() first")
+    start = time.perf_counter()
+    report = Report()
+    result = model if inplace else copy.deepcopy(model)
+    for p in result.parameters():
+        p.requires_grad_(False)
+    if torch.nn.modules.module._global_forward_hooks or torch.nn.modules.module._global_forward_pre_hooks:
+        report.notes.append("global module hooks are registered: fused modules no longer call them")
+    result = _optimize_module(result, report, "", channels_last)
+    report.seconds = time.perf_counter() - start
+    result._cnnfast_report = report
+    return result
+
+
+def _optimize_children(m: nn.Module, report: Report, prefix: str, channels_last: bool) -> nn.Module:
+    for name, child in list(m.named_children()):
+        new = _optimize_module(child, report, f"{prefix}{name}.", channels_last)
+        if new is not child:
+            setattr(m, name, new)
+    return m
+
+
+def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: bool) -> nn.Module:
+    where = prefix.rstrip(".") or "<model>"
+    if isinstance(m, torch.jit.ScriptModule):
+        report.skip(where, "already a TorchScript module; left as is")
+        return m
+    if isinstance(m, Conv2dBiasAct):
+        return m
+    if has_hooks(m):
+        report.skip(where, "module has hooks; its own forward is kept, its children are optimized")
+        return _optimize_children(m, report, prefix, channels_last)
+    try:
+        gm = trace(m)
+    except Exception as e:  # data-dependent control flow, unsupported Python, ...
+        if next(m.children(), None) is not None:
+            msg = str(e).strip().splitlines()[0][:120] if str(e).strip() else ""
+            report.skip(where, f"torch.fx cannot trace it ({type(e).__name__}: {msg}); "
+                        "optimizing its children one by one")
+            return _optimize_children(m, report, prefix, channels_last)
+        return m
+    fused_before = sum(report.fused.values())
+    drop_dropout.run(gm, report, prefix)
+    fuse_conv_bn.run(gm, report, prefix, channels_last)
+    fuse_residual_add.run(gm, report, prefix)
+    fuse_activation.run(gm, report, prefix)
+    if sum(report.fused.values()) == fused_before:
+        return m  # nothing fused here: keep the original module, untouched
+    if channels_last:
+        view_to_reshape.run(gm, report, prefix)
+    gm.graph.eliminate_dead_code()
+    gm.graph.lint()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return gm

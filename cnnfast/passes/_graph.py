@@ -1,0 +1,93 @@
+"""FX helpers the passes share: tracing with cnnfast's leaf rules, and node matching."""
+
+import operator
+from typing import Dict, Optional
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnfast.nn import Conv2dBiasAct
+
+
+def has_hooks(m: nn.Module) -> bool:
+    return bool(m._forward_hooks or m._forward_pre_hooks or getattr(m, "_backward_hooks", None)
+                or getattr(m, "_forward_hooks_with_kwargs", None))
+
+
+class Tracer(fx.Tracer):
+    """FX tracer that keeps cnnfast's fused modules and any module with hooks as leaves: tracing
+    through a hooked module would run its hooks on proxies and drop them from the result."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        if isinstance(m, Conv2dBiasAct) or has_hooks(m):
+            return True
+        return super().is_leaf_module(m, qualname)
+
+
+def trace(model: nn.Module) -> fx.GraphModule:
+    tracer = Tracer()
+    graph = tracer.trace(model)
+    name = model.__class__.__name__ if isinstance(model, nn.Module) else "module"
+    return fx.GraphModule(tracer.root, graph, name)
+
+
+def module_of(gm: fx.GraphModule, node: fx.Node) -> Optional[nn.Module]:
+    if node.op != "call_module":
+        return None
+    return gm.get_submodule(node.target)
+
+
+def call_site_counts(gm: fx.GraphModule) -> Dict[str, int]:
+    """How many call_module nodes call each module: fusing a module called twice would change
+    the other call site too."""
+    counts: Dict[str, int] = {}
+    for node in gm.graph.nodes:
+        if node.op == "call_module":
+            counts[node.target] = counts.get(node.target, 0) + 1
+    return counts
+
+
+_ACT_MODULES = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Sigmoid: "sigmoid",
+                nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid"}
+_ACT_FUNCTIONS = {F.relu: "relu", torch.relu: "relu", torch.relu_: "relu", F.relu_: "relu",
+                  F.relu6: "relu6", F.silu: "silu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
+                  F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid"}
+_ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid"}
+
+
+def activation_of(gm: fx.GraphModule, node: fx.Node, source: fx.Node) -> Optional[str]:
+    """The cnnfast activation name if `node` applies one to `source` (and nothing else), else None."""
+    if not node.args or node.args[0] is not source:
+        return None
+    if node.op == "call_module":
+        m = gm.get_submodule(node.target)
+        if has_hooks(m):
+            return None
+        if type(m) is nn.Hardtanh and m.min_val == 0.0 and m.max_val == 6.0:
+            return "relu6"
+        return _ACT_MODULES.get(type(m))
+    if node.op == "call_function":
+        if node.target is F.hardtanh:
+            lo = node.kwargs.get("min_val", node.args[1] if len(node.args) > 1 else -1.0)
+            hi = node.kwargs.get("max_val", node.args[2] if len(node.args) > 2 else 1.0)
+            return "relu6" if (lo, hi) == (0.0, 6.0) else None
+        return _ACT_FUNCTIONS.get(node.target)
+    if node.op == "call_method" and len(node.args) == 1 and not node.kwargs:
+        return _ACT_METHODS.get(node.target)
+    return None
+
+
+def is_add(node: fx.Node) -> bool:
+    """x + y with no alpha/out, in any spelling; in-place forms report through is_inplace_add."""
+    if len(node.args) != 2 or node.kwargs:
+        return False
+    if node.op == "call_function":
+        return node.target in (operator.add, operator.iadd, torch.add)
+    return node.op == "call_method" and node.target in ("add", "add_")
+
+
+def is_inplace_add(node: fx.Node) -> bool:
+    return (node.op == "call_function" and node.target is operator.iadd) or (
+        node.op == "call_method" and node.target == "add_")

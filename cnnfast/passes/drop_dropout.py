@@ -1,0 +1,31 @@
+"""Pass: Dropout in eval mode is the identity, so its nodes are removed from the graph."""
+
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnfast.passes._graph import has_hooks, module_of
+from cnnfast.report import Report
+
+_DROPOUT_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+                    nn.FeatureAlphaDropout)
+_DROPOUT_FUNCTIONS = (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout,
+                      F.feature_alpha_dropout)
+
+
+def _is_identity_dropout(gm, node) -> bool:
+    if node.op == "call_module":
+        m = module_of(gm, node)
+        return type(m) in _DROPOUT_MODULES and not m.training and not has_hooks(m)
+    if node.op == "call_function" and node.target in _DROPOUT_FUNCTIONS:
+        training = node.kwargs.get("training", node.args[2] if len(node.args) > 2 else True)
+        return training is False
+    return False
+
+
+def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
+    for node in list(gm.graph.nodes):
+        if _is_identity_dropout(gm, node) and isinstance(node.args[0], fx.Node):
+            node.replace_all_uses_with(node.args[0])
+            gm.graph.erase_node(node)
+            report.add("dropout removed", prefix + (node.target if node.op == "call_module" else node.name))

@@ -1,0 +1,88 @@
+"""Pass: every eligible Conv2d becomes a Conv2dBiasAct, folding the eval-mode BatchNorm after it."""
+
+import torch.fx as fx
+import torch.nn as nn
+
+from cnnfast.nn import Conv2dBiasAct, fold_batchnorm
+from cnnfast.passes._graph import call_site_counts, has_hooks, module_of
+from cnnfast.report import Report
+
+
+def _explicit_padding(conv: nn.Conv2d):
+    """Zero padding as two numbers, or None when it cannot be expressed exactly."""
+    if conv.padding_mode != "zeros":
+        return None
+    if isinstance(conv.padding, str):
+        if conv.padding == "valid":
+            return (0, 0)
+        # 'same': symmetric only when dilation * (k - 1) is even in both dims.
+        total = [d * (k - 1) for d, k in zip(conv.dilation, conv.kernel_size)]
+        if any(t % 2 for t in total):
+            return None
+        return tuple(t // 2 for t in total)
+    return tuple(conv.padding)
+
+
+def _conv_skip_reason(conv: nn.Conv2d, calls: int):
+    if type(conv) is not nn.Conv2d:
+        return f"{type(conv).__name__} is a Conv2d subclass whose forward may differ"
+    if calls > 1:
+        return f"conv module is called at {calls} sites; fusing one would change the others"
+    if has_hooks(conv):
+        return "conv has forward hooks"
+    if conv.padding_mode != "zeros":
+        return f"padding_mode={conv.padding_mode!r} is not fused (only zero padding is exact)"
+    if _explicit_padding(conv) is None:
+        return "asymmetric 'same' padding is not fused"
+    if not conv.weight.is_floating_point():
+        return "non-floating weights"
+    return None
+
+
+def _bn_skip_reason(bn: nn.Module, calls: int):
+    if type(bn) is not nn.BatchNorm2d:
+        return f"{type(bn).__name__} is not a plain BatchNorm2d"
+    if calls > 1:
+        return f"BatchNorm is called at {calls} sites"
+    if bn.training:
+        return "BatchNorm is in training mode"
+    if not bn.track_running_stats or bn.running_mean is None:
+        return "BatchNorm has no running stats (normalises with batch statistics)"
+    if has_hooks(bn):
+        return "BatchNorm has forward hooks"
+    return None
+
+
+def run(gm: fx.GraphModule, report: Report, prefix: str, channels_last: bool) -> None:
+    calls = call_site_counts(gm)
+    for node in list(gm.graph.nodes):
+        conv = module_of(gm, node)
+        if not isinstance(conv, nn.Conv2d) or len(node.args) != 1 or node.kwargs:
+            continue
+        where = prefix + node.target
+        reason = _conv_skip_reason(conv, calls[node.target])
+        if reason:
+            report.skip(where, reason)
+            continue
+        bn = None
+        users = list(node.users)
+        if (len(users) == 1 and len(users[0].args) == 1 and not users[0].kwargs
+                and isinstance(module_of(gm, users[0]), nn.modules.batchnorm._BatchNorm)):
+            candidate = module_of(gm, users[0])
+            bn_reason = _bn_skip_reason(candidate, calls[users[0].target])
+            if bn_reason:
+                report.skip(prefix + users[0].target, bn_reason + "; not folded")
+            else:
+                bn = candidate
+        padding = _explicit_padding(conv)
+        fused = Conv2dBiasAct(*fold_batchnorm(conv, bn), conv.stride, padding, conv.dilation, conv.groups,
+                              "none", channels_last)
+        gm.add_submodule(node.target, fused)
+        if bn is not None:
+            bn_node = users[0]
+            bn_node.replace_all_uses_with(node)
+            gm.graph.erase_node(bn_node)
+            report.add("conv+bn", where)
+        else:
+            report.add("conv", where)
+

@@ -37,7 +37,8 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     report = Report()
     result = model if inplace else copy.deepcopy(model)
     for p in result.parameters():
-        p.requires_grad_(False)
+        if p.is_leaf:  # a deep-copied TorchScript child can hold non-leaf parameters
+            p.requires_grad_(False)
     if torch.nn.modules.module._global_forward_hooks or torch.nn.modules.module._global_forward_pre_hooks:
         report.notes.append("global module hooks are registered: fused modules no longer call them")
     result = _optimize_module(result, report, "", channels_last)
@@ -73,6 +74,9 @@ def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: b
                         "optimizing its children one by one")
             return _optimize_children(m, report, prefix, channels_last)
         return m
+    for node in gm.graph.nodes:
+        if node.op == "call_module" and isinstance(gm.get_submodule(node.target), torch.jit.ScriptModule):
+            report.skip(prefix + node.target, "already a TorchScript module; left as is")
     fused_before = sum(report.fused.values())
     drop_dropout.run(gm, report, prefix)
     fuse_conv_bn.run(gm, report, prefix, channels_last)

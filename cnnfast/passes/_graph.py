@@ -21,7 +21,7 @@ class Tracer(fx.Tracer):
     through a hooked module would run its hooks on proxies and drop them from the result."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if isinstance(m, Conv2dBiasAct) or has_hooks(m):
+        if isinstance(m, (Conv2dBiasAct, torch.jit.ScriptModule)) or has_hooks(m):
             return True
         return super().is_leaf_module(m, qualname)
 
@@ -29,6 +29,12 @@ class Tracer(fx.Tracer):
 def trace(model: nn.Module) -> fx.GraphModule:
     tracer = Tracer()
     graph = tracer.trace(model)
+    # The original forward's return annotation (GoogLeNet's GoogLeNetOutputs, say) describes its
+    # training-mode result; the traced eval graph returns what it returns, so drop the claim or
+    # TorchScript rejects the module.
+    for node in graph.nodes:
+        if node.op == "output":
+            node.type = None
     name = model.__class__.__name__ if isinstance(model, nn.Module) else "module"
     return fx.GraphModule(tracer.root, graph, name)
 

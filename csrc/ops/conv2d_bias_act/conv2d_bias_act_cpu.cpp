@@ -73,11 +73,13 @@ at::Tensor conv_onednn(const at::Tensor& x, const at::Tensor& weight,
   }
   // Binary post-op: conv + bias + residual, then the unary post-op, in one pass over the output.
   // ATen's binary conv fusion accepts only ReLU as the trailing unary; other activations after a
-  // residual add run as a second, in-place pass.
+  // residual add run as a second, in-place pass. So does ReLU in bf16, whose unfused fallback
+  // inside ATen (add_relu) has no bf16 kernel.
   const auto format = output_memory_format(x);
-  const bool fuse_act = act == Activation::None || act == Activation::ReLU;
+  const bool fuse_act = act == Activation::None ||
+                        (act == Activation::ReLU && x.scalar_type() == at::kFloat);
   std::optional<c10::string_view> unary_attr;
-  if (act == Activation::ReLU) unary_attr = a.name;
+  if (fuse_act && act == Activation::ReLU) unary_attr = a.name;
   at::Tensor out = binary.call(x, residual->contiguous(format), packed, b, padding, stride, dilation,
                                groups, "add", at::Scalar(1.0), unary_attr, ScalarList(), std::nullopt);
   if (!fuse_act) activation_(out, act);

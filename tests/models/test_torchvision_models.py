@@ -1,0 +1,78 @@
+"""Every torchvision classification model the issues name: optimized output within 1e-4 of eager
+(random weights and random BN stats), input untouched, TorchScript round trip, torch.compile."""
+
+import copy
+import io
+import warnings
+
+import pytest
+import torch
+import torchvision
+
+import cnnfast
+from tests.conftest import MODEL_TOLERANCE, randomize_batchnorm, rel_err
+
+MODELS = ["alexnet", "vgg16_bn", "googlenet", "inception_v3", "resnet18", "resnet50",
+          "resnext50_32x4d", "densenet121", "shufflenet_v2_x1_0", "mobilenet_v3_large",
+          "efficientnet_b0", "regnet_y_400mf"]
+INPUT_SIZE = {"inception_v3": 299}
+
+
+def build(name):
+    torch.manual_seed(0)
+    kwargs = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
+    return randomize_batchnorm(getattr(torchvision.models, name)(**kwargs)).eval()
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def case(request):
+    name = request.param
+    model = build(name)
+    before = copy.deepcopy(model.state_dict())
+    fast = cnnfast.optimize(model)
+    size = INPUT_SIZE.get(name, 224)
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = model(x)
+        out = fast(x)
+    return dict(name=name, model=model, before=before, fast=fast, x=x, ref=ref, out=out)
+
+
+@pytest.mark.slow
+def test_matches_eager(case):
+    assert rel_err(case["out"], case["ref"]) <= MODEL_TOLERANCE
+    with torch.no_grad():  # batch 1 as well, through the same (already prepacked) model
+        one = case["fast"](case["x"][:1])
+    assert rel_err(one, case["ref"][:1]) <= MODEL_TOLERANCE
+    assert sum(cnnfast.report(case["fast"]).fused.values()) > 0
+
+
+@pytest.mark.slow
+def test_input_model_unchanged(case):
+    after = case["model"].state_dict()
+    assert all(torch.equal(case["before"][k], after[k]) for k in case["before"])
+    assert not any(isinstance(m, cnnfast.nn.Conv2dBiasAct) for m in case["model"].modules())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["script", "trace"])
+def test_torchscript_round_trip(case, how):
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # TorchScript's deprecation notices
+        ts = torch.jit.script(case["fast"]) if how == "script" else torch.jit.trace(case["fast"], case["x"])
+        buf = io.BytesIO()
+        torch.jit.save(ts, buf)
+        buf.seek(0)
+        loaded = torch.jit.load(buf)
+        out = loaded(case["x"])
+    torch.testing.assert_close(out, case["out"], rtol=1e-6, atol=1e-6 * case["out"].abs().max().item())
+
+
+@pytest.mark.slow
+def test_torch_compile(case):
+    torch._dynamo.reset()
+    compiled = torch.compile(case["fast"])
+    with torch.no_grad():
+        out = compiled(case["x"])
+    torch._dynamo.reset()
+    assert rel_err(out, case["ref"]) <= MODEL_TOLERANCE

@@ -1,4 +1,6 @@
-"""Pass: Dropout in eval mode is the identity, so its nodes are removed from the graph."""
+"""Pass: Dropout (and torchvision's stochastic depth) in eval mode is the identity: remove it.
+
+That also lets the residual pass see EfficientNet's `stochastic_depth(block(x)) + x` as conv + add."""
 
 import torch.fx as fx
 import torch.nn as nn
@@ -13,12 +15,24 @@ _DROPOUT_FUNCTIONS = (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_
                       F.feature_alpha_dropout)
 
 
+def _stochastic_depth():
+    try:
+        from torchvision.ops import stochastic_depth
+        return stochastic_depth
+    except ImportError:
+        return None
+
+
 def _is_identity_dropout(gm, node) -> bool:
     if node.op == "call_module":
         m = module_of(gm, node)
         return type(m) in _DROPOUT_MODULES and not m.training and not has_hooks(m)
     if node.op == "call_function" and node.target in _DROPOUT_FUNCTIONS:
         training = node.kwargs.get("training", node.args[2] if len(node.args) > 2 else True)
+        return training is False
+    if node.op == "call_function" and node.target is _stochastic_depth():
+        # stochastic_depth(input, p, mode, training=True)
+        training = node.kwargs.get("training", node.args[3] if len(node.args) > 3 else True)
         return training is False
     return False
 

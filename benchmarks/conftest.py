@@ -1,0 +1,57 @@
+"""Benchmark settings shared by every suite: thread count, adaptive rounds, machine info."""
+
+import os
+import platform
+import time
+
+import pytest
+import torch
+
+import cnnfast
+
+THREADS = int(os.environ.get("CNNFAST_BENCH_THREADS", "2"))
+TARGET_SECONDS = float(os.environ.get("CNNFAST_BENCH_SECONDS", "1.0"))  # per benchmark
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info["cpu_model"] = _cpu_model()
+    machine_info["torch_threads"] = THREADS
+    machine_info["torch"] = torch.__version__
+    machine_info["cnnfast"] = cnnfast.__version__
+    machine_info["cnnfast_build"] = {k: v for k, v in cnnfast.build_info().items() if k != "extension_path"}
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture
+def run(benchmark):
+    """Time fn() under inference_mode: one untimed warm-up call (prepacks weights, warms
+    allocator caches), then as many rounds as fit in TARGET_SECONDS (5..200)."""
+
+    def _run(fn):
+        with torch.inference_mode():
+            fn()
+            start = time.perf_counter()
+            fn()
+            once = time.perf_counter() - start
+            rounds = int(min(200, max(5, TARGET_SECONDS / max(once, 1e-6))))
+            return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+
+    return _run

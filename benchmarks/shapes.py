@@ -1,0 +1,37 @@
+"""The real conv layers of the lecture models, read off the models by running them once."""
+
+import torch
+import torch.nn as nn
+import torchvision
+
+# (model, input size) whose conv shapes the op benchmarks cover, per the foundation issue.
+SOURCES = {"resnet50": 224, "vgg16": 224, "googlenet": 224}
+
+
+def conv_layers(model_name: str, size: int):
+    """Unique (C_in, C_out, k, stride, padding, groups, H, W, has_bias) of every Conv2d, in order."""
+    kwargs = {"aux_logits": False, "init_weights": False} if model_name == "googlenet" else {}
+    model = getattr(torchvision.models, model_name)(**kwargs).eval()
+    seen, shapes = set(), []
+
+    def hook(m, inputs, _):
+        h, w = inputs[0].shape[2:]
+        key = (m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.padding[0], m.groups,
+               h, w, m.bias is not None)
+        if key not in seen:
+            seen.add(key)
+            shapes.append(key)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    for handle in handles:
+        handle.remove()
+    return shapes
+
+
+def all_conv_layers():
+    out = []
+    for name, size in SOURCES.items():
+        out += [(name, s) for s in conv_layers(name, size)]
+    return out

@@ -1,0 +1,158 @@
+"""`cnnfast bench`: eager vs cnnfast.optimize() on the lecture models, interleaved medians, a table."""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Dict, List
+
+import torch
+
+import cnnfast
+from cnnfast import models
+from cnnfast.testing import randomize_batchnorm, rel_err
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _gflop(model, x) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def _sample(fn, x, min_samples: int, min_seconds: float) -> List[float]:
+    fn(x)  # untimed: lets the previous method's threads and caches settle
+    out, start = [], time.perf_counter()
+    while len(out) < min_samples or time.perf_counter() - start < min_seconds:
+        t = time.perf_counter()
+        fn(x)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: int,
+                min_seconds: float) -> Dict:
+    spec = models.get(name)
+    torch.manual_seed(0)
+    eager = randomize_batchnorm(spec.build()).eval().to(device=device, dtype=dtype)
+    start = time.perf_counter()
+    fast = cnnfast.optimize(eager)
+    optimize_s = time.perf_counter() - start
+    x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
+                    generator=torch.Generator().manual_seed(0)).to(device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+    def timed(model):
+        def call(inp):
+            model(inp)
+            sync()
+        return call
+
+    methods = {"eager": timed(eager), "cnnfast": timed(fast)}
+    samples: Dict[str, List[float]] = {m: [] for m in methods}
+    with torch.inference_mode():
+        ref, out = eager(x), fast(x)
+        err = rel_err(out.float(), ref.float())
+        for _ in range(3):  # warm-up: weight prepacking, allocator, thread pools
+            for fn in methods.values():
+                fn(x)
+        for _ in range(repeat):  # interleaved passes, so drift hits both methods alike
+            for m, fn in methods.items():
+                samples[m] += _sample(fn, x, 4, min_seconds)
+    gflop = _gflop(eager, x)
+    eager_ms = statistics.median(samples["eager"]) * 1e3
+    fast_ms = statistics.median(samples["cnnfast"]) * 1e3
+    rep = cnnfast.report(fast)
+    return {
+        "model": name, "batch": batch, "gflop": gflop, "eager_ms": eager_ms, "cnnfast_ms": fast_ms,
+        "speedup": eager_ms / fast_ms, "gflops_per_s": gflop / (fast_ms / 1e3), "max_rel_err": err,
+        "fusions": sum(rep.fused.values()), "fused": dict(rep.fused), "skipped": len(rep.skipped),
+        "optimize_s": optimize_s, "samples": {m: len(s) for m, s in samples.items()},
+    }
+
+
+def format_table(rows: List[Dict]) -> str:
+    head = ["model", "batch", "GFLOP", "eager ms", "cnnfast ms", "speedup", "GFLOP/s",
+            "max rel err", "fusions", "optimize s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['batch']} | {r['gflop']:.3g} | {r['eager_ms']:.2f} | {r['cnnfast_ms']:.2f} | "
+            f"{r['speedup']:.2f}x | {r['gflops_per_s']:.0f} | {r['max_rel_err']:.1e} | {r['fusions']} | "
+            f"{r['optimize_s']:.2f} |")
+    return "\n".join(lines)
+
+
+def machine_info(threads: int, device: str) -> Dict:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "python": platform.python_version(),
+            "torch": torch.__version__, "cnnfast": cnnfast.__version__, "device": device}
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models", default="all",
+                   help=f"comma-separated names or 'all' (default); known: {', '.join(models.MODELS)}")
+    p.add_argument("--batch", type=int, nargs="+", default=[1], help="batch sizes (default: 1)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    p.add_argument("--repeat", type=int, default=3, help="interleaved passes per method (default: 3)")
+    p.add_argument("--min-seconds", type=float, default=0.5, help="minimum time per method per pass")
+    p.add_argument("--out", default=None, help="directory for results.json (and chart.png with matplotlib)")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = list(models.MODELS) if args.models == "all" else [n.strip() for n in args.models.split(",") if n.strip()]
+    unknown = [n for n in names if n not in models.MODELS]
+    if unknown:
+        _progress(f"cnnfast bench: unknown model(s): {', '.join(unknown)}. Known: {', '.join(models.MODELS)}")
+        return 2
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        _progress("cnnfast bench: --device cuda requested but no CUDA device is available")
+        return 2
+    if args.device not in ("cpu",) and not args.device.startswith("cuda"):
+        _progress(f"cnnfast bench: unsupported device {args.device!r} (use cpu or cuda)")
+        return 2
+    if any(b < 1 for b in args.batch) or args.repeat < 1:
+        _progress("cnnfast bench: --batch and --repeat must be >= 1")
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    dtype = DTYPES[args.dtype]
+    jobs = [(n, b) for n in names for b in args.batch]
+    rows = []
+    start = time.perf_counter()
+    for i, (name, batch) in enumerate(jobs, 1):
+        _progress(f"[{i}/{len(jobs)}] {name} batch {batch} ({time.perf_counter() - start:.0f} s elapsed)")
+        rows.append(bench_model(name, batch, args.device, dtype, args.repeat, args.min_seconds))
+        r = rows[-1]
+        _progress(f"        eager {r['eager_ms']:.2f} ms, cnnfast {r['cnnfast_ms']:.2f} ms ({r['speedup']:.2f}x)")
+    print(f"\ncnnfast bench: {args.device}, {args.dtype}, {threads} threads, medians of {args.repeat} "
+          "interleaved passes\n")
+    print(format_table(rows))
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(args.out, "results.json")
+        with open(path, "w") as f:
+            json.dump({"machine": machine_info(threads, args.device), "dtype": args.dtype, "results": rows}, f, indent=1)
+        print(f"\nwrote {path}")
+    return 0

@@ -1,0 +1,41 @@
+"""Every op in torch.ops.cnnfast has all its layers (STYLE.md): schema in C++, CPU kernel, CUDA
+kernel when built with CUDA, autograd guard, fake kernel, Python wrapper, reference, test, bench."""
+
+import os
+
+import pytest
+import torch
+
+import cnnfast
+import cnnfast.reference
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OPS = sorted(n.split("::", 1)[1] for n in torch._C._dispatch_get_all_op_names() if n.startswith("cnnfast::"))
+
+
+def test_the_library_has_ops():
+    assert "conv2d_bias_act" in OPS
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_op_is_complete(op):
+    qualname = f"cnnfast::{op}"
+    assert torch._C._dispatch_has_kernel_for_dispatch_key(qualname, "CPU"), "no CPU kernel"
+    if cnnfast.build_info()["cuda_kernels"] or cnnfast.build_info()["cuda_arch_list"]:
+        assert torch._C._dispatch_has_kernel_for_dispatch_key(qualname, "CUDA"), "no CUDA kernel"
+    assert torch._C._dispatch_has_kernel_for_dispatch_key(qualname, "Autograd"), "no autograd guard"
+    entry = torch._library.simple_registry.singleton.find(qualname)
+    assert entry.fake_impl.kernel is not None, "no fake kernel (torch.library.register_fake)"
+    assert hasattr(cnnfast.ops, op), "no Python wrapper in cnnfast.ops"
+    assert hasattr(cnnfast.reference, op), "no reference in cnnfast.reference"
+    for path in (f"csrc/ops/{op}/{op}_cpu.cpp", f"csrc/ops/{op}/{op}_cuda.cu", f"cnnfast/ops/{op}.py",
+                 f"cnnfast/reference/{op}.py", f"tests/ops/test_{op}.py", f"benchmarks/ops/bench_{op}.py"):
+        assert os.path.exists(os.path.join(ROOT, path)), f"missing {path}"
+    # The schema is defined in C++ (TORCH_LIBRARY), so a C++-only process sees it too.
+    assert f'"{op}(' in open(os.path.join(ROOT, "csrc", "registration.cpp")).read()
+
+
+def test_build_info_reports_what_was_built():
+    info = cnnfast.build_info()
+    assert info["extension_loaded"] and info["cpu_kernels"]
+    assert info["running_torch"] == torch.__version__

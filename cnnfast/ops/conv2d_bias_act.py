@@ -48,8 +48,14 @@ def conv2d_bias_act(
 
 
 def output_memory_format(x: torch.Tensor) -> torch.memory_format:
-    # Mirrors output_memory_format() in csrc/ops/conv2d_bias_act/conv2d_bias_act.h.
-    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+    """The layout of conv2d_bias_act's output for input x (mirrors csrc/.../conv2d_bias_act.h):
+    x's layout; where x is both NCHW and channels_last, a single-channel image counts as
+    channels_last and anything else (1x1 maps) as NCHW."""
+    if not x.is_contiguous(memory_format=torch.channels_last):
+        return torch.contiguous_format
+    if not x.is_contiguous():
+        return torch.channels_last
+    if x.shape[1] == 1 and x.shape[2] * x.shape[3] > 1:
         return torch.channels_last
     return torch.contiguous_format
 

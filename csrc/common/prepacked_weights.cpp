@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/intrusive_ptr.h>
 
+#include <array>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -13,12 +14,15 @@ namespace cnnfast {
 namespace {
 
 using WeakImpl = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
+// padding, stride, dilation, groups, 4-D input size: a fixed array, so a cache hit (every call
+// after the first) allocates nothing.
+using Params = std::array<int64_t, 11>;
 
 struct Entry {
   WeakImpl owner;
   const void* data = nullptr;
   int64_t version = 0;
-  std::vector<int64_t> params;  // padding, stride, dilation, groups, input size
+  Params params;
   at::Tensor packed;
 };
 
@@ -50,13 +54,9 @@ void sweep_dead_weights() {
 at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef padding,
                                    at::IntArrayRef stride, at::IntArrayRef dilation,
                                    int64_t groups, at::IntArrayRef input_size) {
-  std::vector<int64_t> params;
-  params.reserve(7 + input_size.size());
-  params.insert(params.end(), padding.begin(), padding.end());
-  params.insert(params.end(), stride.begin(), stride.end());
-  params.insert(params.end(), dilation.begin(), dilation.end());
-  params.push_back(groups);
-  params.insert(params.end(), input_size.begin(), input_size.end());
+  TORCH_CHECK(input_size.size() == 4, "prepacked_conv2d_weight: input_size must be 4-D");
+  const Params params{padding[0], padding[1], stride[0], stride[1], dilation[0], dilation[1], groups,
+                      input_size[0], input_size[1], input_size[2], input_size[3]};
   const void* data = weight.data_ptr();
   const int64_t version = version_of(weight);
   const c10::TensorImpl* key = weight.unsafeGetTensorImpl();
@@ -75,7 +75,7 @@ at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef pad
   at::Tensor packed = at::mkldnn_reorder_conv2d_weight(weight.contiguous().to_mkldnn(), padding,
                                                        stride, dilation, groups, input_size);
   if (entries.size() >= kMaxEntriesPerWeight) entries.erase(entries.begin());
-  entries.push_back(Entry{WeakImpl(weight.getIntrusivePtr()), data, version, std::move(params), packed});
+  entries.push_back(Entry{WeakImpl(weight.getIntrusivePtr()), data, version, params, packed});
   if (++g_inserts_since_sweep >= 64) {
     g_inserts_since_sweep = 0;
     sweep_dead_weights();

@@ -7,6 +7,7 @@ import torch
 
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
+from cnnfast.ops.conv2d_bias_act import output_memory_format
 from cnnfast.reference import conv2d_bias_act as reference
 from tests.conftest import TOLERANCE, rel_err
 
@@ -57,9 +58,12 @@ def _check(args, act, dtype):
     assert out.dtype == dtype and out.shape == ref.shape
     err = rel_err(out, ref)
     assert err <= TOLERANCE[dtype], f"relative error {err:.2e} > {TOLERANCE[dtype]:.0e}"
-    # Layout contract: the output keeps x's layout.
-    fmt = torch.channels_last if (x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()) \
-        else torch.contiguous_format
+    # Layout contract: the output keeps x's layout (single-channel images count as channels_last).
+    fmt = output_memory_format(x)
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        assert fmt == torch.channels_last
+    if not x.is_contiguous(memory_format=torch.channels_last):
+        assert fmt == torch.contiguous_format
     assert out.is_contiguous(memory_format=fmt)
     return out
 

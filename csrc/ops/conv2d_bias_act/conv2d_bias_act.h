@@ -15,12 +15,15 @@ std::vector<int64_t> check_conv2d_bias_act(const at::Tensor& x, const at::Tensor
                                            at::IntArrayRef dilation, int64_t groups,
                                            const std::optional<at::Tensor>& residual);
 
-// The output keeps x's layout: channels_last only when x is channels_last and not also plain
-// contiguous (1x1 maps are both). cnnfast/ops/conv2d_bias_act.py's fake kernel mirrors this rule.
+// The output keeps x's layout: channels_last when x is channels_last and not also plain
+// contiguous. A tensor that is both is a 1x1 map (kept NCHW) or a single-channel image (LeNet's
+// input), which is taken as channels_last so the conv runs on oneDNN's fast NHWC path and hands
+// on a channels_last map. cnnfast/ops/conv2d_bias_act.py's fake kernel mirrors this rule.
 inline c10::MemoryFormat output_memory_format(const at::Tensor& x) {
-  return (x.is_contiguous(c10::MemoryFormat::ChannelsLast) && !x.is_contiguous())
-             ? c10::MemoryFormat::ChannelsLast
-             : c10::MemoryFormat::Contiguous;
+  if (!x.is_contiguous(c10::MemoryFormat::ChannelsLast)) return c10::MemoryFormat::Contiguous;
+  if (!x.is_contiguous()) return c10::MemoryFormat::ChannelsLast;
+  return (x.size(1) == 1 && x.size(2) * x.size(3) > 1) ? c10::MemoryFormat::ChannelsLast
+                                                       : c10::MemoryFormat::Contiguous;
 }
 
 // Returns out when its strides already are those of `format`, else a copy that has them, so the

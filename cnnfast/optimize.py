@@ -12,7 +12,8 @@ from cnnfast.passes._graph import has_hooks, trace
 from cnnfast.report import Report
 
 
-def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = True) -> nn.Module:
+def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = True,
+             example_input=None) -> nn.Module:
     """Return a faster inference copy of `model` with the same outputs (fp32: within ~1e-5
     relative; BN folding and oneDNN's summation order change the last bits).
 
@@ -22,6 +23,10 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     - With channels_last (default), the fused convs run and hand on channels_last tensors: same
       values, faster oneDNN kernels; 4-D outputs of the model may come back channels_last.
     - What cannot be fused safely is left untouched and listed in cnnfast.report(result).
+
+    Conv weights are re-laid out for oneDNN once per input shape and cached; pass
+    `example_input` (a tensor, or a tuple of positional inputs) to do that here instead of on the
+    first call.
 
     The model must be in eval mode. The input is never modified unless inplace=True; the result
     is an inference model (its parameters do not require grad). Models torch.fx can trace come
@@ -42,6 +47,10 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     if torch.nn.modules.module._global_forward_hooks or torch.nn.modules.module._global_forward_pre_hooks:
         report.notes.append("global module hooks are registered: fused modules no longer call them")
     result = _optimize_module(result, report, "", channels_last)
+    if example_input is not None:
+        args = example_input if isinstance(example_input, tuple) else (example_input,)
+        with torch.inference_mode():
+            result(*args)  # prepacks every conv weight for this input shape
     report.seconds = time.perf_counter() - start
     result._cnnfast_report = report
     return result

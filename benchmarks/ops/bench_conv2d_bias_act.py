@@ -2,7 +2,9 @@
 conv layer of ResNet-50, VGG-16 and GoogLeNet, batch 1 and 8.
 
 Providers: eager (NCHW, what a stock model runs), eager_cl (channels_last eager), cnnfast
-(channels_last, what optimize() runs). Groups are per layer, so --benchmark-compare and the
+(channels_last, what optimize() runs), and for 1x1 stride-1 layers mkl_gemm: the conv as an NHWC
+GEMM (MKL addmm with the bias, then ReLU), the hand-written alternative the kernel was weighed
+against (oneDNN won on every such layer, so the kernel does not use it there). Groups are per layer, so --benchmark-compare and the
 summary show the providers side by side.
 """
 
@@ -14,7 +16,7 @@ import cnnfast
 from benchmarks.shapes import all_conv_layers
 
 LAYERS = all_conv_layers()
-PROVIDERS = ["eager", "eager_cl", "cnnfast"]
+PROVIDERS = ["eager", "eager_cl", "cnnfast", "mkl_gemm"]
 
 
 def _layer_id(layer):
@@ -27,6 +29,8 @@ def _layer_id(layer):
 @pytest.mark.parametrize("layer", LAYERS, ids=[_layer_id(layer) for layer in LAYERS])
 def test_conv2d_bias_act(benchmark, run, layer, batch, provider):
     model, (cin, cout, k, s, p, g, h, w, _) = layer
+    if provider == "mkl_gemm" and not (k == 1 and s == 1 and g == 1):
+        pytest.skip("mkl_gemm applies to 1x1 stride-1 convs only")
     benchmark.group = f"conv b{batch} {_layer_id(layer)}"
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch, cin, h, w, generator=gen)
@@ -42,6 +46,15 @@ def test_conv2d_bias_act(benchmark, run, layer, batch, provider):
     if provider == "cnnfast":
         def fn():
             return cnnfast.ops.conv2d_bias_act(x, weight, bias, s, p, 1, g, residual, "relu")
+    elif provider == "mkl_gemm":
+        w_t = weight.reshape(cout, cin).t().contiguous()
+        res2d = residual.permute(0, 2, 3, 1).reshape(-1, cout) if residual is not None else None
+
+        def fn():
+            y = torch.addmm(bias, x.permute(0, 2, 3, 1).reshape(-1, cin), w_t)
+            if res2d is not None:
+                y += res2d
+            return torch.relu_(y).view(batch, h, w, cout).permute(0, 3, 1, 2)
     elif residual is not None:
         def fn():
             return F.relu(F.conv2d(x, weight, bias, s, p, 1, g) + residual)

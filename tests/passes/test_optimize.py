@@ -307,3 +307,12 @@ def test_report_is_readable():
     assert "fusions" in text and "skipped" in text and "conv" in text
     with pytest.raises(ValueError, match="not returned by cnnfast.optimize"):
         cnnfast.report(SharedConv())
+
+
+def test_example_input_prepacks_at_optimize_time():
+    model = randomize_batchnorm(UserResidual()).eval()
+    x = torch.randn(2, 8, 9, 9)
+    fast = cnnfast.optimize(model, example_input=x)
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) <= MODEL_TOLERANCE
+    assert cnnfast.report(fast).seconds > 0

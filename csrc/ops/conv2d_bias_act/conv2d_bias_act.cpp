@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/MemoryFormat.h>
+#include <c10/util/strides.h>
 #include <torch/library.h>
 
 #include "cnnfast/ops.h"
@@ -81,8 +83,12 @@ std::vector<int64_t> check_conv2d_bias_act(const at::Tensor& x, const at::Tensor
 }
 
 at::Tensor with_memory_format(const at::Tensor& out, c10::MemoryFormat format) {
-  auto expected = at::empty({0}, out.options()).resize_(out.sizes(), format);
-  if (out.strides() == expected.strides()) return out;
+  // The strides at::empty would give for this format, computed without allocating a tensor.
+  const bool same = format == c10::MemoryFormat::ChannelsLast
+                        ? out.strides() == at::IntArrayRef(c10::get_channels_last_strides_2d(out.sizes()))
+                        : out.strides() == at::IntArrayRef(c10::contiguous_strides(out.sizes()));
+  if (same) return out;
+  auto expected = at::empty(out.sizes(), out.options().memory_format(format));
   expected.copy_(out);
   return expected;
 }

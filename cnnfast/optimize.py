@@ -10,10 +10,11 @@ from cnnfast.nn import Conv2dBiasAct
 from cnnfast.passes import drop_dropout, fuse_activation, fuse_conv_bn, fuse_residual_add, view_to_reshape
 from cnnfast.passes._graph import has_hooks, trace
 from cnnfast.report import Report
+from cnnfast.verify import verify
 
 
 def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = True,
-             example_input=None) -> nn.Module:
+             example_input=None, check: bool = False) -> nn.Module:
     """Return a faster inference copy of `model` with the same outputs (fp32: within ~1e-5
     relative; BN folding and oneDNN's summation order change the last bits).
 
@@ -26,7 +27,9 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
 
     Conv weights are re-laid out for oneDNN once per input shape and cached; pass
     `example_input` (a tensor, or a tuple of positional inputs) to do that here instead of on the
-    first call.
+    first call. With `check=True` (needs example_input and inplace=False) the result is compared
+    with the original on it (cnnfast.verify); the comparison is kept in the report, and a result
+    outside the dtype's tolerance raises ValueError instead of being returned.
 
     The model must be in eval mode. The input is never modified unless inplace=True; the result
     is an inference model (its parameters do not require grad). Models torch.fx can trace come
@@ -38,6 +41,8 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     if model.training:
         raise ValueError("cnnfast.optimize needs a model in eval mode (BatchNorm folding uses running "
                          "statistics and Dropout is removed): call model.eval() first")
+    if check and (example_input is None or inplace):
+        raise ValueError("cnnfast.optimize(check=True) needs example_input= and inplace=False")
     start = time.perf_counter()
     report = Report()
     result = model if inplace else copy.deepcopy(model)
@@ -51,6 +56,10 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
         args = example_input if isinstance(example_input, tuple) else (example_input,)
         with torch.inference_mode():
             result(*args)  # prepacks every conv weight for this input shape
+        if check:
+            report.check = verify(model, result, *args)
+            if not report.check.ok:
+                raise ValueError(f"cnnfast.optimize: the optimized model does not match the original: {report.check}")
     report.seconds = time.perf_counter() - start
     result._cnnfast_report = report
     return result

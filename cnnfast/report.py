@@ -12,6 +12,7 @@ class Report:
     skipped: List[Tuple[str, str]] = field(default_factory=list)  # (module path, reason)
     notes: List[str] = field(default_factory=list)
     seconds: float = 0.0
+    check: object = None  # a cnnfast.verify.Verification when optimize(check=True) ran
 
     def add(self, pattern: str, where: str) -> None:
         self.fused[pattern] += 1
@@ -31,6 +32,8 @@ class Report:
             lines.append(f"skipped {len(self.skipped)}:")
             for where, reason in self.skipped:
                 lines.append(f"  {where or '<model>'}: {reason}")
+        if self.check is not None:
+            lines.append(str(self.check))
         for note in self.notes:
             lines.append(f"note: {note}")
         return "\n".join(lines)

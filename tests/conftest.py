@@ -1,7 +1,11 @@
 """Shared test helpers: the per-dtype tolerance table, random BatchNorm statistics, error metric."""
 
+import os
+
 import pytest
 import torch
+from hypothesis import settings
+
 
 import cnnfast  # noqa: F401  (loads the ops)
 from cnnfast.testing import randomize_batchnorm, rel_err  # noqa: F401  (re-exported for tests)
@@ -16,6 +20,11 @@ TOLERANCE = {
     torch.float16: 4e-3,
 }
 MODEL_TOLERANCE = 1e-4  # whole fp32 models: the foundation issue's bar
+
+# Property-based tests: a quick search in CI, a deep one with HYPOTHESIS_PROFILE=long.
+settings.register_profile("ci", max_examples=400, deadline=None)
+settings.register_profile("long", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

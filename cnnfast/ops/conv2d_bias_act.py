@@ -69,6 +69,9 @@ def _conv2d_bias_act_fake(x, weight, bias, stride, padding, dilation, groups, re
         lambda: f"cnnfast.conv2d_bias_act: x has {x.shape[1]} channels but weight expects "
         f"{weight.shape[1] * groups}",
     )
+    torch._check(x.shape[1] > 0 and x.shape[2] > 0 and x.shape[3] > 0,
+                 lambda: "cnnfast.conv2d_bias_act: x must have non-zero channels, height and width")
+    torch._check(weight.shape[0] > 0, lambda: "cnnfast.conv2d_bias_act: weight must have output channels")
     out_hw = [
         (x.shape[2 + d] + 2 * padding[d] - dilation[d] * (weight.shape[2 + d] - 1) - 1) // stride[d] + 1
         for d in range(2)

@@ -32,7 +32,7 @@ __host__ __device__
 inline T apply_activation(T v, Activation act) {
   switch (act) {
     case Activation::None: return v;
-    case Activation::ReLU: return v > T(0) ? v : T(0);
+    case Activation::ReLU: return v < T(0) ? T(0) : v;  // keeps NaN, as torch.relu does
     case Activation::ReLU6: return v < T(0) ? T(0) : (v > T(6) ? T(6) : v);
     case Activation::SiLU: return v / (T(1) + exp(-v));
     case Activation::Sigmoid: return T(1) / (T(1) + exp(-v));

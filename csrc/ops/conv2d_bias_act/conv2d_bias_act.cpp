@@ -42,6 +42,14 @@ std::vector<int64_t> check_conv2d_bias_act(const at::Tensor& x, const at::Tensor
                     "cnnfast.conv2d_bias_act: weight must be 4-D (C_out, C_in/groups, kH, kW), got ",
                     weight.dim(), "-D of shape ", weight.sizes());
   check_same(weight, x, "weight");
+  // Zero-size inputs: an empty batch is fine (as in eager); eager rejects empty spatial maps, and
+  // zero channels give no meaningful convolution, so those are errors here too.
+  TORCH_CHECK_VALUE(x.size(1) > 0 && x.size(2) > 0 && x.size(3) > 0,
+                    "cnnfast.conv2d_bias_act: x must have non-zero channels, height and width "
+                    "(only the batch may be empty), got shape ", x.sizes());
+  TORCH_CHECK_VALUE(weight.size(0) > 0 && weight.size(2) > 0 && weight.size(3) > 0,
+                    "cnnfast.conv2d_bias_act: weight must have non-zero output channels and kernel "
+                    "size, got shape ", weight.sizes());
   check_pair(stride, "stride", 1);
   check_pair(padding, "padding", 0);
   check_pair(dilation, "dilation", 1);

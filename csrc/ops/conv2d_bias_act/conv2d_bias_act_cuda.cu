@@ -41,7 +41,7 @@ at::Tensor conv2d_bias_act_cuda(const at::Tensor& x, const at::Tensor& weight,
   const auto format = output_memory_format(x);
   c10::cuda::CUDAGuard guard(x.device());
   at::Tensor out;
-  if (x.size(0) == 0 || x.size(1) == 0) {
+  if (x.size(0) == 0) {
     out = at::zeros(out_shape, x.options().memory_format(format));
   } else {
     out = at::convolution(x.contiguous(format), weight, std::nullopt, stride, padding, dilation,

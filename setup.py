@@ -57,13 +57,18 @@ if with_cuda:
 # The C++ standard comes from torch.utils.cpp_extension (C++17 up to torch 2.13, C++20 after).
 cxx_flags = ["-O3", "-fopenmp", "-fvisibility=hidden"]
 nvcc_flags = ["-O3", "--expt-relaxed-constexpr"]
+link_flags = ["-fopenmp"]
+if os.environ.get("CNNFAST_SANITIZE") == "1":  # tools/sanitize.sh: ASan + UBSan build of the C++ kernels
+    sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
+    cxx_flags = [f for f in cxx_flags if f != "-O3"] + ["-O1", "-g"] + sanitize
+    link_flags += sanitize
 extension_cls = CUDAExtension if with_cuda else CppExtension
 ext = extension_cls(
     name="cnnfast._C",
     sources=sources,
     include_dirs=[os.path.join(ROOT, "csrc")],
     extra_compile_args={"cxx": cxx_flags, "nvcc": nvcc_flags} if with_cuda else {"cxx": cxx_flags},
-    extra_link_args=["-fopenmp"],
+    extra_link_args=link_flags,
     define_macros=[("CNNFAST_WITH_CUDA", "1" if with_cuda else "0")],
 )
 

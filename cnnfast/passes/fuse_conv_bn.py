@@ -39,7 +39,7 @@ def _conv_skip_reason(conv: nn.Conv2d, calls: int):
     return None
 
 
-def _bn_skip_reason(bn: nn.Module, calls: int):
+def _bn_skip_reason(bn: nn.Module, calls: int, conv: nn.Conv2d):
     if type(bn) is not nn.BatchNorm2d:
         return f"{type(bn).__name__} is not a plain BatchNorm2d"
     if calls > 1:
@@ -50,6 +50,11 @@ def _bn_skip_reason(bn: nn.Module, calls: int):
         return "BatchNorm has no running stats (normalises with batch statistics)"
     if has_hooks(bn):
         return "BatchNorm has forward hooks"
+    tensors = [t for t in (bn.running_mean, bn.weight) if t is not None]
+    if any(t.dtype != conv.weight.dtype or t.device != conv.weight.device for t in tensors):
+        # Eager PyTorch raises on this mix; folding would quietly make it work in another dtype.
+        return (f"BatchNorm is {tensors[0].dtype} on {tensors[0].device} but the conv is "
+                f"{conv.weight.dtype} on {conv.weight.device}")
     return None
 
 
@@ -69,7 +74,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str, channels_last: bool) ->
         if (len(users) == 1 and len(users[0].args) == 1 and not users[0].kwargs
                 and isinstance(module_of(gm, users[0]), nn.modules.batchnorm._BatchNorm)):
             candidate = module_of(gm, users[0])
-            bn_reason = _bn_skip_reason(candidate, calls[users[0].target])
+            bn_reason = _bn_skip_reason(candidate, calls[users[0].target], conv)
             if bn_reason:
                 report.skip(prefix + users[0].target, bn_reason + "; not folded")
             else:

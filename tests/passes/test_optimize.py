@@ -163,10 +163,17 @@ class TrainingModeBN(nn.Module):
         return self.bn(self.conv(x))
 
 
+class CircularPad(ReflectPad):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1, padding_mode="circular")
+
+
 SKIPS = [
     (SharedConv, "called at 2 sites"),
     (BatchStatsBN, "no running stats"),
     (ReflectPad, "padding_mode='reflect'"),
+    (CircularPad, "padding_mode='circular'"),
     (DataDependent, "torch.fx cannot trace"),
     (ScriptedChild, "already a TorchScript module"),
 ]
@@ -316,3 +323,25 @@ def test_example_input_prepacks_at_optimize_time():
     with torch.no_grad():
         assert rel_err(fast(x), model(x)) <= MODEL_TOLERANCE
     assert cnnfast.report(fast).seconds > 0
+
+
+def test_batchnorm_in_another_dtype_than_its_conv_is_not_folded():
+    # Eager raises on this mix; a fold would silently run it in the conv's dtype instead.
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4).double()).eval()
+    fast = cnnfast.optimize(model)
+    assert any("torch.float64" in r for _, r in cnnfast.report(fast).skipped)
+    with pytest.raises(RuntimeError, match="dtype"):
+        fast(torch.randn(1, 3, 8, 8))
+
+
+def test_module_used_inside_two_parents_is_not_fused():
+    shared = nn.Conv2d(4, 4, 3, padding=1)
+    model = nn.Sequential(nn.Sequential(shared, nn.BatchNorm2d(4)), nn.Sequential(shared, nn.ReLU()))
+    fast = _check_same(model, torch.randn(2, 4, 6, 6))
+    assert any("called at 2 sites" in r for _, r in cnnfast.report(fast).skipped)
+
+
+def test_batchnorm_on_another_device_than_its_conv_is_not_folded():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, device="meta")).eval()
+    fast = cnnfast.optimize(model)
+    assert any("on meta" in r for _, r in cnnfast.report(fast).skipped)

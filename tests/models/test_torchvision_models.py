@@ -7,21 +7,17 @@ import warnings
 
 import pytest
 import torch
-import torchvision
 
 import cnnfast
+from cnnfast import models
 from tests.conftest import MODEL_TOLERANCE, randomize_batchnorm, rel_err
 
-MODELS = ["alexnet", "vgg16_bn", "googlenet", "inception_v3", "resnet18", "resnet50",
-          "resnext50_32x4d", "densenet121", "shufflenet_v2_x1_0", "mobilenet_v3_large",
-          "efficientnet_b0", "regnet_y_400mf"]
-INPUT_SIZE = {"inception_v3": 299}
+MODELS = list(models.MODELS)
 
 
 def build(name):
     torch.manual_seed(0)
-    kwargs = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
-    return randomize_batchnorm(getattr(torchvision.models, name)(**kwargs)).eval()
+    return randomize_batchnorm(models.get(name).build()).eval()
 
 
 @pytest.fixture(scope="module", params=MODELS)
@@ -30,7 +26,7 @@ def case(request):
     model = build(name)
     before = copy.deepcopy(model.state_dict())
     fast = cnnfast.optimize(model)
-    size = INPUT_SIZE.get(name, 224)
+    size = models.get(name).input_size
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         ref = model(x)

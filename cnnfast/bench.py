@@ -41,12 +41,12 @@ def _sample(fn, x, min_samples: int, min_seconds: float) -> List[float]:
 
 
 def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: int,
-                min_seconds: float) -> Dict:
+                min_seconds: float, script: bool = False) -> Dict:
     spec = models.get(name)
     torch.manual_seed(0)
     eager = randomize_batchnorm(spec.build()).eval().to(device=device, dtype=dtype)
     start = time.perf_counter()
-    fast = cnnfast.optimize(eager)
+    fast = cnnfast.optimize(eager, script=script)
     optimize_s = time.perf_counter() - start
     x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
                     generator=torch.Generator().manual_seed(0)).to(device=device, dtype=dtype)
@@ -116,6 +116,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     p.add_argument("--repeat", type=int, default=3, help="interleaved passes per method (default: 3)")
     p.add_argument("--min-seconds", type=float, default=0.5, help="minimum time per method per pass")
+    p.add_argument("--script", action="store_true",
+                   help="optimize(..., script=True): also freeze the result as TorchScript")
     p.add_argument("--out", default=None, help="directory for results.json (and chart.png with matplotlib)")
 
 
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     for i, (name, batch) in enumerate(jobs, 1):
         _progress(f"[{i}/{len(jobs)}] {name} batch {batch} ({time.perf_counter() - start:.0f} s elapsed)")
-        rows.append(bench_model(name, batch, args.device, dtype, args.repeat, args.min_seconds))
+        rows.append(bench_model(name, batch, args.device, dtype, args.repeat, args.min_seconds, args.script))
         r = rows[-1]
         _progress(f"        eager {r['eager_ms']:.2f} ms, cnnfast {r['cnnfast_ms']:.2f} ms ({r['speedup']:.2f}x)")
     print(f"\ncnnfast bench: {args.device}, {args.dtype}, {threads} threads, medians of {args.repeat} "

@@ -14,7 +14,7 @@ from cnnfast.verify import verify
 
 
 def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = True,
-             example_input=None, check: bool = False) -> nn.Module:
+             example_input=None, check: bool = False, script: bool = False) -> nn.Module:
     """Return a faster inference copy of `model` with the same outputs (fp32: within ~1e-5
     relative; BN folding and oneDNN's summation order change the last bits).
 
@@ -30,6 +30,11 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     first call. With `check=True` (needs example_input and inplace=False) the result is compared
     with the original on it (cnnfast.verify); the comparison is kept in the report, and a result
     outside the dtype's tolerance raises ValueError instead of being returned.
+
+    With `script=True` the result is also compiled with torch.jit.script + torch.jit.freeze, which
+    takes the Python interpreter out of the per-call path (measured here at batch 1: MobileNetV3
+    4.5 -> 3.6 ms, GoogLeNet 9.9 -> 9.0, ResNet-50 21.2 -> 20.4). If scripting fails, the eager
+    result is returned and the report says why.
 
     The model must be in eval mode. The input is never modified unless inplace=True; the result
     is an inference model (its parameters do not require grad). Models torch.fx can trace come
@@ -52,6 +57,8 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     if torch.nn.modules.module._global_forward_hooks or torch.nn.modules.module._global_forward_pre_hooks:
         report.notes.append("global module hooks are registered: fused modules no longer call them")
     result = _optimize_module(result, report, "", channels_last)
+    if script:
+        result = _script(result, report)
     if example_input is not None:
         args = example_input if isinstance(example_input, tuple) else (example_input,)
         with torch.inference_mode():
@@ -109,3 +116,17 @@ def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: b
     gm.delete_all_unused_submodules()
     gm.recompile()
     return gm
+
+
+def _script(model: nn.Module, report: Report) -> nn.Module:
+    import warnings
+
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # TorchScript's deprecation notices
+            return torch.jit.freeze(torch.jit.script(model))
+    except Exception as e:  # a model TorchScript cannot compile still gets the eager result
+        msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        report.notes.append(f"script=True: TorchScript could not compile the model ({msg}); "
+                            "returned the eager-mode result")
+        return model

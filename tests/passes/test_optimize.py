@@ -345,3 +345,32 @@ def test_batchnorm_on_another_device_than_its_conv_is_not_folded():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, device="meta")).eval()
     fast = cnnfast.optimize(model)
     assert any("on meta" in r for _, r in cnnfast.report(fast).skipped)
+
+
+def test_script_true_returns_a_frozen_torchscript_module(tmp_path):
+    model = randomize_batchnorm(UserResidual()).eval()
+    x = torch.randn(2, 8, 9, 9)
+    fast = cnnfast.optimize(model, script=True, example_input=x, check=True)
+    assert isinstance(fast, torch.jit.ScriptModule)
+    assert cnnfast.report(fast).fused["conv+add+relu"] == 1 and cnnfast.report(fast).check.ok
+    fast.save(str(tmp_path / "m.pt"))
+    with torch.no_grad():
+        assert rel_err(torch.jit.load(str(tmp_path / "m.pt"))(x), model(x)) <= MODEL_TOLERANCE
+
+
+def test_script_true_falls_back_to_eager_when_torchscript_fails():
+    class Unscriptable(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.act = nn.Conv2d(3, 3, 1), nn.ReLU()
+            self.act.register_forward_hook(lambda m, i, o: o * 2)  # a Python hook: not scriptable
+
+        def forward(self, x):
+            return self.act(self.conv(x))
+
+    model, x = Unscriptable().eval(), torch.randn(1, 3, 5, 5)
+    fast = cnnfast.optimize(model, script=True)
+    assert not isinstance(fast, torch.jit.ScriptModule)
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) <= MODEL_TOLERANCE
+    assert any("TorchScript could not compile" in n for n in cnnfast.report(fast).notes)

@@ -1,0 +1,32 @@
+"""The `cnnfast` command line: bench on a tiny subset writes valid JSON; bad arguments fail clearly."""
+
+import json
+import subprocess
+import sys
+
+
+def _cnnfast(*args):
+    return subprocess.run([sys.executable, "-m", "cnnfast", *args], capture_output=True, text=True)
+
+
+def test_bench_writes_a_table_and_json(tmp_path):
+    proc = _cnnfast("bench", "--models", "resnet18", "--repeat", "1", "--min-seconds", "0.05",
+                    "--threads", "2", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "| resnet18 | 1 |" in proc.stdout and "[1/1] resnet18" in proc.stderr
+    data = json.loads((tmp_path / "results.json").read_text())
+    row = data["results"][0]
+    assert row["model"] == "resnet18" and row["cnnfast_ms"] > 0 and row["max_rel_err"] < 1e-4
+    assert data["machine"]["threads"] == 2
+
+
+def test_bench_rejects_unknown_models_and_devices():
+    proc = _cnnfast("bench", "--models", "resnet18,lenet9000")
+    assert proc.returncode == 2 and "unknown model(s): lenet9000" in proc.stderr
+    proc = _cnnfast("bench", "--device", "tpu")
+    assert proc.returncode == 2 and "unsupported device" in proc.stderr
+
+
+def test_info_prints_the_build():
+    proc = _cnnfast("info")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["cpu_kernels"] is True

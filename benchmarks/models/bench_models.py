@@ -26,8 +26,7 @@ def _models(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_model(benchmark, run, name, batch, provider):
     model = _models(name)[provider]
-    size = models.get(name).input_size
-    x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
+    x = models.get(name).example_input(batch)
     benchmark.group = f"model {name} b{batch}"
     benchmark.extra_info.update(provider=provider, batch=batch, model=name)
     run(lambda: model(x))

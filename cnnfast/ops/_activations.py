@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-ACTIVATIONS = ("none", "relu", "relu6", "silu", "sigmoid", "hardswish", "hardsigmoid")
+ACTIVATIONS = ("none", "relu", "relu6", "silu", "sigmoid", "hardswish", "hardsigmoid", "tanh")
 
 
 def check_activation(act: str) -> None:
@@ -27,4 +27,6 @@ def apply_activation(x: torch.Tensor, act: str) -> torch.Tensor:
         return F.hardswish(x)
     if act == "hardsigmoid":
         return F.hardsigmoid(x)
+    if act == "tanh":
+        return torch.tanh(x)
     raise ValueError(f"cnnfast: unknown activation {act!r}")

@@ -37,7 +37,7 @@ def conv2d_bias_act(
 
     x: (N, C_in, H, W), NCHW or channels_last; weight: (C_out, C_in/groups, kH, kW);
     bias: (C_out,) or None; residual: broadcastable to the output (N, C_out, H_out, W_out) or None;
-    act: one of none, relu, relu6, silu, sigmoid, hardswish, hardsigmoid.
+    act: one of none, relu, relu6, silu, sigmoid, hardswish, hardsigmoid, tanh.
     Returns (N, C_out, H_out, W_out) in x's layout. Inference only (no backward).
     """
     check_activation(act)

@@ -56,11 +56,13 @@ def call_site_counts(gm: fx.GraphModule) -> Dict[str, int]:
 
 
 _ACT_MODULES = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Sigmoid: "sigmoid",
-                nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid"}
+                nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid", nn.Tanh: "tanh"}
 _ACT_FUNCTIONS = {F.relu: "relu", torch.relu: "relu", torch.relu_: "relu", F.relu_: "relu",
                   F.relu6: "relu6", F.silu: "silu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
-                  F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid"}
-_ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid"}
+                  F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid",
+                  torch.tanh: "tanh", F.tanh: "tanh"}
+_ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "tanh": "tanh",
+                "tanh_": "tanh"}
 
 
 def activation_of(gm: fx.GraphModule, node: fx.Node, source: fx.Node) -> Optional[str]:

@@ -9,7 +9,7 @@
 
 namespace cnnfast {
 
-enum class Activation { None, ReLU, ReLU6, SiLU, Sigmoid, HardSwish, HardSigmoid };
+enum class Activation { None, ReLU, ReLU6, SiLU, Sigmoid, HardSwish, HardSigmoid, Tanh };
 
 // Strings are the schema's contract: keep them in sync with cnnfast/ops/_activations.py.
 inline Activation parse_activation(c10::string_view name) {
@@ -20,8 +20,9 @@ inline Activation parse_activation(c10::string_view name) {
   if (name == "sigmoid") return Activation::Sigmoid;
   if (name == "hardswish") return Activation::HardSwish;
   if (name == "hardsigmoid") return Activation::HardSigmoid;
+  if (name == "tanh") return Activation::Tanh;
   TORCH_CHECK_VALUE(false, "cnnfast: act must be one of none, relu, relu6, silu, sigmoid, hardswish, "
-                    "hardsigmoid; got '", std::string(name), "'");
+                    "hardsigmoid, tanh; got '", std::string(name), "'");
 }
 
 // Scalar form, used by the portable epilogues (CPU fallback and CUDA). Computes in float or wider.
@@ -41,6 +42,7 @@ inline T apply_activation(T v, Activation act) {
       r = r < T(0) ? T(0) : (r > T(6) ? T(6) : r);
       return v * r / T(6);
     }
+    case Activation::Tanh: return tanh(v);
     case Activation::HardSigmoid: {
       T r = v + T(3);
       r = r < T(0) ? T(0) : (r > T(6) ? T(6) : r);

@@ -67,6 +67,7 @@ void activation_(at::Tensor& out, Activation act) {
     case Activation::Sigmoid: at::sigmoid_(out); return;
     case Activation::HardSwish: at::hardswish_(out); return;
     case Activation::HardSigmoid: at::hardsigmoid_(out); return;
+    case Activation::Tanh: at::tanh_(out); return;
   }
 }
 

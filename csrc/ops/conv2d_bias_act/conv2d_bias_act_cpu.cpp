@@ -25,14 +25,14 @@ struct OneDnnActivation {
 
 const OneDnnActivation& onednn_activation(Activation act) {
   // Built once: c10::List allocates, and this runs on every call.
-  static const std::array<OneDnnActivation, 7> table = [] {
+  static const std::array<OneDnnActivation, 8> table = [] {
     ScalarList relu6;
     relu6.push_back(at::Scalar(0.0));
     relu6.push_back(at::Scalar(6.0));
-    return std::array<OneDnnActivation, 7>{{{"none", ScalarList()}, {"relu", ScalarList()},
+    return std::array<OneDnnActivation, 8>{{{"none", ScalarList()}, {"relu", ScalarList()},
                                             {"hardtanh", relu6}, {"swish", ScalarList()},
                                             {"sigmoid", ScalarList()}, {"hardswish", ScalarList()},
-                                            {"hardsigmoid", ScalarList()}}};
+                                            {"hardsigmoid", ScalarList()}, {"tanh", ScalarList()}}};
   }();
   return table[static_cast<size_t>(act)];
 }
@@ -42,7 +42,7 @@ const OneDnnActivation& onednn_activation(Activation act) {
 // the input gives exactly eager PyTorch's result. SiLU, sigmoid and hard-swish propagate NaN.
 bool nan_safe_post_op(Activation act) {
   return act == Activation::None || act == Activation::SiLU || act == Activation::Sigmoid ||
-         act == Activation::HardSwish;
+         act == Activation::HardSwish || act == Activation::Tanh;
 }
 
 // Padding at least as wide as the dilated kernel makes border outputs that see nothing but

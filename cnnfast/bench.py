@@ -41,7 +41,7 @@ def _sample(fn, x, min_samples: int, min_seconds: float) -> List[float]:
 
 
 def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: int,
-                min_seconds: float, script: bool = False) -> Dict:
+                min_seconds: float, script: bool = False, peers: bool = False) -> Dict:
     spec = models.get(name)
     torch.manual_seed(0)
     eager = randomize_batchnorm(spec.build()).eval().to(device=device, dtype=dtype)
@@ -59,6 +59,12 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
         return call
 
     methods = {"eager": timed(eager), "cnnfast": timed(fast)}
+    peer_setup, peer_errors = {}, {}
+    if peers:
+        from cnnfast.peers import build_peers
+
+        built, peer_setup, peer_errors = build_peers(eager, x, torch.get_num_threads())
+        methods.update({n: timed(p) for n, p in built.items()})
     samples: Dict[str, List[float]] = {m: [] for m in methods}
     with torch.inference_mode():
         ref, out = eager(x), fast(x)
@@ -73,12 +79,65 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
     eager_ms = statistics.median(samples["eager"]) * 1e3
     fast_ms = statistics.median(samples["cnnfast"]) * 1e3
     rep = cnnfast.report(fast)
+    peer_ms = {m: statistics.median(v) * 1e3 for m, v in samples.items() if m not in ("eager", "cnnfast")}
+    best = min(peer_ms, key=peer_ms.get) if peer_ms else None
     return {
+        "peers_ms": peer_ms, "peer_setup_s": peer_setup, "peer_errors": peer_errors,
+        "best_peer": best, "cnnfast_vs_best_peer": fast_ms / peer_ms[best] if best else None,
         "model": name, "batch": batch, "gflop": gflop, "eager_ms": eager_ms, "cnnfast_ms": fast_ms,
         "speedup": eager_ms / fast_ms, "gflops_per_s": gflop / (fast_ms / 1e3), "max_rel_err": err,
         "fusions": sum(rep.fused.values()), "fused": dict(rep.fused), "skipped": len(rep.skipped),
         "optimize_s": optimize_s, "samples": {m: len(s) for m, s in samples.items()},
     }
+
+
+PEER_COLUMNS = [("channels_last", "CL"), ("torchscript", "TorchScript"), ("torch.compile", "compile"),
+                ("onnxruntime", "ORT")]
+
+
+def format_peer_table(rows: List[Dict]) -> str:
+    head = ["model", "batch", "eager ms", "cnnfast ms"] + [f"{c} ms" for _, c in PEER_COLUMNS] + [
+        "best peer", "cnnfast / best peer", "compile s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for r in rows:
+        cells = [r["model"], str(r["batch"]), f"{r['eager_ms']:.2f}", f"{r['cnnfast_ms']:.2f}"]
+        cells += [f"{r['peers_ms'][p]:.2f}" if p in r["peers_ms"] else "n/a" for p, _ in PEER_COLUMNS]
+        ratio = r["cnnfast_vs_best_peer"]
+        cells += [r["best_peer"] or "n/a", f"{ratio:.2f}x" if ratio else "n/a",
+                  f"{r['peer_setup_s']['torch.compile']:.1f}" if "torch.compile" in r["peer_setup_s"] else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    errors = [f"{r['model']} b{r['batch']} {p}: {e}" for r in rows for p, e in r["peer_errors"].items()]
+    if errors:
+        lines += ["", "peers not measured: " + "; ".join(sorted(set(errors)))]
+    return "\n".join(lines)
+
+
+def write_chart(rows: List[Dict], path: str) -> bool:
+    """Speedup over eager per model and method as a PNG; False when matplotlib is not installed."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    methods = ["cnnfast"] + sorted({p for r in rows for p in r["peers_ms"]})
+    labels = [f"{r['model']} b{r['batch']}" for r in rows]
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(rows) * len(methods) / 2), 5))
+    for i, m in enumerate(methods):
+        speedups = [r["eager_ms"] / (r["cnnfast_ms"] if m == "cnnfast" else r["peers_ms"].get(m, float("nan")))
+                    for r in rows]
+        ax.bar([k + i * width for k in range(len(rows))], speedups, width, label=m)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(rows))])
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("speedup over eager PyTorch (higher is better)")
+    ax.set_title("cnnfast bench")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def format_table(rows: List[Dict]) -> str:
@@ -116,6 +175,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     p.add_argument("--repeat", type=int, default=3, help="interleaved passes per method (default: 3)")
     p.add_argument("--min-seconds", type=float, default=0.5, help="minimum time per method per pass")
+    p.add_argument("--peers", action="store_true",
+                   help="also time channels_last eager, TorchScript freeze+optimize_for_inference, "
+                        "torch.compile (freezing) and ONNX Runtime (if installed)")
     p.add_argument("--script", action="store_true",
                    help="optimize(..., script=True): also freeze the result as TorchScript")
     p.add_argument("--out", default=None, help="directory for results.json (and chart.png with matplotlib)")
@@ -145,16 +207,24 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     for i, (name, batch) in enumerate(jobs, 1):
         _progress(f"[{i}/{len(jobs)}] {name} batch {batch} ({time.perf_counter() - start:.0f} s elapsed)")
-        rows.append(bench_model(name, batch, args.device, dtype, args.repeat, args.min_seconds, args.script))
+        rows.append(bench_model(name, batch, args.device, dtype, args.repeat, args.min_seconds, args.script,
+                                args.peers))
         r = rows[-1]
         _progress(f"        eager {r['eager_ms']:.2f} ms, cnnfast {r['cnnfast_ms']:.2f} ms ({r['speedup']:.2f}x)")
     print(f"\ncnnfast bench: {args.device}, {args.dtype}, {threads} threads, medians of {args.repeat} "
           "interleaved passes\n")
     print(format_table(rows))
+    if args.peers:
+        print("\n" + format_peer_table(rows))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         path = os.path.join(args.out, "results.json")
         with open(path, "w") as f:
             json.dump({"machine": machine_info(threads, args.device), "dtype": args.dtype, "results": rows}, f, indent=1)
         print(f"\nwrote {path}")
+        chart = os.path.join(args.out, "chart.png")
+        if write_chart(rows, chart):
+            print(f"wrote {chart}")
+        else:
+            print("no chart: matplotlib is not installed (pip install matplotlib)")
     return 0

@@ -30,3 +30,18 @@ def test_bench_rejects_unknown_models_and_devices():
 def test_info_prints_the_build():
     proc = _cnnfast("info")
     assert proc.returncode == 0 and json.loads(proc.stdout)["cpu_kernels"] is True
+
+
+def test_bench_peers_and_chart(tmp_path):
+    # LeNet-5 keeps torch.compile and the ONNX export quick; ONNX Runtime is an optional extra.
+    proc = _cnnfast("bench", "--models", "lenet5", "--peers", "--repeat", "1", "--min-seconds", "0.05",
+                    "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "cnnfast / best peer" in proc.stdout
+    row = json.loads((tmp_path / "results.json").read_text())["results"][0]
+    for peer in ("channels_last", "torchscript", "torch.compile"):
+        assert row["peers_ms"][peer] > 0, row["peer_errors"]
+    assert "onnxruntime" in row["peers_ms"] or "not installed" in row["peer_errors"]["onnxruntime"]
+    assert row["best_peer"] in row["peers_ms"] and row["cnnfast_vs_best_peer"] > 0
+    png = (tmp_path / "chart.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -158,7 +158,7 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
   }
   at::Tensor out = at::convolution(x.contiguous(format), weight, std::nullopt, stride, padding,
                                    dilation, /*transposed=*/false, /*output_padding=*/{0, 0}, groups);
-  out = with_memory_format(out.is_contiguous(format) ? out : out.contiguous(format), format);
+  out = with_memory_format(out, format);
   bias_residual_act_cpu_(out, bias, res, act);
   return out;
 }

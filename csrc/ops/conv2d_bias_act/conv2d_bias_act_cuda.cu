@@ -46,13 +46,13 @@ at::Tensor conv2d_bias_act_cuda(const at::Tensor& x, const at::Tensor& weight,
   } else {
     out = at::convolution(x.contiguous(format), weight, std::nullopt, stride, padding, dilation,
                           /*transposed=*/false, /*output_padding=*/{0, 0}, groups);
-    out = with_memory_format(out.is_contiguous(format) ? out : out.contiguous(format), format);
+    out = with_memory_format(out, format);
   }
   const int64_t numel = out.numel();
   if (numel == 0) return out;
   at::Tensor res;
-  if (residual.has_value()) res = residual->expand(out_shape).contiguous(format);
-  if (res.defined()) res = with_memory_format(res, format);
+  // One residual element per output element, laid out like the output (copies only if not).
+  if (residual.has_value()) res = with_memory_format(residual->expand(out_shape), format);
   at::Tensor b = bias.has_value() ? bias->contiguous() : at::Tensor();
   const bool channels_last = format == at::MemoryFormat::ChannelsLast;
   const int threads = 256;

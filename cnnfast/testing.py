@@ -25,3 +25,15 @@ def rel_err(out: torch.Tensor, ref: torch.Tensor) -> float:
     ranges over many orders of magnitude."""
     scale = ref.abs().max().double().clamp_min(1e-30)
     return ((out.double() - ref.double()).abs().max() / scale).item()
+
+
+def to_layout(t: torch.Tensor, layout: str) -> torch.Tensor:
+    """t in one of the layouts kernels must accept: "nchw", "channels_last", or "strided" (a
+    non-contiguous view, as slicing a bigger tensor gives)."""
+    if layout == "nchw":
+        return t.contiguous()
+    if layout == "channels_last":
+        return t.contiguous(memory_format=torch.channels_last)
+    if layout == "strided":
+        return torch.cat([t, t], dim=3)[..., ::2]
+    raise ValueError(f"unknown layout {layout!r}")

@@ -2,13 +2,18 @@
 
 import os
 
-import pytest
-import torch
-from hypothesis import settings
+# Triton kernels run on the CPU through Triton's interpreter where there is no GPU. Triton reads
+# this when it is imported (torchvision imports it), so it is set before anything imports torch.
+if not os.path.exists("/dev/nvidia0"):
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 
-import cnnfast  # noqa: F401  (loads the ops)
-from cnnfast.testing import randomize_batchnorm, rel_err  # noqa: F401  (re-exported for tests)
+import cnnfast  # noqa: F401,E402  (loads the ops)
+from cnnfast.testing import randomize_batchnorm, rel_err  # noqa: F401,E402  (re-exported for tests)
 
 # Relative to the largest magnitude of the reference output. fp32: oneDNN's blocked summation
 # order and BN folding differ from eager in the last bits (~1e-6 seen); fp64 is exact to ~1e-12;
@@ -34,3 +39,20 @@ def _two_threads():
     torch.set_num_threads(min(2, old))
     yield
     torch.set_num_threads(old)
+
+
+def _triton_usable(device: str) -> bool:
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return device == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+# (device, backend) pairs every op test runs on: the C++ kernels on the CPU always; the Triton
+# kernels through the interpreter here; CUDA and Triton-on-GPU where a GPU is present.
+DEVICE_BACKENDS = [("cpu", "auto")]
+if _triton_usable("cpu"):
+    DEVICE_BACKENDS.append(("cpu", "triton"))
+if torch.cuda.is_available():
+    DEVICE_BACKENDS += [("cuda", "auto")] + ([("cuda", "triton")] if _triton_usable("cuda") else [])

@@ -14,6 +14,25 @@ at::Tensor conv2d_bias_act(const at::Tensor& x, const at::Tensor& weight,
                            at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                            const std::optional<at::Tensor>& residual, c10::string_view act);
 
+// Squeeze-and-excitation, as three ops (Hu et al. 2017; csrc/ops/se_*):
+// se_squeeze: the per-channel mean over H x W of x (N, C, H, W), either layout -> (N, C).
+at::Tensor se_squeeze(const at::Tensor& x);
+
+// se_excite: act2(act1(s @ w1^T + b1) @ w2^T + b2), the SE block's two small FC layers.
+// s (N, C); w1 (R, C); b1 (R) or none; w2 (C, R); b2 (C) or none -> (N, C).
+at::Tensor se_excite(const at::Tensor& s, const at::Tensor& w1, const std::optional<at::Tensor>& b1,
+                     const at::Tensor& w2, const std::optional<at::Tensor>& b2,
+                     c10::string_view act1, c10::string_view act2);
+
+// se_scale: act(x * gate[:, :, None, None] + residual) in one pass. x (N, C, H, W) either layout;
+// gate (N, C) or (N, C, 1, 1); residual (optional) x's shape. The result has x's layout.
+at::Tensor se_scale(const at::Tensor& x, const at::Tensor& gate,
+                    const std::optional<at::Tensor>& residual, c10::string_view act);
+
+// se_scale written over x (which must not be needed afterwards).
+void se_scale_(at::Tensor& x, const at::Tensor& gate, const std::optional<at::Tensor>& residual,
+                      c10::string_view act);
+
 // Referencing this from a program linked against libcnnfast keeps the op registrations,
 // which the linker would otherwise drop as unreferenced static initialisers.
 void force_link();

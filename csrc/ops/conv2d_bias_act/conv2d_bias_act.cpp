@@ -1,13 +1,14 @@
-// conv2d_bias_act: the C++ entry point (dispatcher call), argument checks and the autograd kernel.
+// conv2d_bias_act: the C++ entry point (dispatcher call), argument checks and the autograd guard.
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
 
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/MemoryFormat.h>
-#include <c10/util/strides.h>
 #include <torch/library.h>
 
 #include "cnnfast/ops.h"
+#include "common/checks.h"
+#include "common/inference_only.h"
 
 namespace cnnfast {
 
@@ -18,13 +19,6 @@ void check_pair(at::IntArrayRef v, const char* name, int64_t min_value) {
                     " must have 2 elements (H, W), got ", v.size());
   TORCH_CHECK_VALUE(v[0] >= min_value && v[1] >= min_value, "cnnfast.conv2d_bias_act: ", name,
                     " must be >= ", min_value, ", got ", v);
-}
-
-void check_same(const at::Tensor& t, const at::Tensor& x, const char* name) {
-  TORCH_CHECK_TYPE(t.scalar_type() == x.scalar_type(), "cnnfast.conv2d_bias_act: ", name,
-                   " dtype ", t.scalar_type(), " differs from x dtype ", x.scalar_type());
-  TORCH_CHECK_VALUE(t.device() == x.device(), "cnnfast.conv2d_bias_act: ", name, " is on ",
-                    t.device(), " but x is on ", x.device());
 }
 
 }  // namespace
@@ -41,7 +35,7 @@ std::vector<int64_t> check_conv2d_bias_act(const at::Tensor& x, const at::Tensor
   TORCH_CHECK_VALUE(weight.dim() == 4,
                     "cnnfast.conv2d_bias_act: weight must be 4-D (C_out, C_in/groups, kH, kW), got ",
                     weight.dim(), "-D of shape ", weight.sizes());
-  check_same(weight, x, "weight");
+  check_same(weight, x, "conv2d_bias_act", "weight");
   // Zero-size inputs: an empty batch is fine (as in eager); eager rejects empty spatial maps, and
   // zero channels give no meaningful convolution, so those are errors here too.
   TORCH_CHECK_VALUE(x.size(1) > 0 && x.size(2) > 0 && x.size(3) > 0,
@@ -61,7 +55,7 @@ std::vector<int64_t> check_conv2d_bias_act(const at::Tensor& x, const at::Tensor
                     x.size(1), " channels but weight expects ", weight.size(1) * groups,
                     " (weight.shape[1]=", weight.size(1), " x groups=", groups, ")");
   if (bias.has_value()) {
-    check_same(*bias, x, "bias");
+    check_same(*bias, x, "conv2d_bias_act", "bias");
     TORCH_CHECK_VALUE(bias->dim() == 1 && bias->size(0) == c_out,
                       "cnnfast.conv2d_bias_act: bias must have shape (", c_out, "), got ",
                       bias->sizes());
@@ -76,7 +70,7 @@ std::vector<int64_t> check_conv2d_bias_act(const at::Tensor& x, const at::Tensor
     out[2 + d] = (padded - extent) / stride[d] + 1;
   }
   if (residual.has_value()) {
-    check_same(*residual, x, "residual");
+    check_same(*residual, x, "conv2d_bias_act", "residual");
     TORCH_CHECK_VALUE(residual->dim() <= 4, "cnnfast.conv2d_bias_act: residual must have at most 4 "
                       "dims, got shape ", residual->sizes());
     // Broadcasting into the output is allowed; growing the output is not.
@@ -90,17 +84,6 @@ std::vector<int64_t> check_conv2d_bias_act(const at::Tensor& x, const at::Tensor
   return out;
 }
 
-at::Tensor with_memory_format(const at::Tensor& out, c10::MemoryFormat format) {
-  // The strides at::empty would give for this format, computed without allocating a tensor.
-  const bool same = format == c10::MemoryFormat::ChannelsLast
-                        ? out.strides() == at::IntArrayRef(c10::get_channels_last_strides_2d(out.sizes()))
-                        : out.strides() == at::IntArrayRef(c10::contiguous_strides(out.sizes()));
-  if (same) return out;
-  auto expected = at::empty(out.sizes(), out.options().memory_format(format));
-  expected.copy_(out);
-  return expected;
-}
-
 at::Tensor conv2d_bias_act(const at::Tensor& x, const at::Tensor& weight,
                            const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
                            at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
@@ -111,29 +94,8 @@ at::Tensor conv2d_bias_act(const at::Tensor& x, const at::Tensor& weight,
   return op.call(x, weight, bias, stride, padding, dilation, groups, residual, act);
 }
 
-namespace {
-
-// Inference only: there is no backward. Calls that need no gradient go straight to the backend.
-at::Tensor conv2d_bias_act_autograd(const at::Tensor& x, const at::Tensor& weight,
-                                    const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
-                                    at::IntArrayRef padding, at::IntArrayRef dilation,
-                                    int64_t groups, const std::optional<at::Tensor>& residual,
-                                    c10::string_view act) {
-  const bool wants_grad =
-      at::GradMode::is_enabled() &&
-      (x.requires_grad() || weight.requires_grad() || (bias && bias->requires_grad()) ||
-       (residual && residual->requires_grad()));
-  TORCH_CHECK(!wants_grad,
-              "cnnfast.conv2d_bias_act is inference-only and has no backward: run it under "
-              "torch.no_grad()/torch.inference_mode(), or use the original model for training");
-  at::AutoDispatchBelowADInplaceOrView guard;
-  return conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual, act);
-}
-
-}  // namespace
-
 TORCH_LIBRARY_IMPL(cnnfast, Autograd, m) {
-  m.impl("conv2d_bias_act", TORCH_FN(conv2d_bias_act_autograd));
+  m.impl("conv2d_bias_act", inference_only());
 }
 
 }  // namespace cnnfast

@@ -4,6 +4,8 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/MemoryFormat.h>
 
+#include "common/memory_format.h"
+
 #include <vector>
 
 namespace cnnfast {
@@ -25,9 +27,5 @@ inline c10::MemoryFormat output_memory_format(const at::Tensor& x) {
   return (x.size(1) == 1 && x.size(2) * x.size(3) > 1) ? c10::MemoryFormat::ChannelsLast
                                                        : c10::MemoryFormat::Contiguous;
 }
-
-// Returns out when its strides already are those of `format`, else a copy that has them, so the
-// real kernels give exactly the strides the fake kernel promised.
-at::Tensor with_memory_format(const at::Tensor& out, c10::MemoryFormat format);
 
 }  // namespace cnnfast

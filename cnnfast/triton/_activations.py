@@ -1,0 +1,44 @@
+"""The cnnfast activations inside Triton kernels, chosen at compile time by a constexpr code."""
+
+import triton
+import triton.language as tl
+
+from cnnfast.ops._activations import ACTIVATIONS
+
+# The kernels take the activation as a small integer constexpr: its index in ACTIVATIONS.
+CODES = {name: i for i, name in enumerate(ACTIVATIONS)}
+
+
+def code(act: str) -> int:
+    if act not in CODES:
+        raise ValueError(f"cnnfast: act must be one of {', '.join(ACTIVATIONS)}; got {act!r}")
+    return CODES[act]
+
+
+def acc_dtype(dtype):
+    """Accumulate in fp32, or fp64 for double inputs (as the C++ kernels do)."""
+    import torch
+
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+@triton.jit
+def activate(v, ACT: tl.constexpr):
+    # Codes follow ACTIVATIONS: none relu relu6 silu sigmoid hardswish hardsigmoid tanh.
+    if ACT == 1:
+        v = tl.where(v < 0, 0.0, v)  # NaN < 0 is false: NaN is kept, as torch.relu does
+    elif ACT == 2:
+        v = tl.where(v < 0, 0.0, tl.where(v > 6, 6.0, v))
+    elif ACT == 3:
+        v = v / (1.0 + tl.exp(-v))
+    elif ACT == 4:
+        v = 1.0 / (1.0 + tl.exp(-v))
+    elif ACT == 5:
+        r = v + 3.0
+        v = v * tl.where(r < 0, 0.0, tl.where(r > 6, 6.0, r)) / 6.0
+    elif ACT == 6:
+        r = v + 3.0
+        v = tl.where(r < 0, 0.0, tl.where(r > 6, 6.0, r)) / 6.0
+    elif ACT == 7:
+        v = 2.0 / (1.0 + tl.exp(-2.0 * v)) - 1.0
+    return v

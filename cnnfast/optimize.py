@@ -6,8 +6,9 @@ import time
 import torch
 import torch.nn as nn
 
-from cnnfast.nn import Conv2dBiasAct
-from cnnfast.passes import drop_dropout, fuse_activation, fuse_conv_bn, fuse_residual_add, view_to_reshape
+from cnnfast.nn import FUSED_MODULES
+from cnnfast.passes import (drop_dropout, fuse_activation, fuse_conv_bn, fuse_residual_add,
+                            fuse_squeeze_excite, view_to_reshape)
 from cnnfast.passes._graph import has_hooks, trace
 from cnnfast.report import Report
 from cnnfast.verify import verify
@@ -85,7 +86,7 @@ def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: b
     if isinstance(m, torch.jit.ScriptModule):
         report.skip(where, "already a TorchScript module; left as is")
         return m
-    if isinstance(m, Conv2dBiasAct):
+    if isinstance(m, FUSED_MODULES):
         return m
     if has_hooks(m):
         report.skip(where, "module has hooks; its own forward is kept, its children are optimized")
@@ -107,6 +108,7 @@ def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: b
     fuse_conv_bn.run(gm, report, prefix, channels_last)
     fuse_residual_add.run(gm, report, prefix)
     fuse_activation.run(gm, report, prefix)
+    fuse_squeeze_excite.run(gm, report, prefix)
     if sum(report.fused.values()) == fused_before:
         return m  # nothing fused here: keep the original module, untouched
     if channels_last:

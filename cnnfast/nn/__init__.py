@@ -1,5 +1,8 @@
-"""Fused inference modules; each wraps one cnnfast op and is built from the modules it replaces."""
+"""Fused inference modules; each wraps cnnfast ops and is built from the modules it replaces."""
 
 from cnnfast.nn.conv2d_bias_act import Conv2dBiasAct, fold_batchnorm
+from cnnfast.nn.squeeze_excite import SqueezeExciteScale
 
-__all__ = ["Conv2dBiasAct", "fold_batchnorm"]
+FUSED_MODULES = (Conv2dBiasAct, SqueezeExciteScale)
+
+__all__ = ["Conv2dBiasAct", "FUSED_MODULES", "SqueezeExciteScale", "fold_batchnorm"]

@@ -8,7 +8,7 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnnfast.nn import Conv2dBiasAct
+from cnnfast.nn import FUSED_MODULES
 
 
 def has_hooks(m: nn.Module) -> bool:
@@ -21,7 +21,7 @@ class Tracer(fx.Tracer):
     through a hooked module would run its hooks on proxies and drop them from the result."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if isinstance(m, (Conv2dBiasAct, torch.jit.ScriptModule)) or has_hooks(m):
+        if isinstance(m, FUSED_MODULES + (torch.jit.ScriptModule,)) or has_hooks(m):
             return True
         return super().is_leaf_module(m, qualname)
 

@@ -72,3 +72,16 @@ def test_torch_compile(case):
         out = compiled(case["x"])
     torch._dynamo.reset()
     assert rel_err(out, case["ref"]) <= MODEL_TOLERANCE
+
+
+# Every SE block of the SE models is fused (the SE issue): SE-ResNet-50's four stage-opening blocks
+# add their downsample conv's output through that conv's own residual post-op instead.
+SE_BLOCKS = {"se_resnet50": {"squeeze-excite+add+relu": 12, "squeeze-excite": 4},
+             "mobilenet_v3_large": {"squeeze-excite": 8}, "efficientnet_b0": {"squeeze-excite": 16},
+             "regnet_y_400mf": {"squeeze-excite": 16}}
+
+
+@pytest.mark.slow
+def test_every_se_block_is_fused(case):
+    fused = cnnfast.report(case["fast"]).fused
+    assert {k: v for k, v in fused.items() if k.startswith("squeeze-excite")} == SE_BLOCKS.get(case["name"], {})

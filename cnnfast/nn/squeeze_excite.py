@@ -1,0 +1,79 @@
+"""SqueezeExciteScale: a whole squeeze-and-excitation block (and the residual add + activation
+after it) as three cnnfast ops: se_squeeze -> se_excite -> se_scale."""
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnfast.ops._activations import check_activation
+
+
+class SqueezeExciteScale(nn.Module):
+    """``act(x * act2(fc2(act1(fc1(mean_hw(x))))) + residual)`` for x (N, C, H, W) in either layout.
+
+    w1 (R, C) / b1 (R,) and w2 (C, R) / b2 (C,) are the two FC layers (from Linear or 1x1 Conv2d).
+    With ``inplace`` the result is written over x, which the caller guarantees nothing else reads
+    (optimize() sets it only when x is a fresh conv output used by this block alone).
+    A residual that only broadcasts to x (never in SE-ResNet) is added unfused, as eager would.
+    """
+
+    __constants__ = ["act1", "act2", "act", "inplace"]
+
+    def __init__(self, w1: torch.Tensor, b1: Optional[torch.Tensor], w2: torch.Tensor,
+                 b2: Optional[torch.Tensor], act1: str = "relu", act2: str = "sigmoid",
+                 act: str = "none", inplace: bool = False):
+        super().__init__()
+        for a in (act1, act2, act):
+            check_activation(a)
+        r, c = w1.shape[0], w2.shape[0]
+        self.w1 = nn.Parameter(w1.detach().reshape(r, -1).contiguous(), requires_grad=False)
+        self.w2 = nn.Parameter(w2.detach().reshape(c, -1).contiguous(), requires_grad=False)
+        for name, b in (("b1", b1), ("b2", b2)):
+            if b is not None:
+                self.register_parameter(name, nn.Parameter(b.detach().contiguous(), requires_grad=False))
+            else:
+                self.register_parameter(name, None)
+        self.act1, self.act2, self.act = act1, act2, act
+        self.inplace = bool(inplace)
+
+    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+        unbatched = x.dim() == 3
+        if unbatched:
+            x = x.unsqueeze(0)
+            if residual is not None:
+                residual = residual.unsqueeze(0)
+        s = torch.ops.cnnfast.se_squeeze(x)
+        gate = torch.ops.cnnfast.se_excite(s, self.w1, self.b1, self.w2, self.b2, self.act1, self.act2)
+        if residual is not None and residual.shape != x.shape:
+            y = _activation(torch.ops.cnnfast.se_scale(x, gate, None, "none") + residual, self.act)
+        elif self.inplace:
+            torch.ops.cnnfast.se_scale_(x, gate, residual, self.act)
+            y = x
+        else:
+            y = torch.ops.cnnfast.se_scale(x, gate, residual, self.act)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self) -> str:
+        return (f"channels={self.w2.shape[0]}, hidden={self.w1.shape[0]}, act1={self.act1!r}, "
+                f"act2={self.act2!r}, act={self.act!r}, inplace={self.inplace}")
+
+
+def _activation(y: torch.Tensor, act: str) -> torch.Tensor:
+    # The activations a fused residual add can carry (fuse_squeeze_excite takes any of them).
+    if act == "relu":
+        return F.relu(y)
+    if act == "relu6":
+        return F.relu6(y)
+    if act == "silu":
+        return F.silu(y)
+    if act == "sigmoid":
+        return torch.sigmoid(y)
+    if act == "hardswish":
+        return F.hardswish(y)
+    if act == "hardsigmoid":
+        return F.hardsigmoid(y)
+    if act == "tanh":
+        return torch.tanh(y)
+    return y

@@ -39,6 +39,15 @@ def summarize(data):
 
 
 def markdown(rows):
+    """One table per benchmark kind (the group's first word: conv, se_squeeze, model, ...), each
+    with the providers that kind has."""
+    kinds = {}
+    for r in rows:
+        kinds.setdefault(r["group"].split(" ", 1)[0], []).append(r)
+    return "\n\n".join(_table(kind_rows) for kind_rows in kinds.values())
+
+
+def _table(rows):
     providers = sorted({p for r in rows for p in r["providers"]}, key=lambda p: (p == "cnnfast", p))
     others = [p for p in providers if p != "cnnfast"]
     head = ["benchmark"] + [f"{p} ms" for p in providers] + [f"cnnfast / {p}" for p in others]
@@ -46,14 +55,17 @@ def markdown(rows):
     for r in rows:
         cells = [r["group"]]
         cells += [f"{r['providers'][p]['median_ms']:.3f}" if p in r["providers"] else "" for p in providers]
-        cells += [f"{r.get('cnnfast_vs', {}).get(p, float('nan')):.2f}x" for p in others]
+        vs = r.get("cnnfast_vs", {})
+        cells += [f"{vs[p]:.2f}x" if p in vs else "" for p in others]
         out.append("| " + " | ".join(cells) + " |")
-    ratios = [r["cnnfast_vs"]["eager"] for r in rows if "eager" in r.get("cnnfast_vs", {})]
+    base = "eager" if any("eager" in r.get("cnnfast_vs", {}) for r in rows) else next(
+        (p for p in others if p.startswith("eager")), None)
+    ratios = [r["cnnfast_vs"][base] for r in rows if base in r.get("cnnfast_vs", {})]
     if ratios:
-        slower = [r["group"] for r in rows if r.get("cnnfast_vs", {}).get("eager", 0) > 1.0]
+        slower = [r["group"] for r in rows if r.get("cnnfast_vs", {}).get(base, 0) > 1.0]
         out.append("")
-        out.append(f"cnnfast / eager over {len(ratios)} rows: median {statistics.median(ratios):.2f}x, "
-                   f"best {min(ratios):.2f}x, worst {max(ratios):.2f}x; slower than eager in "
+        out.append(f"cnnfast / {base} over {len(ratios)} rows: median {statistics.median(ratios):.2f}x, "
+                   f"best {min(ratios):.2f}x, worst {max(ratios):.2f}x; slower than {base} in "
                    f"{len(slower)} rows" + (f": {', '.join(slower)}" if slower else ""))
     return "\n".join(out)
 

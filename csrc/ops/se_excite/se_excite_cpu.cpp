@@ -12,7 +12,7 @@
 #include <type_traits>
 
 #include "cnnfast/activation.h"
-#include "common/dot_cpu.h"
+#include "common/vector_cpu.h"
 #include "common/epilogue_cpu.h"
 #include "ops/se_excite/se_excite.h"
 

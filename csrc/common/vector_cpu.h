@@ -1,4 +1,5 @@
-// Dot products for the CPU kernels' small matrix-vector work (the SE excitation's FC layers).
+// Vector loops of the CPU kernels (the SE excitation's FC layers, the squeeze's row sums), compiled
+// per x86-64 level.
 #pragma once
 
 #include <ATen/OpMathType.h>
@@ -15,6 +16,10 @@ float dot_f32(const float* a, const float* b, int64_t k);
 // out[j] = w[j, :] . x for j < rows; w is (rows, k) row-major. One call per block of rows keeps
 // the per-row cost down to the arithmetic (no call through the CPU-level dispatch per row).
 void gemv_f32(const float* w, const float* x, float* out, int64_t rows, int64_t k);
+
+// acc[k] += sum over rows r of x[r * c + k], k < c: column sums of a (rows, c) row-major block
+// (channels_last squeeze). Same multi-versioning as dot_f32.
+void add_rows_f32(float* acc, const float* x, int64_t rows, int64_t c);
 
 // Any other dtype, accumulated in at::opmath_type (fp32 for half types, fp64 for double).
 template <typename T>

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from cnnfast.nn import FUSED_MODULES
-from cnnfast.passes import (drop_dropout, fuse_activation, fuse_conv_bn, fuse_residual_add,
+from cnnfast.passes import (drop_dropout, fuse_activation, fuse_conv_bn, fuse_linear, fuse_residual_add,
                             fuse_squeeze_excite, view_to_reshape)
 from cnnfast.passes._graph import has_hooks, trace
 from cnnfast.report import Report
@@ -109,6 +109,7 @@ def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: b
     fuse_residual_add.run(gm, report, prefix)
     fuse_activation.run(gm, report, prefix)
     fuse_squeeze_excite.run(gm, report, prefix)
+    fuse_linear.run(gm, report, prefix)
     if sum(report.fused.values()) == fused_before:
         return m  # nothing fused here: keep the original module, untouched
     if channels_last:

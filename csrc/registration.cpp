@@ -9,6 +9,8 @@ TORCH_LIBRARY(cnnfast, m) {
   m.def(
       "conv2d_bias_act(Tensor x, Tensor weight, Tensor? bias, int[2] stride, int[2] padding, "
       "int[2] dilation, int groups, Tensor? residual, str act) -> Tensor");
+  // act(x @ weight^T + bias) for x (N, K): a Linear layer and its activation (classifier heads).
+  m.def("linear_bias_act(Tensor x, Tensor weight, Tensor? bias, str act) -> Tensor");
   // Squeeze-and-excitation in three steps; see csrc/ops/se_squeeze, se_excite, se_scale.
   // mean over H x W of each channel: (N, C, H, W) -> (N, C).
   m.def("se_squeeze(Tensor x) -> Tensor");

@@ -1,8 +1,9 @@
 """Fused inference modules; each wraps cnnfast ops and is built from the modules it replaces."""
 
 from cnnfast.nn.conv2d_bias_act import Conv2dBiasAct, fold_batchnorm
+from cnnfast.nn.linear_bias_act import LinearBiasAct
 from cnnfast.nn.squeeze_excite import SqueezeExciteScale
 
-FUSED_MODULES = (Conv2dBiasAct, SqueezeExciteScale)
+FUSED_MODULES = (Conv2dBiasAct, LinearBiasAct, SqueezeExciteScale)
 
-__all__ = ["Conv2dBiasAct", "FUSED_MODULES", "SqueezeExciteScale", "fold_batchnorm"]
+__all__ = ["Conv2dBiasAct", "FUSED_MODULES", "LinearBiasAct", "SqueezeExciteScale", "fold_batchnorm"]

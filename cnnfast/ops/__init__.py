@@ -2,8 +2,9 @@
 
 from cnnfast.ops._activations import ACTIVATIONS
 from cnnfast.ops.conv2d_bias_act import conv2d_bias_act
+from cnnfast.ops.linear_bias_act import linear_bias_act
 from cnnfast.ops.se_excite import se_excite
 from cnnfast.ops.se_scale import se_scale, se_scale_
 from cnnfast.ops.se_squeeze import se_squeeze
 
-__all__ = ["ACTIVATIONS", "conv2d_bias_act", "se_excite", "se_scale", "se_scale_", "se_squeeze"]
+__all__ = ["ACTIVATIONS", "conv2d_bias_act", "linear_bias_act", "se_excite", "se_scale", "se_scale_", "se_squeeze"]

@@ -14,6 +14,10 @@ at::Tensor conv2d_bias_act(const at::Tensor& x, const at::Tensor& weight,
                            at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                            const std::optional<at::Tensor>& residual, c10::string_view act);
 
+// act(x @ weight^T + bias): x (N, K), weight (M, K), bias (M) or none -> (N, M).
+at::Tensor linear_bias_act(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                           c10::string_view act);
+
 // Squeeze-and-excitation, as three ops (Hu et al. 2017; csrc/ops/se_*):
 // se_squeeze: the per-channel mean over H x W of x (N, C, H, W), either layout -> (N, C).
 at::Tensor se_squeeze(const at::Tensor& x);

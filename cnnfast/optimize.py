@@ -15,7 +15,8 @@ from cnnfast.verify import verify
 
 
 def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = True,
-             example_input=None, check: bool = False, script: bool = False) -> nn.Module:
+             example_input=None, check: bool = False, script: bool = False,
+             cuda_graphs: bool = False) -> nn.Module:
     """Return a faster inference copy of `model` with the same outputs (fp32: within ~1e-5
     relative; BN folding and oneDNN's summation order change the last bits).
 
@@ -37,6 +38,10 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     4.5 -> 3.6 ms, GoogLeNet 9.9 -> 9.0, ResNet-50 21.2 -> 20.4). If scripting fails, the eager
     result is returned and the report says why.
 
+    With `cuda_graphs=True` (a CUDA model) the result is wrapped in cnnfast.cuda_graphs.
+    CUDAGraphModel: one CUDA graph captured per input shape and replayed afterwards, outputs
+    returned as fresh tensors.
+
     The model must be in eval mode. The input is never modified unless inplace=True; the result
     is an inference model (its parameters do not require grad). Models torch.fx can trace come
     back as torch.fx.GraphModule with the original submodule names; for others, each traceable
@@ -47,6 +52,11 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     if model.training:
         raise ValueError("cnnfast.optimize needs a model in eval mode (BatchNorm folding uses running "
                          "statistics and Dropout is removed): call model.eval() first")
+    if cuda_graphs:
+        tensors = list(model.parameters()) + list(model.buffers())
+        if not torch.cuda.is_available() or not tensors or any(t.device.type != "cuda" for t in tensors):
+            raise ValueError("cnnfast.optimize(cuda_graphs=True) needs a model on a CUDA device "
+                             "(model.cuda()) and a visible GPU")
     if check and (example_input is None or inplace):
         raise ValueError("cnnfast.optimize(check=True) needs example_input= and inplace=False")
     start = time.perf_counter()
@@ -68,6 +78,10 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
             report.check = verify(model, result, *args)
             if not report.check.ok:
                 raise ValueError(f"cnnfast.optimize: the optimized model does not match the original: {report.check}")
+    if cuda_graphs:
+        from cnnfast.cuda_graphs import CUDAGraphModel
+
+        result = CUDAGraphModel(result)
     report.seconds = time.perf_counter() - start
     result._cnnfast_report = report
     return result

@@ -5,6 +5,7 @@ from typing import List, Optional
 import torch
 import torch.nn as nn
 
+from cnnfast import config
 from cnnfast.ops._activations import check_activation
 
 
@@ -77,9 +78,20 @@ class Conv2dBiasAct(nn.Module):
                 residual = residual.unsqueeze(0)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        y = torch.ops.cnnfast.conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding,
-                                              self.dilation, self.groups, residual, self.act)
+        if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+            y = self.forward_triton(x, residual)
+        else:
+            y = torch.ops.cnnfast.conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding,
+                                                  self.dilation, self.groups, residual, self.act)
         return y.squeeze(0) if unbatched else y
+
+    @torch.jit.unused
+    def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        from cnnfast.triton.conv2d_bias_act import conv2d_bias_act
+
+        return conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                               self.groups, residual, self.act)
 
     def extra_repr(self) -> str:
         o, i, kh, kw = self.weight.shape

@@ -5,6 +5,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from cnnfast import config
 from cnnfast.ops._activations import check_activation
 
 
@@ -29,11 +30,19 @@ class LinearBiasAct(nn.Module):
         return cls(linear.weight, linear.bias, act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
-            return torch.ops.cnnfast.linear_bias_act(x, self.weight, self.bias, self.act)
-        lead = x.shape[:-1]
-        y = torch.ops.cnnfast.linear_bias_act(x.reshape(-1, x.shape[-1]), self.weight, self.bias, self.act)
-        return y.reshape(list(lead) + [self.weight.shape[0]])
+        rows = x if x.dim() == 2 else x.reshape(-1, x.shape[-1])
+        if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+            y = self.forward_triton(rows)
+        else:
+            y = torch.ops.cnnfast.linear_bias_act(rows, self.weight, self.bias, self.act)
+        return y if x.dim() == 2 else y.reshape(list(x.shape[:-1]) + [self.weight.shape[0]])
+
+    @torch.jit.unused
+    def forward_triton(self, rows: torch.Tensor) -> torch.Tensor:
+        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        from cnnfast.triton.linear_bias_act import linear_bias_act
+
+        return linear_bias_act(rows, self.weight, self.bias, self.act)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}, "

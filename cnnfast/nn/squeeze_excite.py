@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnnfast import config
 from cnnfast.ops._activations import check_activation
 
 
@@ -44,6 +45,9 @@ class SqueezeExciteScale(nn.Module):
             x = x.unsqueeze(0)
             if residual is not None:
                 residual = residual.unsqueeze(0)
+        if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+            y = self.forward_triton(x, residual)
+            return y.squeeze(0) if unbatched else y
         s = torch.ops.cnnfast.se_squeeze(x)
         gate = torch.ops.cnnfast.se_excite(s, self.w1, self.b1, self.w2, self.b2, self.act1, self.act2)
         if residual is not None and residual.shape != x.shape:
@@ -54,6 +58,18 @@ class SqueezeExciteScale(nn.Module):
         else:
             y = torch.ops.cnnfast.se_scale(x, gate, residual, self.act)
         return y.squeeze(0) if unbatched else y
+
+    @torch.jit.unused
+    def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        from cnnfast.triton.se_excite import se_excite
+        from cnnfast.triton.se_scale import se_scale
+        from cnnfast.triton.se_squeeze import se_squeeze
+
+        gate = se_excite(se_squeeze(x), self.w1, self.b1, self.w2, self.b2, self.act1, self.act2)
+        if residual is not None and residual.shape != x.shape:
+            return _activation(se_scale(x, gate, None, "none") + residual, self.act)
+        return se_scale(x, gate, residual, self.act, out=x if self.inplace else None)
 
     def extra_repr(self) -> str:
         return (f"channels={self.w2.shape[0]}, hidden={self.w1.shape[0]}, act1={self.act1!r}, "

@@ -9,6 +9,7 @@ from typing import Optional, Sequence, Union
 import torch
 
 from cnnfast.ops._activations import check_activation
+from cnnfast.ops._backend import check_backend, use_triton
 
 IntPair = Union[int, Sequence[int]]
 
@@ -32,6 +33,8 @@ def conv2d_bias_act(
     groups: int = 1,
     residual: Optional[torch.Tensor] = None,
     act: str = "none",
+    *,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """``act(conv2d(x, weight, bias, ...) + residual)`` in one call.
 
@@ -39,12 +42,17 @@ def conv2d_bias_act(
     bias: (C_out,) or None; residual: broadcastable to the output (N, C_out, H_out, W_out) or None;
     act: one of none, relu, relu6, silu, sigmoid, hardswish, hardsigmoid, tanh.
     Returns (N, C_out, H_out, W_out) in x's layout. Inference only (no backward).
+    backend: "auto" (the C++/CUDA kernels) or "triton" (ATen's conv, then the Triton epilogue;
+    cnnfast.triton.conv2d_bias_act also has an implicit-GEMM conv and writes into slices).
     """
     check_activation(act)
-    return torch.ops.cnnfast.conv2d_bias_act(
-        x, weight, bias, _pair(stride, "stride"), _pair(padding, "padding"),
-        _pair(dilation, "dilation"), groups, residual, act,
-    )
+    check_backend(backend)
+    stride, padding, dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    if use_triton(backend):
+        from cnnfast.triton.conv2d_bias_act import conv2d_bias_act as triton_conv2d_bias_act
+
+        return triton_conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual, act)
+    return torch.ops.cnnfast.conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual, act)
 
 
 def output_memory_format(x: torch.Tensor) -> torch.memory_format:

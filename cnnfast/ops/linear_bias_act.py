@@ -8,12 +8,19 @@ from typing import Optional
 import torch
 
 from cnnfast.ops._activations import check_activation
+from cnnfast.ops._backend import check_backend, use_triton
 
 
 def linear_bias_act(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
-                    act: str = "none") -> torch.Tensor:
-    """``act(x @ weight.T + bias)``: x (N, K), weight (M, K), bias (M,) or None -> (N, M)."""
+                    act: str = "none", *, backend: str = "auto") -> torch.Tensor:
+    """``act(x @ weight.T + bias)``: x (N, K), weight (M, K), bias (M,) or None -> (N, M).
+    backend: "auto" (the C++/CUDA kernels) or "triton" (a Triton matmul with the epilogue fused)."""
     check_activation(act)
+    check_backend(backend)
+    if use_triton(backend):
+        from cnnfast.triton.linear_bias_act import linear_bias_act as triton_linear_bias_act
+
+        return triton_linear_bias_act(x, weight, bias, act)
     return torch.ops.cnnfast.linear_bias_act(x, weight, bias, act)
 
 

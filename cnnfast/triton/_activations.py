@@ -15,6 +15,16 @@ def code(act: str) -> int:
     return CODES[act]
 
 
+def upcast_for_dot(dtype) -> bool:
+    """Triton's CPU interpreter multiplies bf16 tiles wrongly (numpy has no bf16), so under
+    TRITON_INTERPRET=1 bf16 tiles go through tl.dot as fp32; compiled GPU kernels keep bf16."""
+    import os
+
+    import torch
+
+    return dtype == torch.bfloat16 and os.environ.get("TRITON_INTERPRET") == "1"
+
+
 def acc_dtype(dtype):
     """Accumulate in fp32, or fp64 for double inputs (as the C++ kernels do)."""
     import torch

@@ -9,7 +9,7 @@ import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.ops.conv2d_bias_act import output_memory_format
 from cnnfast.reference import conv2d_bias_act as reference
-from tests.conftest import TOLERANCE, rel_err
+from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (C_in, C_out, kernel, stride, padding, dilation, groups, H, W): the layer kinds of the lecture
 # models: LeNet/AlexNet big kernels, VGG/ResNet 3x3, 1x1 bottlenecks, grouped (ResNeXt),
@@ -187,3 +187,56 @@ def test_cpp_entry_point_matches_python_wrapper():
 
     x, w, b = torch.randn(2, 4, 8, 8), torch.randn(6, 4, 3, 3), torch.randn(6)
     torch.testing.assert_close(scripted(x, w, b), cnnfast.ops.conv2d_bias_act(x, w, b, 1, 1, 1, 1, None, "relu"))
+
+
+# The Triton implementation (cnnfast/triton/conv2d_bias_act.py): under the interpreter here, on
+# the GPU where there is one. conv="cudnn" is ATen's conv + the Triton epilogue; conv="triton"
+# the implicit-GEMM kernel with the epilogue fused (groups=1).
+TRITON_DEVICES = [d for d, b in DEVICE_BACKENDS if b == "triton"]
+DENSE_SHAPES = [s for s in SHAPES if s[6] == 1]
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+@pytest.mark.parametrize("conv", ["cudnn", "triton"])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize("shape", DENSE_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_triton_matches_reference(shape, layout, conv, device):
+    from cnnfast.triton.conv2d_bias_act import conv2d_bias_act as triton_conv
+
+    x, w, b, s, p, d, g, res = (t.to(device) if isinstance(t, torch.Tensor) else t
+                                for t in _inputs(shape, 2, torch.float32, layout, True))
+    act = ACTIVATIONS[SHAPES.index(shape) % len(ACTIVATIONS)]
+    out = triton_conv(x, w, b, s, p, d, g, res, act, conv=conv)
+    ref = reference(x.double(), w.double(), b.double(), s, p, d, g, res.double(), act)
+    assert out.is_contiguous(memory_format=output_memory_format(x))
+    assert rel_err(out, ref) <= TOLERANCE[torch.float32]
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+@pytest.mark.parametrize("conv", ["cudnn", "triton"])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_triton_writes_into_a_concat_slice(layout, conv, device):
+    # An Inception branch writing its channels straight into the block's output buffer.
+    from cnnfast.triton.conv2d_bias_act import conv2d_bias_act as triton_conv
+
+    x, w, b, s, p, d, g, _ = (t.to(device) if isinstance(t, torch.Tensor) else t
+                              for t in _inputs(SHAPES[3], 2, torch.float32, layout, False))
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    buf = torch.full((2, 40, 14, 14), 7.0, device=device).contiguous(memory_format=fmt)
+    triton_conv(x, w, b, s, p, d, g, None, "relu", out=buf[:, 8:32], conv=conv)
+    ref = reference(x.double(), w.double(), b.double(), s, p, d, g, None, "relu")
+    assert rel_err(buf[:, 8:32], ref) <= TOLERANCE[torch.float32]
+    assert (buf[:, :8] == 7).all() and (buf[:, 32:] == 7).all()  # the rest untouched
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+@pytest.mark.parametrize("conv", ["cudnn", "triton"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16, torch.float16])
+def test_triton_other_dtypes(dtype, conv, device):
+    from cnnfast.triton.conv2d_bias_act import conv2d_bias_act as triton_conv
+
+    x, w, b, s, p, d, g, res = (t.to(device) if isinstance(t, torch.Tensor) else t
+                                for t in _inputs(SHAPES[3], 2, dtype, "channels_last", True))
+    out = triton_conv(x, w, b, s, p, d, g, res, "relu", conv=conv)
+    ref = reference(x.double(), w.double(), b.double(), s, p, d, g, res.double(), "relu")
+    assert out.dtype == dtype and rel_err(out, ref) <= TOLERANCE[dtype]

@@ -7,7 +7,7 @@ import torch
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.reference import linear_bias_act as reference
-from tests.conftest import TOLERANCE, rel_err
+from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (K, M): ResNet-50, MobileNetV3 and AlexNet/VGG-style heads (reduced), SE widths, odd sizes.
 WIDTHS = [(2048, 1000), (960, 1280), (1280, 1000), (4096, 512), (256, 16), (37, 5), (3, 1), (17, 130)]
@@ -22,8 +22,8 @@ def _args(batch, k, m, dtype=torch.float32, bias=True, seed=0):
     return x, w, b
 
 
-def _check(args, act, dtype):
-    out = cnnfast.ops.linear_bias_act(*args, act)
+def _check(args, act, dtype, backend="auto"):
+    out = cnnfast.ops.linear_bias_act(*args, act, backend=backend)
     ref = reference(*(t.double() if t is not None else None for t in args), act)
     assert out.shape == ref.shape and out.dtype == dtype and out.is_contiguous()
     err = rel_err(out, ref)
@@ -97,3 +97,18 @@ def test_inference_only():
     w.requires_grad_(True)
     with pytest.raises(RuntimeError, match="linear_bias_act is inference-only"):
         cnnfast.ops.linear_bias_act(x, w, b, "relu")
+
+
+@pytest.mark.parametrize("device,backend", DEVICE_BACKENDS)
+@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("width", [(2048, 1000), (37, 5), (17, 130)], ids=lambda w: f"{w[0]}-{w[1]}")
+def test_every_backend(width, batch, device, backend):
+    args = tuple(t.to(device) for t in _args(batch, *width))
+    _check(args, "hardswish", torch.float32, backend)
+
+
+@pytest.mark.parametrize("device,backend", DEVICE_BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16, torch.float16])
+def test_every_backend_other_dtypes(dtype, device, backend):
+    args = tuple(t.to(device) for t in _args(3, 96, 40, dtype))
+    _check(args, "relu", dtype, backend)

@@ -1,0 +1,84 @@
+"""The GPU-side choices: cnnfast.config.gpu_backend routes the fused modules to Triton (checked on
+the CPU through the interpreter via the modules' forward_triton), and CUDA graphs (on a GPU; on
+the CPU only their clear refusal)."""
+
+import copy
+
+import pytest
+import torch
+import torchvision
+
+import cnnfast
+from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, SqueezeExciteScale
+from tests.conftest import DEVICE_BACKENDS, MODEL_TOLERANCE, randomize_batchnorm, rel_err
+
+TRITON_DEVICES = [d for d, b in DEVICE_BACKENDS if b == "triton"]
+
+
+def test_set_gpu_backend_validates():
+    with pytest.raises(ValueError, match="gpu backend must be one of"):
+        cnnfast.config.set_gpu_backend("tensorrt")
+    cnnfast.config.set_gpu_backend("triton")
+    cnnfast.config.set_gpu_backend("cuda")
+    assert cnnfast.config.gpu_backend == "cuda"
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+def test_every_fused_module_has_a_matching_triton_path(device):
+    # MobileNetV3 has all three fused modules: convs (depthwise too), SE blocks, a Linear head.
+    model = randomize_batchnorm(torchvision.models.mobilenet_v3_small()).eval()
+    fast = cnnfast.optimize(model).to(device)
+    kinds = {type(m) for m in fast.modules()}
+    assert {Conv2dBiasAct, SqueezeExciteScale, LinearBiasAct} <= kinds
+    x = torch.randn(2, 3, 64, 64, device=device)
+    with torch.no_grad():
+        for m in fast.modules():
+            if isinstance(m, (Conv2dBiasAct, SqueezeExciteScale, LinearBiasAct)):
+                m.forward = m.forward_triton  # what gpu_backend="triton" selects for CUDA tensors
+        out = fast(x)
+        ref = model.to(device)(x)
+    assert rel_err(out, ref) <= MODEL_TOLERANCE
+
+
+def test_cuda_graphs_refuse_a_cpu_model_clearly():
+    model = cnnfast.optimize(torchvision.models.resnet18().eval())
+    with pytest.raises(ValueError, match="CUDA"):
+        cnnfast.optimize(torchvision.models.resnet18().eval(), cuda_graphs=True)
+    if not torch.cuda.is_available():
+        from cnnfast.cuda_graphs import CUDAGraphModel
+
+        with pytest.raises(ValueError, match="CUDA"):
+            CUDAGraphModel(model)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (benchmarks/gpu_check.sh runs it)")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_cuda_graphs_replay_matches_eager(dtype):
+    model = randomize_batchnorm(torchvision.models.resnet18()).eval().cuda().to(dtype)
+    fast = cnnfast.optimize(copy.deepcopy(model), cuda_graphs=True)
+    for batch in (1, 4, 1):  # a second shape gets its own graph; the first is replayed
+        x = torch.randn(batch, 3, 64, 64, device="cuda", dtype=dtype)
+        with torch.no_grad():
+            out = fast(x)
+            keep = out.clone()
+            fast(torch.randn_like(x))  # outputs are fresh tensors: the earlier one is unchanged
+            ref = model(x)
+        assert torch.equal(out, keep)
+        assert rel_err(out, ref) <= (MODEL_TOLERANCE if dtype == torch.float32 else 1e-2)
+    assert len(fast.graphs) == 2
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.bfloat16, 5e-2), (torch.float16, 1e-2)], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
+def test_half_precision_models_end_to_end(name, dtype, tol):
+    # The GPU issue's half-precision path, on the CPU kernels here (fp16 through ATen's conv and
+    # cnnfast's epilogue, bf16 through oneDNN); compared with the fp32 model (whole-model
+    # tolerances of the README's table).
+    model = randomize_batchnorm(getattr(torchvision.models, name)()).eval()
+    fast = cnnfast.optimize(copy.deepcopy(model).to(dtype))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        out = fast(x.to(dtype))
+        ref = model(x)
+    assert out.dtype == dtype
+    assert rel_err(out.float(), ref) <= tol

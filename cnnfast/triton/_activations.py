@@ -1,4 +1,5 @@
-"""The cnnfast activations inside Triton kernels, chosen at compile time by a constexpr code."""
+"""Helpers shared by the Triton kernels: the cnnfast activations (chosen at compile time by a
+constexpr code), the accumulation dtype, and tile products."""
 
 import triton
 import triton.language as tl
@@ -30,6 +31,20 @@ def acc_dtype(dtype):
     import torch
 
     return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+@triton.jit
+def dot(a, b, IEEE: tl.constexpr, UPCAST: tl.constexpr):
+    """tl.dot of two tiles: fp32 in IEEE precision (no TF32, so fp32 results match the C++
+    kernels' tolerance), bf16 as fp32 under the interpreter (see upcast_for_dot)."""
+    if UPCAST:
+        a = a.to(tl.float32)
+        b = b.to(tl.float32)
+    if IEEE:
+        out = tl.dot(a, b, input_precision="ieee")
+    else:
+        out = tl.dot(a, b)
+    return out
 
 
 @triton.jit

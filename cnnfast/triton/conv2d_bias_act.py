@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 
-from cnnfast.triton._activations import acc_dtype, activate, code, upcast_for_dot
+from cnnfast.triton._activations import acc_dtype, activate, code, dot, upcast_for_dot
 
 
 @triton.jit
@@ -82,12 +82,7 @@ def _igemm_kernel(x_ptr, w_ptr, b_ptr, r_ptr, o_ptr, N, C, H, W, K_OUT, OH, OW, 
         a = tl.load(x_ptr + n[:, None] * sxn + ci[None, :] * sxc + ih * sxh + iw * sxw, mask=a_ok, other=0.0)
         b = tl.load(w_ptr + co[None, :] * swo + ci[:, None] * swc + kh[:, None] * swh + kw[:, None] * sww,
                     mask=k_ok[:, None] & co_ok[None, :], other=0.0)
-        if UPCAST:
-            a, b = a.to(tl.float32), b.to(tl.float32)
-        if IEEE:
-            acc += tl.dot(a, b, input_precision="ieee")
-        else:
-            acc += tl.dot(a, b)
+        acc += dot(a, b, IEEE, UPCAST)
     v = acc.to(ACC)
     if HAS_BIAS:
         v += tl.load(b_ptr + co, mask=co_ok, other=0.0).to(ACC)[None, :]

@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from cnnfast.triton._activations import acc_dtype, activate, code, upcast_for_dot
+from cnnfast.triton._activations import acc_dtype, activate, code, dot, upcast_for_dot
 
 
 @triton.jit
@@ -20,12 +20,7 @@ def _linear_kernel(x_ptr, w_ptr, b_ptr, o_ptr, N, K, M, sxn, sxk, swm, swk,
         k = k0 + tl.arange(0, BK)
         a = tl.load(x_ptr + rows[:, None] * sxn + k[None, :] * sxk, mask=(rows[:, None] < N) & (k[None, :] < K), other=0.0)
         b = tl.load(w_ptr + cols[None, :] * swm + k[:, None] * swk, mask=(cols[None, :] < M) & (k[:, None] < K), other=0.0)
-        if UPCAST:
-            a, b = a.to(tl.float32), b.to(tl.float32)
-        if IEEE:
-            acc += tl.dot(a, b, input_precision="ieee")
-        else:
-            acc += tl.dot(a, b)
+        acc += dot(a, b, IEEE, UPCAST)
     v = acc.to(ACC)
     if HAS_BIAS:
         v += tl.load(b_ptr + cols, mask=cols < M, other=0.0).to(ACC)[None, :]

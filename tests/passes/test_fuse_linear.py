@@ -5,18 +5,7 @@ import torch.nn as nn
 
 import cnnfast
 from cnnfast.nn import LinearBiasAct
-from tests.conftest import MODEL_TOLERANCE, rel_err
-
-
-def _run(model, x):
-    model.eval()
-    with torch.no_grad():
-        ref = model(x)
-    fast = cnnfast.optimize(model)
-    with torch.no_grad():
-        out = fast(x)
-    assert rel_err(out, ref) <= MODEL_TOLERANCE
-    return fast
+from tests.passes.test_optimize import _check_same as _run
 
 
 def test_classifier_head_fuses_with_activations():

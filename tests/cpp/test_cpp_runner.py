@@ -18,7 +18,9 @@ def _parse(stdout):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,how", [("resnet18", "script"), ("googlenet", "trace")])
+# MobileNetV3 brings every other op through C++: SE blocks (se_squeeze/se_excite/se_scale_) and
+# the linear_bias_act head.
+@pytest.mark.parametrize("name,how", [("resnet18", "script"), ("googlenet", "trace"), ("mobilenet_v3_small", "script")])
 def test_cpp_runner_matches_python(cnnfast_run, tmp_path, name, how):
     kwargs = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
     torch.manual_seed(0)

@@ -61,7 +61,7 @@ CNNFAST_HOST_DEVICE inline T activate(T v) {
 
 // No transcendental function: cheap enough to apply inline, element by element. The others (exp,
 // tanh) cost ~10 ns each as scalar libm calls, so CPU kernels leave them to ATen's vectorised
-// in-place ops (activation_ in common/epilogue_cpu.h) on large buffers.
+// in-place ops (activation_ in common/activation_inplace.h) on large buffers.
 constexpr bool is_cheap(Activation act) {
   return act == Activation::None || act == Activation::ReLU || act == Activation::ReLU6 ||
          act == Activation::HardSwish || act == Activation::HardSigmoid;

@@ -13,10 +13,3 @@ void bias_residual_act_cpu_(at::Tensor& out, const std::optional<at::Tensor>& bi
                             const std::optional<at::Tensor>& residual, Activation act);
 
 }  // namespace cnnfast
-
-namespace cnnfast {
-
-// out = act(out) in place with ATen's own activation kernels (any device).
-void activation_(at::Tensor& out, Activation act);
-
-}  // namespace cnnfast

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "common/epilogue_cpu.h"
+#include "common/activation_inplace.h"
 #include "common/vector_cpu.h"
 
 namespace cnnfast {

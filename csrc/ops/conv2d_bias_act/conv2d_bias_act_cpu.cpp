@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include "cnnfast/activation.h"
+#include "common/activation_inplace.h"
 #include "common/epilogue_cpu.h"
 #include "common/prepacked_weights.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"

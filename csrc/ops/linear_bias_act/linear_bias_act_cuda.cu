@@ -6,7 +6,7 @@
 #include <torch/library.h>
 
 #include "cnnfast/activation.h"
-#include "common/epilogue_cpu.h"
+#include "common/activation_inplace.h"
 #include "ops/linear_bias_act/linear_bias_act.h"
 
 namespace cnnfast {

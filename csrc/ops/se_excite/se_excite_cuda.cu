@@ -10,7 +10,7 @@
 #include <torch/library.h>
 
 #include "cnnfast/activation.h"
-#include "common/epilogue_cpu.h"
+#include "common/activation_inplace.h"
 #include "ops/se_excite/se_excite.h"
 
 namespace cnnfast {
@@ -27,6 +27,15 @@ __device__ inline acc_t warp_sum(acc_t v) {
   return v;
 }
 
+// row[0:k] . v[0:k] by one warp: lane-strided partial sums, then a shuffle-down sum whose total
+// lands in lane 0 (the lane the callers write from).
+template <typename scalar_t, typename acc_t>
+__device__ inline acc_t warp_dot(const scalar_t* __restrict__ row, const acc_t* v, int64_t k, int lane) {
+  acc_t acc = 0;
+  for (int64_t i = lane; i < k; i += kWarp) acc += static_cast<acc_t>(row[i]) * v[i];
+  return warp_sum(acc);
+}
+
 template <typename scalar_t>
 __global__ void excite_kernel(const scalar_t* __restrict__ s, const scalar_t* __restrict__ w1,
                               const scalar_t* __restrict__ b1, const scalar_t* __restrict__ w2,
@@ -41,9 +50,7 @@ __global__ void excite_kernel(const scalar_t* __restrict__ s, const scalar_t* __
   for (int64_t i = threadIdx.x; i < c; i += blockDim.x) sv[i] = static_cast<acc_t>(s[img * c + i]);
   __syncthreads();
   for (int64_t j = warp; j < r; j += warps) {
-    acc_t acc = 0;
-    for (int64_t k = lane; k < c; k += kWarp) acc += static_cast<acc_t>(w1[j * c + k]) * sv[k];
-    acc = warp_sum(acc);
+    acc_t acc = warp_dot(w1 + j * c, sv, c, lane);
     if (lane == 0) {
       if (b1 != nullptr) acc += static_cast<acc_t>(b1[j]);
       // Rounded to scalar_t as the unfused FC layer's output would be.
@@ -52,9 +59,7 @@ __global__ void excite_kernel(const scalar_t* __restrict__ s, const scalar_t* __
   }
   __syncthreads();
   for (int64_t j = warp; j < c; j += warps) {
-    acc_t acc = 0;
-    for (int64_t k = lane; k < r; k += kWarp) acc += static_cast<acc_t>(w2[j * r + k]) * hv[k];
-    acc = warp_sum(acc);
+    acc_t acc = warp_dot(w2 + j * r, hv, r, lane);
     if (lane == 0) {
       if (b2 != nullptr) acc += static_cast<acc_t>(b2[j]);
       out[img * c + j] = static_cast<scalar_t>(apply_activation<acc_t>(acc, act2));

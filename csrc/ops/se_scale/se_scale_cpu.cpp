@@ -9,7 +9,7 @@
 #include <algorithm>
 
 #include "cnnfast/activation.h"
-#include "common/epilogue_cpu.h"
+#include "common/activation_inplace.h"
 #include "common/memory_format.h"
 #include "ops/se_scale/se_scale.h"
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from cnnfast import config
+from cnnfast.nn._frozen import register_frozen
 from cnnfast.ops._activations import check_activation
 
 
@@ -50,11 +51,8 @@ class Conv2dBiasAct(nn.Module):
                  dilation, groups: int, act: str = "none", channels_last: bool = True):
         super().__init__()
         check_activation(act)
-        self.weight = nn.Parameter(weight.detach().contiguous(), requires_grad=False)
-        if bias is not None:
-            self.bias = nn.Parameter(bias.detach().contiguous(), requires_grad=False)
-        else:
-            self.register_parameter("bias", None)
+        register_frozen(self, "weight", weight)
+        register_frozen(self, "bias", bias)
         self.stride = [int(s) for s in stride]
         self.padding = [int(p) for p in padding]
         self.dilation = [int(d) for d in dilation]

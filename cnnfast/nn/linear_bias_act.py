@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from cnnfast import config
+from cnnfast.nn._frozen import register_frozen
 from cnnfast.ops._activations import check_activation
 
 
@@ -18,11 +19,8 @@ class LinearBiasAct(nn.Module):
     def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor], act: str = "none"):
         super().__init__()
         check_activation(act)
-        self.weight = nn.Parameter(weight.detach().contiguous(), requires_grad=False)
-        if bias is not None:
-            self.bias = nn.Parameter(bias.detach().contiguous(), requires_grad=False)
-        else:
-            self.register_parameter("bias", None)
+        register_frozen(self, "weight", weight)
+        register_frozen(self, "bias", bias)
         self.act = act
 
     @classmethod

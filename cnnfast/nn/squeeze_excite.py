@@ -8,6 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnfast import config
+from cnnfast.nn._frozen import register_frozen
 from cnnfast.ops._activations import check_activation
 
 
@@ -29,13 +30,10 @@ class SqueezeExciteScale(nn.Module):
         for a in (act1, act2, act):
             check_activation(a)
         r, c = w1.shape[0], w2.shape[0]
-        self.w1 = nn.Parameter(w1.detach().reshape(r, -1).contiguous(), requires_grad=False)
-        self.w2 = nn.Parameter(w2.detach().reshape(c, -1).contiguous(), requires_grad=False)
-        for name, b in (("b1", b1), ("b2", b2)):
-            if b is not None:
-                self.register_parameter(name, nn.Parameter(b.detach().contiguous(), requires_grad=False))
-            else:
-                self.register_parameter(name, None)
+        register_frozen(self, "w1", w1.reshape(r, -1))
+        register_frozen(self, "w2", w2.reshape(c, -1))
+        register_frozen(self, "b1", b1)
+        register_frozen(self, "b2", b2)
         self.act1, self.act2, self.act = act1, act2, act
         self.inplace = bool(inplace)
 

@@ -9,6 +9,18 @@ TORCH_LIBRARY(cnnfast, m) {
   m.def(
       "conv2d_bias_act(Tensor x, Tensor weight, Tensor? bias, int[2] stride, int[2] padding, "
       "int[2] dilation, int groups, Tensor? residual, str act) -> Tensor");
+  // The same, written into `out` (any strides: a channel slice of a concat buffer, so the
+  // branches of an Inception block or a dense layer's new features need no torch.cat copy).
+  // Returns nothing: functionalization (torch.compile, export) accepts mutation, not aliased outputs.
+  m.def(
+      "conv2d_bias_act_out(Tensor x, Tensor weight, Tensor? bias, int[2] stride, int[2] padding, "
+      "int[2] dilation, int groups, Tensor? residual, str act, Tensor(a!) out) -> ()");
+  // act(conv1x1(avg_pool(relu(x * scale + shift), pool)) + bias): BN -> ReLU -> 1x1 conv (DenseNet's
+  // bottleneck; with pool=2 its transition, whose 2x2 average pool moves before the conv: both are
+  // linear, so the conv runs on a quarter of the pixels). The prologue is applied block by block in
+  // cache; x may be a channel slice of a concat buffer.
+  m.def("preact_conv1x1(Tensor x, Tensor scale, Tensor shift, Tensor weight, Tensor? bias, str act, "
+        "int pool=1) -> Tensor");
   // act(x @ weight^T + bias) for x (N, K): a Linear layer and its activation (classifier heads).
   m.def("linear_bias_act(Tensor x, Tensor weight, Tensor? bias, str act) -> Tensor");
   // Squeeze-and-excitation in three steps; see csrc/ops/se_squeeze, se_excite, se_scale.

@@ -14,6 +14,20 @@ at::Tensor conv2d_bias_act(const at::Tensor& x, const at::Tensor& weight,
                            at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                            const std::optional<at::Tensor>& residual, c10::string_view act);
 
+// conv2d_bias_act written into out (shape of the result, x's dtype and device, any strides: a
+// channel slice of a larger buffer), which must not overlap x.
+void conv2d_bias_act_out(const at::Tensor& x, const at::Tensor& weight,
+                         const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                         at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                         const std::optional<at::Tensor>& residual, c10::string_view act, at::Tensor& out);
+
+// act(conv1x1(avg_pool(relu(x * scale[c] + shift[c]), pool), weight) + bias): x (N, C, H, W),
+// either layout or a channel slice of a channels_last buffer; scale, shift (C); weight
+// (C_out, C, 1, 1); pool 1 (none) or 2 (2x2 average pool, stride 2, floor).
+at::Tensor preact_conv1x1(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
+                          const at::Tensor& weight, const std::optional<at::Tensor>& bias, c10::string_view act,
+                          int64_t pool = 1);
+
 // act(x @ weight^T + bias): x (N, K), weight (M, K), bias (M) or none -> (N, M).
 at::Tensor linear_bias_act(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                            c10::string_view act);

@@ -1,4 +1,4 @@
-// dot_f32, gemv_f32 and add_rows_f32, built once per x86-64 level (see vector_cpu.h).
+// dot_f32, gemv_f32, add_rows_f32, affine_relu_rows_f32 and affine_relu_avg4_f32, built once per x86-64 level (see vector_cpu.h).
 #include "common/vector_cpu.h"
 
 // Let the AVX2/AVX-512 clones fuse a * b + c into one FMA, as MKL's GEMV does: one rounding per
@@ -59,6 +59,30 @@ CNNFAST_CPU_CLONES void add_rows_f32(float* __restrict__ acc, const float* __res
   for (; r < rows; ++r) {
     const float* x0 = x + r * c;
     for (int64_t k = 0; k < c; ++k) acc[k] += x0[k];
+  }
+}
+
+CNNFAST_CPU_CLONES void affine_relu_rows_f32(float* __restrict__ dst, const float* __restrict__ src,
+                                             int64_t rows, int64_t cols, int64_t pitch,
+                                             const float* __restrict__ scale, const float* __restrict__ shift) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * pitch;
+    float* d = dst + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = s[c] * scale[c] + shift[c];
+      d[c] = v < 0.0f ? 0.0f : v;  // NaN stays NaN, as torch.relu
+    }
+  }
+}
+
+CNNFAST_CPU_CLONES void affine_relu_avg4_f32(float* __restrict__ dst, const float* __restrict__ p, int64_t dx,
+                                             int64_t dy, int64_t cols, const float* __restrict__ scale,
+                                             const float* __restrict__ shift) {
+  for (int64_t c = 0; c < cols; ++c) {
+    const float s = scale[c], b = shift[c];
+    const float v0 = p[c] * s + b, v1 = p[dx + c] * s + b, v2 = p[dy + c] * s + b, v3 = p[dx + dy + c] * s + b;
+    dst[c] = ((v0 < 0.0f ? 0.0f : v0) + (v1 < 0.0f ? 0.0f : v1) + (v2 < 0.0f ? 0.0f : v2) +
+              (v3 < 0.0f ? 0.0f : v3)) * 0.25f;
   }
 }
 

@@ -21,6 +21,17 @@ void gemv_f32(const float* w, const float* x, float* out, int64_t rows, int64_t 
 // (channels_last squeeze). Same multi-versioning as dot_f32.
 void add_rows_f32(float* acc, const float* x, int64_t rows, int64_t c);
 
+// dst[r * cols + c] = max(src[r * pitch + c] * scale[c] + shift[c], 0): an eval-mode BatchNorm
+// and ReLU applied to a block of NHWC rows (pre-activation), compacted into dense rows.
+void affine_relu_rows_f32(float* dst, const float* src, int64_t rows, int64_t cols, int64_t pitch,
+                          const float* scale, const float* shift);
+
+// dst[c] = (f(p[c]) + f(p[dx + c]) + f(p[dy + c]) + f(p[dx + dy + c])) / 4 with
+// f(v) = max(v * scale[c] + shift[c], 0): the same prologue followed by a 2x2 average pool, for one
+// output pixel of an NHWC map (dx, dy: the input's pixel and row strides).
+void affine_relu_avg4_f32(float* dst, const float* p, int64_t dx, int64_t dy, int64_t cols,
+                          const float* scale, const float* shift);
+
 // Any other dtype, accumulated in at::opmath_type (fp32 for half types, fp64 for double).
 template <typename T>
 inline at::opmath_type<T> dot(const T* a, const T* b, int64_t k) {

@@ -2,13 +2,13 @@
 // (reached through ATen's mkldnn ops), or ATen's convolution plus cnnfast's one-pass epilogue.
 #include <ATen/ATen.h>
 #include <array>
-#include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
 #include "cnnfast/activation.h"
 #include "common/activation_inplace.h"
 #include "common/epilogue_cpu.h"
+#include "common/onednn_conv_cpu.h"
 #include "common/prepacked_weights.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
 
@@ -44,26 +44,6 @@ const OneDnnActivation& onednn_activation(Activation act) {
 bool nan_safe_post_op(Activation act) {
   return act == Activation::None || act == Activation::SiLU || act == Activation::Sigmoid ||
          act == Activation::HardSwish || act == Activation::Tanh;
-}
-
-// Padding at least as wide as the dilated kernel makes border outputs that see nothing but
-// padding. No real network does this, and there oneDNN's prepacked conv with a post-op crashes
-// (segfault; found by the property tests: width-1 input, kernel width 1, padding 2, stride 3),
-// so such geometry takes the portable path.
-bool padding_only_outputs(const at::Tensor& weight, at::IntArrayRef padding, at::IntArrayRef dilation) {
-  for (int d = 0; d < 2; ++d) {
-    if (padding[d] >= dilation[d] * (weight.size(2 + d) - 1) + 1) return true;
-  }
-  return false;
-}
-
-bool use_onednn(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef padding,
-                at::IntArrayRef dilation) {
-  // fp32 and bf16 are what oneDNN's CPU convolutions are tuned for; everything else (fp64, fp16)
-  // takes the portable path.
-  return at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() &&
-         (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
-         !padding_only_outputs(weight, padding, dilation);
 }
 
 at::Tensor conv_onednn(const at::Tensor& x, const at::Tensor& weight,
@@ -147,7 +127,7 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
   if (is_gemm(x, weight, padding, groups)) {
     return with_memory_format(conv_gemm(x, weight, bias, res, act), format);
   }
-  if (use_onednn(x, weight, padding, dilation)) {
+  if (onednn_conv_supported(x, weight, padding, dilation)) {
     // ATen's prepacked channels_last conv returns garbage for a single-channel input whose output
     // is one column wide (found by the property tests; 22 of 6000 random shapes, all of this
     // kind, none elsewhere). Those tiny convs run in plain NCHW instead.

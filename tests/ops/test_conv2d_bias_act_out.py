@@ -1,0 +1,147 @@
+"""cnnfast.ops.conv2d_bias_act_out: writes exactly its slice of a concat buffer (C++ and Triton),
+matches the reference, leaves the neighbours alone, opcheck, and bad input."""
+
+import pytest
+import torch
+
+import cnnfast
+from cnnfast.ops import ACTIVATIONS
+from cnnfast.reference import conv2d_bias_act as reference
+from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
+
+# (C_in, C_out, kernel, stride, padding, H): GoogLeNet branch convs, a DenseNet growth conv, odd sizes.
+CONVS = [(192, 64, 1, 1, 0, 28), (96, 128, 3, 1, 1, 28), (128, 32, 3, 1, 1, 14), (16, 24, 5, 1, 2, 12),
+         (7, 5, 3, 2, 1, 9), (3, 8, 1, 1, 0, 1)]
+SENTINEL = 1234.5  # what the buffer holds outside the slice; must survive
+
+
+def _conv(c_in, c_out, k, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(c_out, c_in, k, k, generator=g) / (c_in * k * k) ** 0.5
+    return w.to(dtype), torch.randn(c_out, generator=g).to(dtype)
+
+
+def _buffer(batch, channels, h, w, layout, dtype, device="cpu"):
+    buf = torch.full((batch, channels, h, w), SENTINEL, dtype=dtype, device=device)
+    return buf.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else buf
+
+
+def _run(batch, conv, layout, act, dtype=torch.float32, residual=False, offset=5, extra=3, backend="auto",
+         device="cpu"):
+    c_in, c_out, k, s, p, h = conv
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(batch, c_in, h, h, generator=g).to(dtype)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    x = x.to(device)
+    w, b = (t.to(device) for t in _conv(c_in, c_out, k, dtype))
+    h_out = (h + 2 * p - k) // s + 1
+    res = torch.randn(batch, c_out, h_out, h_out, generator=g).to(dtype).to(device) if residual else None
+    buf = _buffer(batch, offset + c_out + extra, h_out, h_out, layout, dtype, device)
+    out = buf[:, offset:offset + c_out]
+    got = cnnfast.ops.conv2d_bias_act_out(x, w, b, s, p, 1, 1, res, act, out=out, backend=backend)
+    assert got is out
+    ref = reference(x.double(), w.double(), b.double(), (s, s), (p, p), (1, 1), 1,
+                    res.double() if res is not None else None, act)
+    err = rel_err(out, ref)
+    assert err <= TOLERANCE[dtype], f"relative error {err:.2e}"
+    assert (buf[:, :offset] == SENTINEL).all() and (buf[:, offset + c_out:] == SENTINEL).all(), \
+        "wrote outside its slice"
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("conv", CONVS, ids=lambda c: "-".join(map(str, c)))
+def test_writes_its_slice(conv, batch, layout):
+    act = ACTIVATIONS[CONVS.index(conv) % len(ACTIVATIONS)]
+    _run(batch, conv, layout, act)
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_every_activation_with_residual(act):
+    _run(2, CONVS[2], "channels_last", act, residual=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16, torch.float16])
+def test_other_dtypes(dtype):
+    _run(2, CONVS[1], "channels_last", "relu", dtype=dtype)
+
+
+@pytest.mark.parametrize("offset,extra", [(0, 0), (0, 9), (9, 0)], ids=["whole", "first", "last"])
+def test_slice_position(offset, extra):
+    _run(2, CONVS[0], "channels_last", "relu", offset=offset, extra=extra)
+
+
+@pytest.mark.parametrize("device,backend", DEVICE_BACKENDS)
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize("conv", [CONVS[3], CONVS[4]], ids=lambda c: "-".join(map(str, c)))
+def test_every_backend(conv, layout, device, backend):
+    _run(2, conv, layout, "relu", residual=True, backend=backend, device=device)
+
+
+def test_nan_propagates_like_eager():
+    x = torch.randn(1, 4, 6, 6).contiguous(memory_format=torch.channels_last)
+    x[0, 1, 2, 3] = float("nan")
+    w, b = _conv(4, 6, 3)
+    buf = _buffer(1, 10, 6, 6, "channels_last", torch.float32)
+    cnnfast.ops.conv2d_bias_act_out(x, w, b, 1, 1, out=buf[:, 2:8], act="relu")
+    ref = torch.relu(torch.nn.functional.conv2d(x, w, b, padding=1))
+    assert torch.equal(buf[:, 2:8].isnan(), ref.isnan()) and ref.isnan().any()
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_opcheck(layout):
+    c_in, c_out, k, s, p, h = CONVS[2]
+    x = torch.randn(2, c_in, h, h)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    w, b = _conv(c_in, c_out, k)
+    out = _buffer(2, c_out + 4, h, h, layout, torch.float32)[:, 4:]
+    torch.library.opcheck(torch.ops.cnnfast.conv2d_bias_act_out.default,
+                          (x, w, b, [s, s], [p, p], [1, 1], 1, None, "relu", out))
+
+
+def _bad_args():
+    x = torch.randn(2, 8, 10, 10)
+    w, b = _conv(8, 4, 3)
+    return dict(x=x, w=w, b=b, out=torch.empty(2, 4, 10, 10))
+
+
+BAD = [
+    (dict(out=torch.empty(2, 5, 10, 10)), ValueError, "out has shape"),
+    (dict(out=torch.empty(2, 4, 8, 8)), ValueError, "out has shape"),
+    (dict(out=torch.empty(2, 4, 10, 10, dtype=torch.float64)), TypeError, "out dtype"),
+    (dict(out=torch.empty(1, 4, 1, 1).expand(2, 4, 10, 10)), ValueError, "overlapping"),
+    (dict(w=torch.randn(4, 7, 3, 3)), ValueError, "channels"),
+]
+
+
+@pytest.mark.parametrize("change,error,message", BAD, ids=[m for *_, m in BAD])
+def test_bad_input_is_a_clear_error(change, error, message):
+    a = {**_bad_args(), **change}
+    with pytest.raises(error, match=message):
+        torch.ops.cnnfast.conv2d_bias_act_out(a["x"], a["w"], a["b"], [1, 1], [1, 1], [1, 1], 1, None, "relu",
+                                             a["out"])
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_out_overlapping_x_is_refused(batch):
+    buf = torch.randn(batch, 16, 10, 10).contiguous(memory_format=torch.channels_last)
+    w, b = _conv(8, 8, 3)
+    with pytest.raises(ValueError, match="shares memory with x"):
+        cnnfast.ops.conv2d_bias_act_out(buf[:, :8], w, b, 1, 1, out=buf[:, 4:12])
+
+
+def test_disjoint_slices_of_one_buffer_are_fine():
+    buf = torch.randn(1, 16, 10, 10)  # NCHW, batch 1: both slices are dense, provably disjoint
+    w, b = _conv(8, 8, 3)
+    x = buf[:, :8].clone()
+    cnnfast.ops.conv2d_bias_act_out(buf[:, :8], w, b, 1, 1, out=buf[:, 8:])
+    assert rel_err(buf[:, 8:], reference(x.double(), w.double(), b.double(), (1, 1), (1, 1))) <= 1e-5
+
+
+def test_inference_only():
+    w, b = _conv(8, 4, 3)
+    w.requires_grad_(True)
+    with pytest.raises(RuntimeError, match="inference-only"):
+        cnnfast.ops.conv2d_bias_act_out(torch.randn(1, 8, 6, 6), w, b, 1, 1, out=torch.empty(1, 4, 6, 6))

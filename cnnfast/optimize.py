@@ -7,9 +7,9 @@ import torch
 import torch.nn as nn
 
 from cnnfast.nn import FUSED_MODULES
-from cnnfast.passes import (drop_dropout, fuse_activation, fuse_conv_bn, fuse_linear, fuse_residual_add,
-                            fuse_squeeze_excite, view_to_reshape)
-from cnnfast.passes._graph import has_hooks, trace
+from cnnfast.passes import (drop_dropout, fuse_activation, fuse_concat, fuse_conv_bn, fuse_linear, fuse_preact_conv,
+                            fuse_residual_add, fuse_sibling_convs, fuse_squeeze_excite, view_to_reshape)
+from cnnfast.passes._graph import eliminate_dead_code, has_hooks, trace
 from cnnfast.report import Report
 from cnnfast.verify import verify
 
@@ -124,11 +124,14 @@ def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: b
     fuse_activation.run(gm, report, prefix)
     fuse_squeeze_excite.run(gm, report, prefix)
     fuse_linear.run(gm, report, prefix)
+    fuse_preact_conv.run(gm, report, prefix)
+    fuse_sibling_convs.run(gm, report, prefix)
+    fuse_concat.run(gm, report, prefix)
     if sum(report.fused.values()) == fused_before:
         return m  # nothing fused here: keep the original module, untouched
     if channels_last:
         view_to_reshape.run(gm, report, prefix)
-    gm.graph.eliminate_dead_code()
+    eliminate_dead_code(gm)
     gm.graph.lint()
     gm.delete_all_unused_submodules()
     gm.recompile()

@@ -10,6 +10,18 @@ from cnnfast.nn._frozen import register_frozen
 from cnnfast.ops._activations import check_activation
 
 
+def batchnorm_affine64(bn: nn.modules.batchnorm._BatchNorm):
+    """(scale, shift) in float64 with bn(x) == x * scale[c] + shift[c], for an eval-mode BN with
+    running stats: scale = gamma / sqrt(var + eps), shift = beta - mean * scale."""
+    scale = torch.rsqrt(bn.running_var.detach().double() + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight.detach().double()
+    shift = -bn.running_mean.detach().double() * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias.detach().double()
+    return scale, shift
+
+
 def fold_batchnorm(conv: nn.Conv2d, bn: Optional[nn.modules.batchnorm._BatchNorm]):
     """Weight and bias of ``bn(conv(x))`` as one conv, for a BN in eval mode with running stats.
 
@@ -23,12 +35,7 @@ def fold_batchnorm(conv: nn.Conv2d, bn: Optional[nn.modules.batchnorm._BatchNorm
         return w.clone(), (b.clone() if b is not None else None)
     w64 = w.double()
     b64 = b.double() if b is not None else torch.zeros(w.shape[0], dtype=torch.float64, device=w.device)
-    scale = torch.rsqrt(bn.running_var.detach().double() + bn.eps)
-    if bn.weight is not None:
-        scale = scale * bn.weight.detach().double()
-    shift = -bn.running_mean.detach().double() * scale
-    if bn.bias is not None:
-        shift = shift + bn.bias.detach().double()
+    scale, shift = batchnorm_affine64(bn)
     w_fold = (w64 * scale.reshape(-1, 1, 1, 1)).to(w.dtype)
     b_fold = (b64 * scale + shift).to(w.dtype)
     return w_fold, b_fold
@@ -68,7 +75,18 @@ class Conv2dBiasAct(nn.Module):
         w, b = fold_batchnorm(conv, bn)
         return cls(w, b, conv.stride, conv.padding, conv.dilation, conv.groups, act, channels_last)
 
-    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None,
+                out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """With `out` (a channel slice of a concat buffer, written by optimize()'s concat pass)
+        the result is written there and `out` is returned."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+        if out is not None:
+            if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+                return self.forward_triton(x, residual, out)
+            torch.ops.cnnfast.conv2d_bias_act_out(x, self.weight, self.bias, self.stride, self.padding,
+                                                  self.dilation, self.groups, residual, self.act, out)
+            return out
         unbatched = x.dim() == 3
         if unbatched:
             x = x.unsqueeze(0)
@@ -84,12 +102,13 @@ class Conv2dBiasAct(nn.Module):
         return y.squeeze(0) if unbatched else y
 
     @torch.jit.unused
-    def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None,
+                       out: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
         from cnnfast.triton.conv2d_bias_act import conv2d_bias_act
 
         return conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                               self.groups, residual, self.act)
+                               self.groups, residual, self.act, out=out)
 
     def extra_repr(self) -> str:
         o, i, kh, kw = self.weight.shape

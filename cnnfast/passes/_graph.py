@@ -99,3 +99,25 @@ def is_add(node: fx.Node) -> bool:
 def is_inplace_add(node: fx.Node) -> bool:
     return (node.op == "call_function" and node.target is operator.iadd) or (
         node.op == "call_method" and node.target == "add_")
+
+
+def _mutates(gm: fx.GraphModule, node: fx.Node) -> bool:
+    """The node may write into one of its inputs (in-place op), so it matters even unused."""
+    if node.is_impure() or node.kwargs.get("inplace", False) or node.target is operator.iadd:
+        return True
+    if node.op == "call_method":
+        return node.target.endswith("_")
+    if node.op == "call_function":
+        name = getattr(node.target, "__name__", "")
+        return name.endswith("_") and not name.startswith("_")
+    if node.op == "call_module":
+        return bool(getattr(gm.get_submodule(node.target), "inplace", False))
+    return False
+
+
+def eliminate_dead_code(gm: fx.GraphModule) -> None:
+    """Remove nodes whose results nobody reads, keeping in-place ops (FX's own pass drops an unused
+    `y.relu_()`, whose effect is on y)."""
+    for node in reversed(list(gm.graph.nodes)):
+        if node.op not in ("placeholder", "output") and not node.users and not _mutates(gm, node):
+            gm.graph.erase_node(node)

@@ -85,3 +85,25 @@ SE_BLOCKS = {"se_resnet50": {"squeeze-excite+add+relu": 12, "squeeze-excite": 4}
 def test_every_se_block_is_fused(case):
     fused = cnnfast.report(case["fast"]).fused
     assert {k: v for k, v in fused.items() if k.startswith("squeeze-excite")} == SE_BLOCKS.get(case["name"], {})
+
+
+# The Inception/DenseNet issue: every Inception block's concatenation is built in place (GoogLeNet 9,
+# Inception-v3 11), the sibling 1x1 convs that read a block's input are merged (Inception-v3's B
+# blocks have a single 1x1 conv), every DenseNet-121 layer writes its growth channels into its
+# block's buffer, and every pre-activation BN+ReLU+1x1 is fused (58 layers, and 3 transitions with
+# their 2x2 average pool moved ahead of the conv).
+CONCAT = {
+    "googlenet": {"concat in place (1 cat)": 9, "3 sibling convs -> 1": 9, "conv writes into concat": 27},
+    "inception_v3": {"concat in place (1 cat)": 11, "3 sibling convs -> 1": 9, "2 sibling convs -> 1": 1,
+                     "conv writes into concat": 35},
+    "densenet121": {"concat in place (7 cats)": 1, "concat in place (13 cats)": 1, "concat in place (25 cats)": 1,
+                    "concat in place (17 cats)": 1, "conv writes into concat": 58, "bn+relu+conv1x1": 58,
+                    "bn+relu+conv1x1+avgpool": 3},
+}
+
+
+@pytest.mark.slow
+def test_every_concat_block_is_fused(case):
+    fused = cnnfast.report(case["fast"]).fused
+    keys = ("concat", "sibling", "conv writes", "bn+relu+conv1x1")
+    assert {k: v for k, v in fused.items() if k.startswith(keys) or "sibling" in k} == CONCAT.get(case["name"], {})

@@ -1,0 +1,46 @@
+"""PreactConv1x1: the module form of cnnfast.ops.preact_conv1x1, built from BatchNorm2d + a 1x1 conv."""
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from cnnfast.nn._frozen import register_frozen
+from cnnfast.nn.conv2d_bias_act import batchnorm_affine64
+from cnnfast.ops._activations import check_activation
+
+
+def batchnorm_affine(bn: nn.modules.batchnorm._BatchNorm):
+    """(scale, shift) of an eval-mode BN in its parameters' dtype, rounded once from float64."""
+    scale, shift = batchnorm_affine64(bn)
+    dtype = bn.running_mean.dtype if bn.weight is None else bn.weight.dtype
+    return scale.to(dtype), shift.to(dtype)
+
+
+class PreactConv1x1(nn.Module):
+    """``act(conv1x1(relu(bn(x))) + bias)`` through cnnfast.ops.preact_conv1x1: a DenseNet layer's
+    norm1 -> relu1 -> conv1 (with norm2 and relu2 already folded into conv1 as bias and act), or
+    with pool=2 a transition's norm -> relu -> conv -> 2x2 avg pool. Parameters are frozen: this is
+    an inference module."""
+
+    __constants__ = ["act", "pool"]
+
+    def __init__(self, scale: torch.Tensor, shift: torch.Tensor, weight: torch.Tensor,
+                 bias: Optional[torch.Tensor], act: str = "none", pool: int = 1):
+        super().__init__()
+        check_activation(act)
+        register_frozen(self, "scale", scale)
+        register_frozen(self, "shift", shift)
+        register_frozen(self, "weight", weight)
+        register_frozen(self, "bias", bias)
+        self.act = act
+        self.pool = int(pool)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.cnnfast.preact_conv1x1(x, self.scale, self.shift, self.weight, self.bias, self.act,
+                                                self.pool)
+
+    def extra_repr(self) -> str:
+        o, i = self.weight.shape[:2]
+        pool = f", avg_pool={self.pool}" if self.pool > 1 else ""
+        return f"{i}, {o}, bn+relu prologue{pool}, bias={self.bias is not None}, act={self.act!r}"

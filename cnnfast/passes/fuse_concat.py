@@ -1,0 +1,186 @@
+"""Pass: torch.cat along channels without the copy. Each concatenation gets one buffer, allocated
+before its first part is computed; every part produced by a Conv2dBiasAct is written by that conv
+straight into its channel slice (conv2d_bias_act_out), other parts are copied in, and the cat
+becomes a view of the buffer.
+
+Cats whose part lists are prefixes of one another share the buffer: a DenseNet block concatenates
+[x0], [x0, x1], [x0, x1, x2], ... before its layers, which eager PyTorch copies O(L^2) times; here
+each layer's new channels are written once into the block buffer and every cat is a view of its
+leading channels. A cat nested directly in another (Inception-v3's E blocks) joins the outer one.
+
+Safe only where nothing writes into a cat's result or a part afterwards (they now share memory),
+so every reader must be on a list of non-mutating ops; otherwise the cat is left as it is.
+"""
+
+import operator
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, PreactConv1x1
+from cnnfast.nn.concat_buffer import buffer_for_conv, buffer_like, copy_into, joined
+from cnnfast.passes._graph import call_site_counts, module_of
+from cnnfast.report import Report
+
+# Readers that never write into their input.
+_READ_ONLY_MODULES = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
+                      nn.Flatten, nn.Linear, Conv2dBiasAct, LinearBiasAct, PreactConv1x1)
+_READ_ONLY_FUNCTIONS = {torch.cat, torch.narrow, torch.flatten, F.max_pool2d, F.avg_pool2d,
+                        F.adaptive_avg_pool2d, joined, copy_into, operator.getitem}
+# Ops whose output has their input's channel count (for sizing buffers without running the model).
+_SAME_CHANNEL_MODULES = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
+_SAME_CHANNEL_FUNCTIONS = {F.max_pool2d, F.avg_pool2d, F.relu, torch.relu}
+
+
+def _cat_parts(node: fx.Node):
+    """The part list of torch.cat(parts, 1) / torch.cat(parts, dim=1), else None."""
+    if node.op != "call_function" or node.target is not torch.cat:
+        return None
+    dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+    parts = node.args[0] if node.args else node.kwargs.get("tensors")
+    if dim != 1 or not isinstance(parts, (list, tuple)) or not all(isinstance(p, fx.Node) for p in parts):
+        return None
+    return list(parts)
+
+
+def _read_only(gm: fx.GraphModule, user: fx.Node) -> bool:
+    if user.op == "output":
+        return True
+    if user.op == "call_module":
+        m = module_of(gm, user)
+        return isinstance(m, _READ_ONLY_MODULES) or (isinstance(m, nn.ReLU) and not m.inplace)
+    if user.op == "call_function":
+        if user.target in (F.relu, F.max_pool2d, F.avg_pool2d):
+            return not user.kwargs.get("inplace", False)
+        return user.target in _READ_ONLY_FUNCTIONS
+    return user.op == "call_method" and user.target == "size"
+
+
+def _channels(gm: fx.GraphModule, node, memo):
+    """Channel count of a 4-D node's output when the graph alone determines it, else None."""
+    if not isinstance(node, fx.Node):
+        return None
+    if node in memo:
+        return memo[node]
+    memo[node] = None  # guards cycles through malformed graphs
+    c = None
+    if node.op == "call_module":
+        m = module_of(gm, node)
+        if isinstance(m, (Conv2dBiasAct, PreactConv1x1)):
+            c = m.weight.shape[0]
+        elif isinstance(m, nn.Conv2d):
+            c = m.out_channels
+        elif isinstance(m, _SAME_CHANNEL_MODULES) and node.args:
+            c = _channels(gm, node.args[0], memo)
+    elif node.op == "call_function":
+        parts = _cat_parts(node)
+        if parts is not None:
+            counts = [_channels(gm, p, memo) for p in parts]
+            c = None if None in counts else sum(counts)
+        elif node.target is torch.narrow and node.args[1] == 1:
+            c = node.args[3]
+        elif node.target is joined:
+            c = node.args[1]
+        elif node.target in _SAME_CHANNEL_FUNCTIONS and node.args:
+            c = _channels(gm, node.args[0], memo)
+    memo[node] = c
+    return c
+
+
+def _flatten_nested(gm: fx.GraphModule) -> None:
+    for node in list(gm.graph.nodes):
+        parts = _cat_parts(node)
+        if parts is None:
+            continue
+        flat, changed = [], False
+        for p in parts:
+            inner = _cat_parts(p)
+            if inner is not None and len(p.users) == 1 and parts.count(p) == 1:
+                flat.extend(inner)
+                changed = True
+            else:
+                flat.append(p)
+        if changed:
+            inner_nodes = [p for p in parts if _cat_parts(p) is not None and len(p.users) == 1]
+            node.args = (flat, 1)
+            node.kwargs = {}
+            for p in inner_nodes:
+                gm.graph.erase_node(p)
+
+
+def _families(gm: fx.GraphModule):
+    """Groups of cat nodes whose part lists are prefixes of the group's longest list."""
+    cats = [(n, _cat_parts(n)) for n in gm.graph.nodes if _cat_parts(n) is not None]
+    families = []  # [parts of the longest, [(cat node, number of parts)]]
+    for node, parts in sorted(cats, key=lambda c: -len(c[1])):
+        for fam in families:
+            if fam[0][:len(parts)] == parts:
+                fam[1].append((node, len(parts)))
+                break
+        else:
+            families.append([parts, [(node, len(parts))]])
+    return families
+
+
+def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
+    _flatten_nested(gm)
+    calls = call_site_counts(gm)
+    memo = {}
+    for node in gm.graph.nodes:  # before any cat is rewritten
+        _channels(gm, node, memo)
+    written = set()  # conv nodes already writing into some buffer
+    for parts, cats in _families(gm):
+        where = prefix + (cats[0][0].name)
+        counts = [_channels(gm, p, memo) for p in parts]
+        if None in counts or len(set(parts)) != len(parts):
+            report.skip(where, "torch.cat: part channel counts unknown before running, or a part repeated; "
+                        "left as a copy")
+            continue
+        cat_nodes = {c for c, _ in cats}
+        readers = [u for c in cat_nodes for u in c.users] + [u for p in parts for u in p.users if u not in cat_nodes]
+        if not all(_read_only(gm, u) for u in readers):
+            report.skip(where, "torch.cat: its result or a part is used by an op that may write into it; "
+                        "left as a copy")
+            continue
+        writers = set()
+        for p in parts:
+            m = module_of(gm, p)
+            if (isinstance(m, Conv2dBiasAct) and len(p.args) == 1 and not p.kwargs and calls[p.target] == 1
+                    and p not in written):
+                writers.add(p)
+        if not writers:
+            continue  # nothing would be written in place: the cat's one copy is as good
+        order = {n: i for i, n in enumerate(gm.graph.nodes)}
+        total = sum(counts)
+        first = min(parts, key=order.__getitem__)
+        if first in writers:
+            conv = module_of(gm, first)
+            with gm.graph.inserting_before(first):
+                buf = gm.graph.call_function(buffer_for_conv, (
+                    first.args[0], list(conv.weight.shape[2:]), conv.stride, conv.padding, conv.dilation, total,
+                    conv.channels_last))
+        else:
+            with gm.graph.inserting_after(first):
+                buf = gm.graph.call_function(buffer_like, (first, total))
+        written_parts, offset = [], 0
+        for p, c in zip(parts, counts):
+            if p in writers:
+                with gm.graph.inserting_before(p):
+                    p.kwargs = {"out": gm.graph.call_function(torch.narrow, (buf, 1, offset, c))}
+                written.add(p)
+                written_parts.append(p)
+                report.add("conv writes into concat", prefix + p.target)
+            else:
+                # After both the part and the buffer: the buffer sits at the earliest part.
+                after = buf if p is first else p
+                with gm.graph.inserting_after(after):
+                    written_parts.append(gm.graph.call_function(copy_into, (buf, offset, p)))
+            offset += c
+        for cat, n in cats:
+            with gm.graph.inserting_before(cat):
+                view = gm.graph.call_function(joined, (buf, sum(counts[:n]), written_parts[:n]))
+            cat.replace_all_uses_with(view)
+            gm.graph.erase_node(cat)
+        report.add(f"concat in place ({len(cats)} cat{'s' if len(cats) > 1 else ''})", where)

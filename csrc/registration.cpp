@@ -21,6 +21,9 @@ TORCH_LIBRARY(cnnfast, m) {
   // cache; x may be a channel slice of a concat buffer.
   m.def("preact_conv1x1(Tensor x, Tensor scale, Tensor shift, Tensor weight, Tensor? bias, str act, "
         "int pool=1) -> Tensor");
+  // Max pooling without the argmax indices ATen's CPU kernel always computes (dilation 1; floor or
+  // ceil mode as torch.nn.functional.max_pool2d; padding counts as -inf).
+  m.def("max_pool2d(Tensor x, int[2] kernel, int[2] stride, int[2] padding, bool ceil_mode) -> Tensor");
   // act(x @ weight^T + bias) for x (N, K): a Linear layer and its activation (classifier heads).
   m.def("linear_bias_act(Tensor x, Tensor weight, Tensor? bias, str act) -> Tensor");
   // Squeeze-and-excitation in three steps; see csrc/ops/se_squeeze, se_excite, se_scale.

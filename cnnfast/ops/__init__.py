@@ -4,10 +4,11 @@ from cnnfast.ops._activations import ACTIVATIONS
 from cnnfast.ops.conv2d_bias_act import conv2d_bias_act
 from cnnfast.ops.conv2d_bias_act_out import conv2d_bias_act_out
 from cnnfast.ops.linear_bias_act import linear_bias_act
+from cnnfast.ops.max_pool2d import max_pool2d
 from cnnfast.ops.preact_conv1x1 import preact_conv1x1
 from cnnfast.ops.se_excite import se_excite
 from cnnfast.ops.se_scale import se_scale, se_scale_
 from cnnfast.ops.se_squeeze import se_squeeze
 
-__all__ = ["ACTIVATIONS", "conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "preact_conv1x1", "se_excite",
-           "se_scale", "se_scale_", "se_squeeze"]
+__all__ = ["ACTIVATIONS", "conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1",
+           "se_excite", "se_scale", "se_scale_", "se_squeeze"]

@@ -3,9 +3,11 @@
 from cnnfast.reference.conv2d_bias_act import conv2d_bias_act
 from cnnfast.reference.conv2d_bias_act_out import conv2d_bias_act_out
 from cnnfast.reference.linear_bias_act import linear_bias_act
+from cnnfast.reference.max_pool2d import max_pool2d
 from cnnfast.reference.preact_conv1x1 import preact_conv1x1
 from cnnfast.reference.se_excite import se_excite
 from cnnfast.reference.se_scale import se_scale
 from cnnfast.reference.se_squeeze import se_squeeze
 
-__all__ = ["conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "preact_conv1x1", "se_excite", "se_scale", "se_squeeze"]
+__all__ = ["conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1", "se_excite",
+           "se_scale", "se_squeeze"]

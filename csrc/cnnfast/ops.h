@@ -28,6 +28,10 @@ at::Tensor preact_conv1x1(const at::Tensor& x, const at::Tensor& scale, const at
                           const at::Tensor& weight, const std::optional<at::Tensor>& bias, c10::string_view act,
                           int64_t pool = 1);
 
+// torch.nn.functional.max_pool2d with dilation 1 and no indices; the result keeps x's layout.
+at::Tensor max_pool2d(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
+                      bool ceil_mode);
+
 // act(x @ weight^T + bias): x (N, K), weight (M, K), bias (M) or none -> (N, M).
 at::Tensor linear_bias_act(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                            c10::string_view act);

@@ -1,4 +1,4 @@
-// dot_f32, gemv_f32, add_rows_f32, affine_relu_rows_f32 and affine_relu_avg4_f32, built once per x86-64 level (see vector_cpu.h).
+// dot_f32, gemv_f32, add_rows_f32, affine_relu_rows_f32, affine_relu_avg4_f32 and max_pool_row_f32, built once per x86-64 level (see vector_cpu.h).
 #include "common/vector_cpu.h"
 
 // Let the AVX2/AVX-512 clones fuse a * b + c into one FMA, as MKL's GEMV does: one rounding per
@@ -83,6 +83,25 @@ CNNFAST_CPU_CLONES void affine_relu_avg4_f32(float* __restrict__ dst, const floa
     const float v0 = p[c] * s + b, v1 = p[dx + c] * s + b, v2 = p[dy + c] * s + b, v3 = p[dx + dy + c] * s + b;
     dst[c] = ((v0 < 0.0f ? 0.0f : v0) + (v1 < 0.0f ? 0.0f : v1) + (v2 < 0.0f ? 0.0f : v2) +
               (v3 < 0.0f ? 0.0f : v3)) * 0.25f;
+  }
+}
+
+CNNFAST_CPU_CLONES void max_pool_row_f32(float* __restrict__ out, const float* __restrict__ img, int64_t w,
+                                         int64_t c, int64_t ow, int64_t h0, int64_t h1, int64_t kw, int64_t sw,
+                                         int64_t pw) {
+  for (int64_t xo = 0; xo < ow; ++xo) {
+    const int64_t w0 = xo * sw - pw < 0 ? 0 : xo * sw - pw;
+    const int64_t w1 = xo * sw - pw + kw > w ? w : xo * sw - pw + kw;
+    float* __restrict__ o = out + xo * c;
+    const float* first = img + (h0 * w + w0) * c;
+    for (int64_t k = 0; k < c; ++k) o[k] = first[k];
+    for (int64_t i = h0; i < h1; ++i) {
+      for (int64_t j = w0; j < w1; ++j) {
+        if (i == h0 && j == w0) continue;
+        const float* __restrict__ v = img + (i * w + j) * c;
+        for (int64_t k = 0; k < c; ++k) o[k] = (v[k] > o[k] || v[k] != v[k]) ? v[k] : o[k];
+      }
+    }
   }
 }
 

@@ -32,6 +32,12 @@ void affine_relu_rows_f32(float* dst, const float* src, int64_t rows, int64_t co
 void affine_relu_avg4_f32(float* dst, const float* p, int64_t dx, int64_t dy, int64_t cols,
                           const float* scale, const float* shift);
 
+// One output row of a channels_last max pool: out[xo, :] = max over input rows [h0, h1) of img
+// (an (H, W, C) image) and the window's columns, for xo < ow (window: kw wide, stride sw, left
+// padding pw; padding never wins). NaN wins, as in torch.max_pool2d.
+void max_pool_row_f32(float* out, const float* img, int64_t w, int64_t c, int64_t ow, int64_t h0, int64_t h1,
+                      int64_t kw, int64_t sw, int64_t pw);
+
 // Any other dtype, accumulated in at::opmath_type (fp32 for half types, fp64 for double).
 template <typename T>
 inline at::opmath_type<T> dot(const T* a, const T* b, int64_t k) {

@@ -1,0 +1,49 @@
+"""Pass: nn.MaxPool2d and F.max_pool2d (dilation 1, no indices) become cnnfast's max_pool2d, which
+skips the argmax indices ATen's CPU kernel always computes (about 2x faster on GoogLeNet's pools;
+benchmarks/ops/bench_max_pool2d.py). Runs last, after the passes that read pooling nodes."""
+
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnfast.nn.max_pool2d import max_pool2d
+from cnnfast.passes._graph import has_hooks, module_of
+from cnnfast.report import Report
+
+
+def _pair(v):
+    return [int(v), int(v)] if isinstance(v, int) else [int(i) for i in v]
+
+
+def _params(gm: fx.GraphModule, node: fx.Node):
+    """(kernel, stride, padding, ceil_mode) for a plain max pool node, else None."""
+    m = module_of(gm, node)
+    if isinstance(m, nn.MaxPool2d) and type(m) is nn.MaxPool2d and not has_hooks(m):
+        if len(node.args) != 1 or node.kwargs or m.return_indices or m.dilation not in (1, (1, 1)):
+            return None
+        k, s, p, ceil = m.kernel_size, m.stride, m.padding, m.ceil_mode
+    elif node.op == "call_function" and node.target is F.max_pool2d:
+        names = ["input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"]
+        a = {**dict(zip(names, node.args)), **node.kwargs}
+        if a.get("return_indices", False) or a.get("dilation", 1) not in (1, (1, 1), [1, 1]):
+            return None
+        k, s, p, ceil = a["kernel_size"], a.get("stride"), a.get("padding", 0), a.get("ceil_mode", False)
+    else:
+        return None
+    values = (k, s, p, ceil)
+    if any(isinstance(v, fx.Node) for v in values) or not isinstance(ceil, bool):
+        return None
+    k = _pair(k)
+    return k, (k if s is None or s == [] or s == () else _pair(s)), _pair(p), ceil
+
+
+def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
+    for node in list(gm.graph.nodes):
+        params = _params(gm, node)
+        if params is None:
+            continue
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_function(max_pool2d, (node.args[0] if node.args else node.kwargs["input"], *params))
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+        report.add("max_pool2d (no indices)", prefix + (node.target if isinstance(node.target, str) else node.name))

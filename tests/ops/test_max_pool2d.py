@@ -1,0 +1,108 @@
+"""cnnfast.ops.max_pool2d against torch.nn.functional.max_pool2d: the lecture models' pools (floor
+and ceil mode, padding), odd sizes, both layouts, every float dtype, NaN/-inf, opcheck, bad input."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import cnnfast
+from cnnfast.reference import max_pool2d as reference
+
+# (C, H, kernel, stride, padding, ceil_mode): GoogLeNet's stem/stage pools and its 3x3/s1 branch
+# pool, ResNet's stem, AlexNet/VGG, Inception-v3's stem, odd maps where ceil mode adds a window.
+POOLS = [(64, 112, 3, 2, 0, True), (192, 28, 3, 1, 1, True), (480, 28, 3, 2, 0, True), (64, 112, 3, 2, 1, False),
+         (64, 55, 3, 2, 0, False), (512, 14, 2, 2, 0, False), (832, 7, 3, 1, 1, True), (5, 9, 2, 2, 1, True),
+         (3, 8, 3, 3, 0, True), (17, 6, 4, 1, 2, False)]
+
+
+def _x(batch, c, h, layout, dtype=torch.float32, seed=0):
+    x = torch.randn(batch, c, h, h + 1, generator=torch.Generator().manual_seed(seed)).to(dtype)
+    return x.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else x
+
+
+def _check(x, k, s, p, ceil):
+    out = cnnfast.ops.max_pool2d(x, k, s, p, ceil)
+    ref = reference(x, k, s, p, ceil)
+    assert out.shape == ref.shape and out.dtype == ref.dtype
+    assert torch.equal(out.isnan(), ref.isnan())
+    assert torch.equal(out.nan_to_num(0.5), ref.nan_to_num(0.5))  # a max is exact: no tolerance
+    cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    assert out.is_contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "nchw"])
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("pool", POOLS, ids=lambda p: "-".join(map(str, p)))
+def test_matches_eager(pool, batch, layout):
+    c, h, k, s, p, ceil = pool
+    _check(_x(batch, c, h, layout), k, s, p, ceil)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16, torch.float16])
+def test_other_dtypes(dtype):
+    _check(_x(2, 40, 13, "channels_last", dtype), 3, 2, 1, True)
+
+
+def test_nan_and_inf():
+    x = _x(2, 16, 9, "channels_last").clone()
+    x[0, 3, 4, 4] = float("nan")
+    x[1, 5, 0, 0] = float("-inf")
+    x[1, 6, 2, 2] = float("inf")
+    _check(x, 3, 2, 1, True)
+    _check(torch.full((1, 8, 4, 4), float("-inf")).contiguous(memory_format=torch.channels_last), 2, 2, 0, False)
+
+
+def test_empty_batch():
+    assert cnnfast.ops.max_pool2d(_x(1, 4, 6, "channels_last")[:0], 2).shape == (0, 4, 3, 3)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "nchw"])
+def test_opcheck(layout):
+    torch.library.opcheck(torch.ops.cnnfast.max_pool2d.default, (_x(2, 6, 7, layout), [3, 3], [2, 2], [1, 1], True))
+
+
+BAD = [
+    (dict(x=torch.randn(4, 5, 5)), ValueError, "4-D"),
+    (dict(x=torch.randint(0, 3, (1, 2, 5, 5))), TypeError, "floating"),
+    (dict(padding=[2, 2]), ValueError, "padding must be"),
+    (dict(kernel=[0, 3]), ValueError, "must be >= 1"),
+    (dict(x=torch.randn(1, 2, 2, 2), padding=[0, 0]), ValueError, "smaller than the kernel"),
+]
+
+
+@pytest.mark.parametrize("change,error,message", BAD, ids=[m for *_, m in BAD])
+def test_bad_input_is_a_clear_error(change, error, message):
+    a = dict(x=torch.randn(1, 2, 5, 5), kernel=[3, 3], stride=[2, 2], padding=[1, 1])
+    a.update(change)
+    with pytest.raises(error, match=message):
+        torch.ops.cnnfast.max_pool2d(a["x"], a["kernel"], a["stride"], a["padding"], False)
+
+
+def test_inference_only():
+    x = torch.randn(1, 2, 5, 5, requires_grad=True)
+    with pytest.raises(RuntimeError, match="inference-only"):
+        cnnfast.ops.max_pool2d(x, 2)
+
+
+def test_unbatched_through_optimize():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d(2, ceil_mode=True)).eval()
+    x = torch.randn(3, 9, 9)
+    fast = cnnfast.optimize(model)
+    with torch.no_grad():
+        assert torch.allclose(fast(x), model(x), atol=1e-5)
+    assert cnnfast.report(fast).fused["max_pool2d (no indices)"] == 1
+
+
+def test_pools_the_pass_must_leave_alone():
+    class Indices(torch.nn.Module):
+        def forward(self, x):
+            y, idx = F.max_pool2d(x, 2, return_indices=True)
+            return y + idx.float(), F.max_pool2d(x, 3, dilation=2), torch.nn.functional.relu(x)
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 1), Indices()).eval()
+    x = torch.randn(1, 2, 8, 8)
+    fast = cnnfast.optimize(model)
+    with torch.no_grad():
+        for o, r in zip(fast(x), model(x)):
+            assert torch.allclose(o, r, atol=1e-5)
+    assert "max_pool2d (no indices)" not in cnnfast.report(fast).fused

@@ -12,7 +12,7 @@ CONVS = [
     ("densenet121-block1-layer6", 128, 32, 3, 1, 56, 256, 224),
     ("densenet121-block3-layer24", 128, 32, 3, 1, 14, 1024, 992),
 ]
-PROVIDERS = ["fresh+copy", "cnnfast_out"]
+PROVIDERS = ["fresh_copy", "cnnfast"]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -28,7 +28,7 @@ def test_conv2d_bias_act_out(benchmark, run, conv, batch, provider):
     out = buf[:, offset:offset + c_out]
     args = (x, w, b, [1, 1], [p, p], [1, 1], 1, None, "relu")
     benchmark.extra_info.update(provider=provider, batch=batch)
-    if provider == "cnnfast_out":
+    if provider == "cnnfast":
         run(lambda: torch.ops.cnnfast.conv2d_bias_act_out(*args, out))
     else:
         run(lambda: out.copy_(torch.ops.cnnfast.conv2d_bias_act(*args)))

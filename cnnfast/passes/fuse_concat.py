@@ -81,8 +81,6 @@ def _channels(gm: fx.GraphModule, node, memo):
             c = None if None in counts else sum(counts)
         elif node.target is torch.narrow and node.args[1] == 1:
             c = node.args[3]
-        elif node.target is joined:
-            c = node.args[1]
         elif node.target in _SAME_CHANNEL_FUNCTIONS and node.args:
             c = _channels(gm, node.args[0], memo)
     memo[node] = c
@@ -94,19 +92,18 @@ def _flatten_nested(gm: fx.GraphModule) -> None:
         parts = _cat_parts(node)
         if parts is None:
             continue
-        flat, changed = [], False
+        flat, absorbed = [], []
         for p in parts:
             inner = _cat_parts(p)
             if inner is not None and len(p.users) == 1 and parts.count(p) == 1:
                 flat.extend(inner)
-                changed = True
+                absorbed.append(p)
             else:
                 flat.append(p)
-        if changed:
-            inner_nodes = [p for p in parts if _cat_parts(p) is not None and len(p.users) == 1]
+        if absorbed:
             node.args = (flat, 1)
             node.kwargs = {}
-            for p in inner_nodes:
+            for p in absorbed:
                 gm.graph.erase_node(p)
 
 
@@ -130,7 +127,6 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
     memo = {}
     for node in gm.graph.nodes:  # before any cat is rewritten
         _channels(gm, node, memo)
-    written = set()  # conv nodes already writing into some buffer
     for parts, cats in _families(gm):
         where = prefix + (cats[0][0].name)
         counts = [_channels(gm, p, memo) for p in parts]
@@ -147,8 +143,8 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
         writers = set()
         for p in parts:
             m = module_of(gm, p)
-            if (isinstance(m, Conv2dBiasAct) and len(p.args) == 1 and not p.kwargs and calls[p.target] == 1
-                    and p not in written):
+            # No kwargs: not already writing into another cat's buffer.
+            if isinstance(m, Conv2dBiasAct) and len(p.args) == 1 and not p.kwargs and calls[p.target] == 1:
                 writers.add(p)
         if not writers:
             continue  # nothing would be written in place: the cat's one copy is as good
@@ -169,7 +165,6 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
             if p in writers:
                 with gm.graph.inserting_before(p):
                     p.kwargs = {"out": gm.graph.call_function(torch.narrow, (buf, 1, offset, c))}
-                written.add(p)
                 written_parts.append(p)
                 report.add("conv writes into concat", prefix + p.target)
             else:

@@ -174,3 +174,10 @@ def test_input_is_not_mutated():
     state = {k: v.clone() for k, v in model.state_dict().items()}
     cnnfast.optimize(model)
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+def test_unbatched_input_is_a_clear_error():
+    model = randomize_batchnorm(UserInception()).eval()
+    fast = cnnfast.optimize(model)
+    with torch.no_grad(), pytest.raises(ValueError, match="batched"):
+        fast(torch.randn(24, 8, 8))

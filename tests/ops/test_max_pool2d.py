@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 import cnnfast
 from cnnfast.reference import max_pool2d as reference
+from tests.conftest import DEVICE_BACKENDS
 
 # (C, H, kernel, stride, padding, ceil_mode): GoogLeNet's stem/stage pools and its 3x3/s1 branch
 # pool, ResNet's stem, AlexNet/VGG, Inception-v3's stem, odd maps where ceil mode adds a window.
@@ -106,3 +107,11 @@ def test_pools_the_pass_must_leave_alone():
         for o, r in zip(fast(x), model(x)):
             assert torch.allclose(o, r, atol=1e-5)
     assert "max_pool2d (no indices)" not in cnnfast.report(fast).fused
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "nchw"])
+@pytest.mark.parametrize("device", sorted({d for d, _ in DEVICE_BACKENDS}))
+def test_every_device(device, layout):
+    x = _x(2, 24, 11, layout)
+    out = cnnfast.ops.max_pool2d(x.to(device), 3, 2, 1, True)
+    assert out.device.type == device and torch.equal(out.cpu(), reference(x, 3, 2, 1, True))

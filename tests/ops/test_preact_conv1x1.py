@@ -9,7 +9,7 @@ import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.ops.preact_conv1x1 import output_memory_format
 from cnnfast.reference import preact_conv1x1 as reference
-from tests.conftest import TOLERANCE, rel_err
+from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (C_in, C_out, H): DenseNet-121 layers (the first and last of blocks 1-4), a transition,
 # a map big enough to be split into several blocks at batch 3, odd and tiny sizes.
@@ -135,3 +135,12 @@ def test_inference_only():
     w.requires_grad_(True)
     with pytest.raises(RuntimeError, match="inference-only"):
         cnnfast.ops.preact_conv1x1(x, scale, shift, w, b, "relu")
+
+
+@pytest.mark.parametrize("pool", [1, 2])
+@pytest.mark.parametrize("device", sorted({d for d, _ in DEVICE_BACKENDS}))
+def test_every_device(device, pool):
+    args = _args(2, SHAPES[6] if pool == 1 else POOLED[3])
+    out = cnnfast.ops.preact_conv1x1(*(t.to(device) for t in args), "relu", pool)
+    ref = reference(*(t.double() for t in args), "relu", pool)
+    assert out.device.type == device and rel_err(out.cpu(), ref) <= TOLERANCE[torch.float32]

@@ -10,7 +10,9 @@ from cnnfast.ops._activations import apply_activation
 
 def preact_conv1x1(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, weight: torch.Tensor,
                    bias: Optional[torch.Tensor] = None, act: str = "none", pool: int = 1) -> torch.Tensor:
-    # In the order the modules it replaces run: BN, ReLU, conv, then the pool (after the conv).
+    # The op's definition: the pool on the activated input, then the conv and its activation.
+    # With act "none" this equals conv -> pool (a DenseNet transition's order): both are linear.
     a = torch.relu(x * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1))
-    y = apply_activation(F.conv2d(a, weight, bias), act)
-    return F.avg_pool2d(y, pool) if pool > 1 else y
+    if pool > 1:
+        a = F.avg_pool2d(a, pool)
+    return apply_activation(F.conv2d(a, weight, bias), act)

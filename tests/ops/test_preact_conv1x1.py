@@ -144,3 +144,13 @@ def test_every_device(device, pool):
     out = cnnfast.ops.preact_conv1x1(*(t.to(device) for t in args), "relu", pool)
     ref = reference(*(t.double() for t in args), "relu", pool)
     assert out.device.type == device and rel_err(out.cpu(), ref) <= TOLERANCE[torch.float32]
+
+
+def test_pool2_equals_a_transitions_order():
+    # What fuse_preact_conv relies on: conv -> 2x2 avg pool == avg pool -> conv when no activation
+    # follows the conv.
+    x, scale, shift, w, b = _args(2, POOLED[0])
+    out = cnnfast.ops.preact_conv1x1(x, scale, shift, w, b, "none", 2)
+    a = torch.relu(x.double() * scale.double().view(1, -1, 1, 1) + shift.double().view(1, -1, 1, 1))
+    ref = torch.nn.functional.avg_pool2d(torch.nn.functional.conv2d(a, w.double(), b.double()), 2)
+    assert rel_err(out, ref) <= TOLERANCE[torch.float32]

@@ -79,22 +79,24 @@ class Conv2dBiasAct(nn.Module):
                 out: Optional[torch.Tensor] = None) -> torch.Tensor:
         """With `out` (a channel slice of a concat buffer, written by optimize()'s concat pass)
         the result is written there and `out` is returned."""
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
-        if out is not None:
-            if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
-                return self.forward_triton(x, residual, out)
-            torch.ops.cnnfast.conv2d_bias_act_out(x, self.weight, self.bias, self.stride, self.padding,
-                                                  self.dilation, self.groups, residual, self.act, out)
-            return out
         unbatched = x.dim() == 3
         if unbatched:
             x = x.unsqueeze(0)
             if residual is not None:
                 residual = residual.unsqueeze(0)
+            if out is not None:
+                out = out.unsqueeze(0)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+        # is_scripting() stays inline in each condition so TorchScript drops the Triton branches.
+        if out is not None:
+            if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+                self.forward_triton(x, residual, out)
+            else:
+                torch.ops.cnnfast.conv2d_bias_act_out(x, self.weight, self.bias, self.stride, self.padding,
+                                                      self.dilation, self.groups, residual, self.act, out)
+            y = out
+        elif not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
             y = self.forward_triton(x, residual)
         else:
             y = torch.ops.cnnfast.conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding,

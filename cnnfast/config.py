@@ -1,10 +1,13 @@
 """Process-wide runtime choices for optimized models."""
 
-GPU_BACKENDS = ("cuda", "triton")
+GPU_BACKENDS = ("cuda", "triton", "cudnn")
 
 # Which kernels the fused modules (Conv2dBiasAct, SqueezeExciteScale, LinearBiasAct) run on CUDA
 # tensors: "cuda", the C++/CUDA kernels (the only ones TorchScript and C++ see), or "triton",
-# the Triton kernels in cnnfast/triton (eager and torch.compile). CPU tensors always take the C++ kernels.
+# the Triton kernels in cnnfast/triton (eager and torch.compile), or "cudnn": convs with a ReLU
+# as one cuDNN fused graph (conv + bias (+ residual) + ReLU through ATen's
+# cudnn_convolution_relu / cudnn_convolution_add_relu, no separate epilogue kernel), everything
+# else as "cuda". CPU tensors always take the C++ kernels.
 gpu_backend = "cuda"
 
 

@@ -10,9 +10,53 @@ import torchvision
 
 import cnnfast
 from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, SqueezeExciteScale
-from tests.conftest import DEVICE_BACKENDS, MODEL_TOLERANCE, randomize_batchnorm, rel_err
+from tests.conftest import DEVICE_BACKENDS, MODEL_TOLERANCE, TOLERANCE, randomize_batchnorm, rel_err
 
 TRITON_DEVICES = [d for d, b in DEVICE_BACKENDS if b == "triton"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (benchmarks/gpu_check.sh runs it)")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=["fp32", "fp16", "bf16"])
+@pytest.mark.parametrize("residual", [False, True], ids=["plain", "residual"])
+@pytest.mark.parametrize("geometry", [(64, 64, 3, 1, 1, 1), (64, 128, 1, 2, 0, 1), (128, 128, 3, 1, 1, 32)],
+                         ids=["3x3", "1x1s2", "3x3g32"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_cudnn_backend_matches_reference(geometry, residual, dtype, batch):
+    # gpu_backend="cudnn": conv + bias (+ residual) + ReLU as one cuDNN graph, against the float64
+    # reference; both layouts of input, the module's output as eager's.
+    from cnnfast.reference import conv2d_bias_act as reference
+
+    cin, cout, k, stride, pad, groups = geometry
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(cin, cout, k, stride, pad, groups=groups).cuda()
+    mod = Conv2dBiasAct(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, groups, "relu").cuda().to(dtype)
+    x = torch.randn(batch, cin, 14, 14, device="cuda", dtype=dtype)
+    res = torch.randn(batch, cout, 14 // stride, 14 // stride, device="cuda", dtype=dtype) if residual else None
+    ref = reference(x.double(), mod.weight.double(), mod.bias.double(), mod.stride, mod.padding, mod.dilation,
+                    groups, res.double() if residual else None, "relu")
+    old = cnnfast.config.gpu_backend
+    try:
+        cnnfast.config.set_gpu_backend("cudnn")
+        for layout in (torch.contiguous_format, torch.channels_last):
+            with torch.no_grad():
+                out = mod(x.contiguous(memory_format=layout), res)
+            assert out.dtype == dtype
+            assert rel_err(out.double(), ref) <= TOLERANCE[dtype]
+    finally:
+        cnnfast.config.set_gpu_backend(old)
+
+
+def test_cudnn_backend_leaves_cpu_tensors_to_the_cpu_kernels():
+    model = randomize_batchnorm(torchvision.models.resnet18()).eval()
+    fast = cnnfast.optimize(model)
+    x = torch.randn(1, 3, 64, 64)
+    old = cnnfast.config.gpu_backend
+    try:
+        cnnfast.config.set_gpu_backend("cudnn")
+        with torch.no_grad():
+            assert rel_err(fast(x), model(x)) <= MODEL_TOLERANCE
+    finally:
+        cnnfast.config.set_gpu_backend(old)
 
 
 def test_set_gpu_backend_validates():
@@ -82,3 +126,33 @@ def test_half_precision_models_end_to_end(name, dtype, tol):
         ref = model(x)
     assert out.dtype == dtype
     assert rel_err(out.float(), ref) <= tol
+
+
+GPU_MODELS = ["resnet50", "googlenet", "densenet121", "se_resnet50", "mobilenet_v3_large", "shufflenet_v2_x1_0", "inception_v3"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (benchmarks/gpu_check.sh runs it)")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=["fp32", "fp16", "bf16"])
+@pytest.mark.parametrize("name", GPU_MODELS)
+def test_lecture_models_on_cuda(name, dtype):
+    # Every fused op and pass on the GPU at once (concat buffers, preact convs, SE, heads), in
+    # channels_last as the GPU benchmark runs them. fp32 against fp32 eager within the model bar;
+    # half types against fp32 eager, allowed up to twice stock PyTorch's own half-precision error
+    # (at least 1e-2), since rounding, not the fusion, dominates there.
+    from cnnfast import models
+
+    torch.manual_seed(0)
+    spec = models.get(name)
+    model = randomize_batchnorm(spec.build()).eval().cuda()
+    x = spec.example_input(2).cuda()
+    fast = cnnfast.optimize(copy.deepcopy(model).to(dtype=dtype, memory_format=torch.channels_last))
+    xh = x.to(dtype).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        ref = model(x)
+        out = fast(xh)
+        stock = copy.deepcopy(model).to(dtype)(x.to(dtype))
+    assert out.dtype == dtype
+    if dtype == torch.float32:
+        assert rel_err(out, ref) <= MODEL_TOLERANCE
+    else:
+        assert rel_err(out.float(), ref) <= max(1e-2, 2 * rel_err(stock.float(), ref))

@@ -66,6 +66,21 @@ class Conv2dBiasAct(nn.Module):
         self.groups = int(groups)
         self.act = act
         self.channels_last = bool(channels_last)
+        self._place_weight()
+
+    def _place_weight(self) -> None:
+        # cuDNN convolves a channels_last input with a channels_last filter and converts any other
+        # filter on every call (one extra copy kernel per conv per forward): on CUDA the filter
+        # is stored channels_last once. The CPU kernels take the plain contiguous filter.
+        w = self.weight
+        if self.channels_last and w.is_cuda and not w.is_contiguous(memory_format=torch.channels_last):
+            w.data = w.data.contiguous(memory_format=torch.channels_last)
+
+    def _apply(self, fn, recurse=True):
+        # .cuda(), .to(), .half(): re-place the filter for the device it lands on.
+        super()._apply(fn, recurse)
+        self._place_weight()
+        return self
 
     @classmethod
     def from_modules(cls, conv: nn.Conv2d, bn=None, act: str = "none", channels_last: bool = True):
@@ -98,6 +113,8 @@ class Conv2dBiasAct(nn.Module):
             y = out
         elif not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
             y = self.forward_triton(x, residual)
+        elif not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "cudnn" and self.act == "relu":
+            y = self.forward_cudnn(x, residual)
         else:
             y = torch.ops.cnnfast.conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding,
                                                   self.dilation, self.groups, residual, self.act)
@@ -111,6 +128,27 @@ class Conv2dBiasAct(nn.Module):
 
         return conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                                self.groups, residual, self.act, out=out)
+
+    @torch.jit.unused
+    def forward_cudnn(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """conv + bias (+ residual) + ReLU as one cuDNN fused graph (CUDA, act="relu" only;
+        cnnfast.config.gpu_backend = "cudnn")."""
+        if residual is not None and tuple(residual.shape) != self._output_shape(x):
+            # cuDNN adds a residual of the output's own shape; a broadcasting one takes the kernel.
+            return torch.ops.cnnfast.conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding,
+                                                     self.dilation, self.groups, residual, self.act)
+        if residual is None:
+            return torch.cudnn_convolution_relu(x, self.weight, self.bias, self.stride, self.padding,
+                                                self.dilation, self.groups)
+        return torch.cudnn_convolution_add_relu(x, self.weight, residual, 1.0, self.bias, self.stride,
+                                                self.padding, self.dilation, self.groups)
+
+    @torch.jit.unused
+    def _output_shape(self, x: torch.Tensor):
+        kh, kw = self.weight.shape[2:]
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        return (x.shape[0], self.weight.shape[0], (x.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
+                (x.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
 
     def extra_repr(self) -> str:
         o, i, kh, kw = self.weight.shape

@@ -189,6 +189,36 @@ def test_cpp_entry_point_matches_python_wrapper():
     torch.testing.assert_close(scripted(x, w, b), cnnfast.ops.conv2d_bias_act(x, w, b, 1, 1, 1, 1, None, "relu"))
 
 
+# The C++/CUDA kernel (cuDNN conv + cnnfast's epilogue kernel), on the GPU where there is one.
+# One test loops over the cases (and names every failing one), so a CPU-only run shows one skip.
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (benchmarks/gpu_check.sh runs it)")
+
+
+def _check_all(cases):
+    failures = []
+    for label, args, act, dtype in cases:
+        try:
+            assert _check([t.cuda() if isinstance(t, torch.Tensor) else t for t in args], act, dtype).is_cuda
+        except AssertionError as e:
+            failures.append(f"{label}: {e}")
+    assert not failures, "\n".join(failures)
+
+
+@needs_cuda
+def test_cuda_matches_reference():
+    _check_all((f"{shape} {layout} residual={residual}", _inputs(shape, batch, torch.float32, layout, residual),
+                ACTIVATIONS[(SHAPES.index(shape) + batch) % len(ACTIVATIONS)], torch.float32)
+               for shape in SHAPES for batch in (1, 3) for layout in ("nchw", "channels_last", "strided")
+               for residual in (False, True))
+
+
+@needs_cuda
+def test_cuda_other_dtypes_and_activations():
+    _check_all((f"{dtype} {layout} {act} batch={batch} {shape}", _inputs(shape, batch, dtype, layout, True), act, dtype)
+               for dtype in (torch.float64, torch.bfloat16, torch.float16) for layout in ("nchw", "channels_last")
+               for act in ACTIVATIONS for batch in (1, 3) for shape in (SHAPES[3], SHAPES[7], SHAPES[8]))
+
+
 # The Triton implementation (cnnfast/triton/conv2d_bias_act.py): under the interpreter here, on
 # the GPU where there is one. conv="cudnn" is ATen's conv + the Triton epilogue; conv="triton"
 # the implicit-GEMM kernel with the epilogue fused (groups=1).

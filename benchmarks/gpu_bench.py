@@ -109,14 +109,17 @@ class Case:
                 with torch.autocast("cuda", dtype=torch.float16):
                     return amp_model(t)
             row["ms"]["eager_cl_amp"] = _time(amp, self.x32.contiguous(memory_format=torch.channels_last), iters)
-            start = time.time()
-            fast = cnnfast.optimize(self.model)
-            row["optimize_s"] = time.time() - start
-            row["ms"]["cnnfast"] = _time(fast, x, iters)
-            row["max_rel_err_vs_fp32_eager"] = rel_err(fast(x).float(), ref)
-            row["eager_cl_rel_err_vs_fp32_eager"] = rel_err(self.model(x).float(), ref)
-            graphs = cnnfast.optimize(self.model, cuda_graphs=True)
-            row["ms"]["cnnfast_cuda_graphs"] = _time(graphs, x, iters)
+            # "cnnfast" and "cnnfast_cuda_graphs": gpu_backend "cuda" (the C++/CUDA kernels:
+            # cuDNN conv + cnnfast's epilogue kernel), whatever the default is.
+            with _gpu_backend("cuda"):
+                start = time.time()
+                fast = cnnfast.optimize(self.model)
+                row["optimize_s"] = time.time() - start
+                row["ms"]["cnnfast"] = _time(fast, x, iters)
+                row["max_rel_err_vs_fp32_eager"] = rel_err(fast(x).float(), ref)
+                row["eager_cl_rel_err_vs_fp32_eager"] = rel_err(self.model(x).float(), ref)
+                graphs = cnnfast.optimize(self.model, cuda_graphs=True)
+                row["ms"]["cnnfast_cuda_graphs"] = _time(graphs, x, iters)
             # The other GPU backends (cnnfast.config.gpu_backend), each captured in its own graphs:
             # cuDNN's fused conv+bias(+add)+ReLU graphs everywhere; Triton (a compile per conv
             # shape, so the target case only).
@@ -134,7 +137,8 @@ class Case:
                 row["kernels"] = {}
                 for label, fn in (("eager_cl", self.model), ("cnnfast", fast)):
                     try:
-                        n, ms = _kernels(fn, x)
+                        with _gpu_backend("cuda"):
+                            n, ms = _kernels(fn, x)
                         row["kernels"][label] = {"launches": n, "gpu_ms": ms}
                     except Exception as e:  # a profiler quirk must not cost the case
                         row["kernels"][label] = f"{type(e).__name__}: {e}"[:200]
@@ -172,6 +176,9 @@ def main(argv=None):
     p.add_argument("--compile-reserve-s", type=float, default=150.0,
                    help="start a compile only with this much of the budget left (a max-autotune "
                         "compile of ResNet-50 can take minutes)")
+    p.add_argument("--cases", default=None,
+                   help="comma-separated model:batch:dtype (e.g. resnet50:1:float16); default: all")
+    p.add_argument("--skip-compile", action="store_true", help="no torch.compile phase")
     args = p.parse_args(argv)
     if not torch.cuda.is_available():
         sys.exit("gpu_bench: no CUDA device visible")
@@ -193,8 +200,11 @@ def main(argv=None):
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)
 
+    keys = _cases()
+    if args.cases:
+        keys = [(m, int(b), d) for m, b, d in (c.split(":") for c in args.cases.split(","))]
     cases = {}
-    for key in _cases():
+    for key in keys:
         if time.time() > deadline - 20:
             result["skipped"].append({"case": key, "reason": "time budget"})
             continue
@@ -209,7 +219,7 @@ def main(argv=None):
             log(f"{key} failed: {type(e).__name__}: {e}")
         torch.cuda.empty_cache()
         save()
-    for key, case in cases.items():
+    for key, case in cases.items() if not args.skip_compile else ():
         for mode in COMPILE_MODES:
             if time.time() > deadline - args.compile_reserve_s:
                 case.row["skipped"][f"compile_{mode}"] = "time budget"

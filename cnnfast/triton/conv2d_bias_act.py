@@ -68,7 +68,7 @@ def _igemm_kernel(x_ptr, w_ptr, b_ptr, r_ptr, o_ptr, N, C, H, W, K_OUT, OH, OW, 
     n = m // (OW * OH)
     m_ok = m < N * OH * OW
     co_ok = co < K_OUT
-    acc = tl.zeros((BM, BN), dtype=tl.float32)
+    acc = tl.zeros((BM, BN), dtype=ACC)  # fp64 for double inputs: the loop-carried type must match tl.dot's
     k_total = C * KH * KW
     for k0 in range(0, k_total, BK):
         k = k0 + tl.arange(0, BK)

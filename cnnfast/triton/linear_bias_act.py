@@ -15,7 +15,7 @@ def _linear_kernel(x_ptr, w_ptr, b_ptr, o_ptr, N, K, M, sxn, sxk, swm, swk,
                    BN: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr):
     rows = tl.program_id(0) * BN + tl.arange(0, BN)
     cols = tl.program_id(1) * BM + tl.arange(0, BM)
-    acc = tl.zeros((BN, BM), dtype=tl.float32)
+    acc = tl.zeros((BN, BM), dtype=ACC)  # fp64 for double inputs: the loop-carried type must match tl.dot's
     for k0 in range(0, K, BK):
         k = k0 + tl.arange(0, BK)
         a = tl.load(x_ptr + rows[:, None] * sxn + k[None, :] * sxk, mask=(rows[:, None] < N) & (k[None, :] < K), other=0.0)

@@ -89,6 +89,31 @@ def test_every_fused_module_has_a_matching_triton_path(device):
     assert rel_err(out, ref) <= MODEL_TOLERANCE
 
 
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+def test_densenet_modules_have_matching_triton_paths(device):
+    # A small DenseNet: preact convs (with and without the transition's pool), convs writing into
+    # concat buffers, the stem's max pool; every fused module through its Triton path.
+    from cnnfast.nn import PreactConv1x1
+    from cnnfast.nn.max_pool2d import _triton_max_pool2d
+
+    torch.manual_seed(0)
+    model = randomize_batchnorm(torchvision.models.DenseNet(growth_rate=8, block_config=(2, 2),
+                                                            num_init_features=16, bn_size=2)).eval()
+    fast = cnnfast.optimize(model).to(device)
+    kinds = {type(m) for m in fast.modules()}
+    assert {Conv2dBiasAct, PreactConv1x1} <= kinds
+    x = torch.randn(2, 3, 32, 32, device=device)
+    with torch.no_grad():
+        ref = model.to(device)(x)
+        for m in fast.modules():
+            if isinstance(m, (Conv2dBiasAct, PreactConv1x1, LinearBiasAct)):
+                m.forward = m.forward_triton
+        out = fast(x)
+        pooled = _triton_max_pool2d(x, [3, 3], [2, 2], [1, 1], False)
+    assert rel_err(out, ref) <= MODEL_TOLERANCE
+    assert torch.equal(pooled, torch.nn.functional.max_pool2d(x, 3, 2, 1))
+
+
 def test_cuda_graphs_refuse_a_cpu_model_clearly():
     model = cnnfast.optimize(torchvision.models.resnet18().eval())
     with pytest.raises(ValueError, match="CUDA"):

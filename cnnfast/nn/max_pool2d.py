@@ -4,10 +4,27 @@ from typing import List
 
 import torch
 
+from cnnfast import config
+
 
 def max_pool2d(x: torch.Tensor, kernel: List[int], stride: List[int], padding: List[int],
                ceil_mode: bool) -> torch.Tensor:
-    """cnnfast.ops.max_pool2d, also for an unbatched (C, H, W) input as nn.MaxPool2d accepts."""
-    if x.dim() == 3:
-        return torch.ops.cnnfast.max_pool2d(x.unsqueeze(0), kernel, stride, padding, ceil_mode).squeeze(0)
-    return torch.ops.cnnfast.max_pool2d(x, kernel, stride, padding, ceil_mode)
+    """cnnfast.ops.max_pool2d, also for an unbatched (C, H, W) input as nn.MaxPool2d accepts; on
+    CUDA tensors through Triton when cnnfast.config.gpu_backend is "triton"."""
+    unbatched = x.dim() == 3
+    if unbatched:
+        x = x.unsqueeze(0)
+    # is_scripting() stays inline so TorchScript drops the Triton branch.
+    if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+        y = _triton_max_pool2d(x, kernel, stride, padding, ceil_mode)
+    else:
+        y = torch.ops.cnnfast.max_pool2d(x, kernel, stride, padding, ceil_mode)
+    return y.squeeze(0) if unbatched else y
+
+
+@torch.jit.unused
+def _triton_max_pool2d(x: torch.Tensor, kernel: List[int], stride: List[int], padding: List[int],
+                       ceil_mode: bool) -> torch.Tensor:
+    from cnnfast.triton.max_pool2d import max_pool2d as triton_max_pool2d
+
+    return triton_max_pool2d(x, kernel, stride, padding, ceil_mode)

@@ -5,6 +5,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from cnnfast import config
 from cnnfast.nn._frozen import register_frozen
 from cnnfast.nn.conv2d_bias_act import batchnorm_affine64
 from cnnfast.ops._activations import check_activation
@@ -37,8 +38,18 @@ class PreactConv1x1(nn.Module):
         self.pool = int(pool)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # is_scripting() stays inline so TorchScript drops the Triton branch.
+        if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+            return self.forward_triton(x)
         return torch.ops.cnnfast.preact_conv1x1(x, self.scale, self.shift, self.weight, self.bias, self.act,
                                                 self.pool)
+
+    @torch.jit.unused
+    def forward_triton(self, x: torch.Tensor) -> torch.Tensor:
+        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        from cnnfast.triton.preact_conv1x1 import preact_conv1x1
+
+        return preact_conv1x1(x, self.scale, self.shift, self.weight, self.bias, self.act, self.pool)
 
     def extra_repr(self) -> str:
         o, i = self.weight.shape[:2]

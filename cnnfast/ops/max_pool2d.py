@@ -2,11 +2,14 @@
 
 ATen's CPU max_pool2d computes the indices whether or not anyone asks for them; the channels_last
 kernel in csrc/ops/max_pool2d takes a vector max over whole rows of channels per window tap.
+Triton version: cnnfast/triton/max_pool2d.py.
 """
 
 from typing import Optional, Sequence, Union
 
 import torch
+
+from cnnfast.ops._backend import check_backend, use_triton
 
 IntPair = Union[int, Sequence[int]]
 
@@ -16,11 +19,17 @@ def _pair(v: IntPair) -> list:
 
 
 def max_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0,
-               ceil_mode: bool = False) -> torch.Tensor:
+               ceil_mode: bool = False, *, backend: str = "auto") -> torch.Tensor:
     """torch.nn.functional.max_pool2d(x, kernel_size, stride, padding, dilation=1, ceil_mode); x is
-    (N, C, H, W) in either layout, and the result keeps it. NaN in a window gives NaN, as in eager."""
+    (N, C, H, W) in either layout, and the result keeps it. NaN in a window gives NaN, as in eager.
+    backend: "auto" (the C++/CUDA kernel) or "triton" (cnnfast/triton/max_pool2d.py; no float64)."""
+    check_backend(backend)
     kernel = _pair(kernel_size)
     stride = kernel if stride is None or stride == [] else _pair(stride)
+    if use_triton(backend):
+        from cnnfast.triton.max_pool2d import max_pool2d as triton_max_pool2d
+
+        return triton_max_pool2d(x, kernel, stride, _pair(padding), bool(ceil_mode))
     return torch.ops.cnnfast.max_pool2d(x, kernel, stride, _pair(padding), bool(ceil_mode))
 
 

@@ -8,7 +8,7 @@ channel slice of a dense block's buffer) once and never materialising the activa
 pool=2 (a DenseNet transition: conv then 2x2 average pool, no activation between) the pool runs
 first, on the activated input: both are linear, so the result is the same and the conv does a
 quarter of the work.
-Schema and kernels: csrc/ops/preact_conv1x1.
+Schema and kernels: csrc/ops/preact_conv1x1; Triton version: cnnfast/triton/preact_conv1x1.py.
 """
 
 from typing import Optional
@@ -16,19 +16,27 @@ from typing import Optional
 import torch
 
 from cnnfast.ops._activations import check_activation
+from cnnfast.ops._backend import check_backend, use_triton
 
 
 def preact_conv1x1(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, weight: torch.Tensor,
-                   bias: Optional[torch.Tensor] = None, act: str = "none", pool: int = 1) -> torch.Tensor:
+                   bias: Optional[torch.Tensor] = None, act: str = "none", pool: int = 1, *,
+                   backend: str = "auto") -> torch.Tensor:
     """``act(conv2d(avg_pool2d(relu(x * scale[c] + shift[c]), pool), weight) + bias)``.
 
     x: (N, C, H, W), NCHW, channels_last or a channel slice of a channels_last tensor;
     scale, shift: (C,) (an eval BatchNorm: scale = gamma / sqrt(var + eps), shift = beta - mean *
     scale); weight: (C_out, C, 1, 1); bias: (C_out,) or None; pool: 1 (none) or 2 (2x2, stride 2).
     Returns (N, C_out, H // pool, W // pool), channels_last when x has its channels innermost (see
-    output_memory_format). Inference only.
+    output_memory_format). Inference only. backend: "auto" (the C++/CUDA kernels) or "triton"
+    (cnnfast/triton/preact_conv1x1.py: the prologue applied to each tile as it is loaded).
     """
     check_activation(act)
+    check_backend(backend)
+    if use_triton(backend):
+        from cnnfast.triton.preact_conv1x1 import preact_conv1x1 as triton_preact_conv1x1
+
+        return triton_preact_conv1x1(x, scale, shift, weight, bias, act, pool)
     return torch.ops.cnnfast.preact_conv1x1(x, scale, shift, weight, bias, act, pool)
 
 

@@ -21,9 +21,9 @@ def _x(batch, c, h, layout, dtype=torch.float32, seed=0):
     return x.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else x
 
 
-def _check(x, k, s, p, ceil):
-    out = cnnfast.ops.max_pool2d(x, k, s, p, ceil)
-    ref = reference(x, k, s, p, ceil)
+def _check(x, k, s, p, ceil, backend="auto"):
+    out = cnnfast.ops.max_pool2d(x, k, s, p, ceil, backend=backend)
+    ref = reference(x.cpu(), k, s, p, ceil).to(out.device)
     assert out.shape == ref.shape and out.dtype == ref.dtype
     assert torch.equal(out.isnan(), ref.isnan())
     assert torch.equal(out.nan_to_num(0.5), ref.nan_to_num(0.5))  # a max is exact: no tolerance
@@ -115,3 +115,30 @@ def test_every_device(device, layout):
     x = _x(2, 24, 11, layout)
     out = cnnfast.ops.max_pool2d(x.to(device), 3, 2, 1, True)
     assert out.device.type == device and torch.equal(out.cpu(), reference(x, 3, 2, 1, True))
+
+
+# The Triton kernel (cnnfast/triton/max_pool2d.py): under the interpreter here, on the GPU there.
+TRITON_DEVICES = [d for d, b in DEVICE_BACKENDS if b == "triton"]
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+@pytest.mark.parametrize("layout", ["channels_last", "nchw"])
+@pytest.mark.parametrize("pool", POOLS[5:], ids=lambda p: "-".join(map(str, p)))
+def test_triton_matches_eager(pool, layout, device):
+    c, h, k, s, p, ceil = pool
+    _check(_x(2, c, h, layout).to(device), k, s, p, ceil, backend="triton")
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_triton_half_types_and_nan(dtype, device):
+    x = _x(2, 17, 9, "channels_last", dtype)
+    x[0, 3, 4, 4] = float("nan")
+    x[1, 5, :3, :3] = float("-inf")
+    _check(x.to(device), 3, 2, 1, True, backend="triton")
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+def test_triton_refuses_float64_clearly(device):
+    with pytest.raises(TypeError, match="float64"):
+        cnnfast.ops.max_pool2d(_x(1, 3, 6, "nchw", torch.float64).to(device), 2, backend="triton")

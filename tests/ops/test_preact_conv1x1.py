@@ -33,9 +33,9 @@ def _args(batch, shape, dtype=torch.float32, layout="slice", bias=True, seed=0):
     return tuple(t.to(dtype) if t is not None else None for t in (x, scale, shift, w, b))
 
 
-def _check(args, act, dtype, pool=1):
-    out = cnnfast.ops.preact_conv1x1(*args, act, pool)
-    ref = reference(*(t.double() if t is not None else None for t in args), act, pool)
+def _check(args, act, dtype, pool=1, backend="auto"):
+    out = cnnfast.ops.preact_conv1x1(*args, act, pool, backend=backend)
+    ref = reference(*(t.cpu().double() if t is not None else None for t in args), act, pool).to(out.device)
     assert out.shape == ref.shape and out.dtype == dtype
     assert out.is_contiguous(memory_format=output_memory_format(args[0], pool))
     err = rel_err(out, ref)
@@ -154,3 +154,38 @@ def test_pool2_equals_a_transitions_order():
     a = torch.relu(x.double() * scale.double().view(1, -1, 1, 1) + shift.double().view(1, -1, 1, 1))
     ref = torch.nn.functional.avg_pool2d(torch.nn.functional.conv2d(a, w.double(), b.double()), 2)
     assert rel_err(out, ref) <= TOLERANCE[torch.float32]
+
+
+# The Triton kernel (cnnfast/triton/preact_conv1x1.py): under the interpreter here, on the GPU there.
+TRITON_DEVICES = [d for d, b in DEVICE_BACKENDS if b == "triton"]
+SMALL = [(37, 11, 5), (3, 4, 2), (5, 7, 1), (70, 40, 6)]
+
+
+def _on(device, args):
+    return tuple(t.to(device) if t is not None else None for t in args)
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+@pytest.mark.parametrize("layout", ["slice", "channels_last", "nchw", "nchw_slice"])
+@pytest.mark.parametrize("shape,pool", [(s, p) for s in SMALL for p in (1, 2) if s[2] >= p],  # a 1x1 map has no 2x2 pool
+                         ids=lambda v: "-".join(map(str, v)) if isinstance(v, tuple) else f"pool{v}")
+def test_triton_matches_reference(shape, pool, layout, device):
+    act = ACTIVATIONS[(SMALL.index(shape) + pool) % len(ACTIVATIONS)]
+    _check(_on(device, _args(2, shape, layout=layout, bias=SMALL.index(shape) != 1)), act, torch.float32, pool,
+           backend="triton")
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("pool", [1, 2])
+def test_triton_other_dtypes(dtype, pool, device):
+    _check(_on(device, _args(1, SMALL[3], dtype)), "relu", dtype, pool, backend="triton")
+
+
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+def test_triton_nan_propagates(device):
+    x, scale, shift, w, b = _args(1, SMALL[0])
+    x[0, 2, 1, 1] = float("nan")
+    out = cnnfast.ops.preact_conv1x1(*_on(device, (x, scale, shift, w, b)), "none", 1, backend="triton")
+    ref = reference(x, scale, shift, w, b, "none", 1)
+    assert torch.equal(out.cpu().isnan(), ref.isnan()) and out.cpu().isnan().any()

@@ -8,7 +8,7 @@ import torch.nn as nn
 
 from cnnfast.nn import FUSED_MODULES
 from cnnfast.passes import (drop_dropout, fuse_activation, fuse_concat, fuse_conv_bn, fuse_linear, fuse_preact_conv,
-                            fuse_residual_add, fuse_sibling_convs, fuse_squeeze_excite, use_max_pool2d,
+                            fuse_residual_add, fuse_sibling_convs, fuse_small_cnn, fuse_squeeze_excite, use_max_pool2d,
                             view_to_reshape)
 from cnnfast.passes._graph import eliminate_dead_code, has_hooks, trace
 from cnnfast.report import Report
@@ -129,6 +129,7 @@ def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: b
     fuse_sibling_convs.run(gm, report, prefix)
     fuse_concat.run(gm, report, prefix)
     use_max_pool2d.run(gm, report, prefix)
+    fuse_small_cnn.run(gm, report, prefix)
     if sum(report.fused.values()) == fused_before:
         return m  # nothing fused here: keep the original module, untouched
     if channels_last:

@@ -1,6 +1,7 @@
 // Public C++ API of cnnfast: every op callable from LibTorch through the dispatcher.
 #pragma once
 
+#include <ATen/core/List.h>
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
 #include <c10/util/string_view.h>
@@ -35,6 +36,11 @@ at::Tensor max_pool2d(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayR
 // act(x @ weight^T + bias): x (N, K), weight (M, K), bias (M) or none -> (N, M).
 at::Tensor linear_bias_act(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                            c10::string_view act);
+
+// A whole small CNN (convs with activation and pooling, then linear layers) in one call; the
+// program lists the layers, six ints each (see csrc/ops/small_cnn/small_cnn.h).
+at::Tensor small_cnn(const at::Tensor& x, at::TensorList weights, const c10::List<std::optional<at::Tensor>>& biases,
+                     at::IntArrayRef program);
 
 // Squeeze-and-excitation, as three ops (Hu et al. 2017; csrc/ops/se_*):
 // se_squeeze: the per-channel mean over H x W of x (N, C, H, W), either layout -> (N, C).

@@ -17,6 +17,10 @@ bool needs_grad(const c10::IValue& v) {
     for (const at::Tensor& t : v.toTensorList().vec()) {
       if (t.defined() && t.requires_grad()) return true;
     }
+  } else if (v.isList()) {  // Tensor?[]
+    for (const c10::IValue& e : v.toListRef()) {
+      if (needs_grad(e)) return true;
+    }
   }
   return false;  // None for a Tensor? argument, scalars, strings
 }

@@ -49,14 +49,9 @@ void sweep_dead_weights() {
   }
 }
 
-}  // namespace
-
-at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef padding,
-                                   at::IntArrayRef stride, at::IntArrayRef dilation,
-                                   int64_t groups, at::IntArrayRef input_size) {
-  TORCH_CHECK(input_size.size() == 4, "prepacked_conv2d_weight: input_size must be 4-D");
-  const Params params{padding[0], padding[1], stride[0], stride[1], dilation[0], dilation[1], groups,
-                      input_size[0], input_size[1], input_size[2], input_size[3]};
+// The cached copy of `weight` for `params`, made by `pack` on a miss.
+at::Tensor lookup_or_pack(const at::Tensor& weight, const Params& params,
+                          const std::function<at::Tensor(const at::Tensor&)>& pack) {
   const void* data = weight.data_ptr();
   const int64_t version = version_of(weight);
   const c10::TensorImpl* key = weight.unsafeGetTensorImpl();
@@ -72,8 +67,7 @@ at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef pad
       break;
     }
   }
-  at::Tensor packed = at::mkldnn_reorder_conv2d_weight(weight.contiguous().to_mkldnn(), padding,
-                                                       stride, dilation, groups, input_size);
+  at::Tensor packed = pack(weight);
   if (entries.size() >= kMaxEntriesPerWeight) entries.erase(entries.begin());
   entries.push_back(Entry{WeakImpl(weight.getIntrusivePtr()), data, version, params, packed});
   if (++g_inserts_since_sweep >= 64) {
@@ -81,6 +75,28 @@ at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef pad
     sweep_dead_weights();
   }
   return packed;
+}
+
+}  // namespace
+
+at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef padding,
+                                   at::IntArrayRef stride, at::IntArrayRef dilation,
+                                   int64_t groups, at::IntArrayRef input_size) {
+  TORCH_CHECK(input_size.size() == 4, "prepacked_conv2d_weight: input_size must be 4-D");
+  const Params params{padding[0], padding[1], stride[0], stride[1], dilation[0], dilation[1], groups,
+                      input_size[0], input_size[1], input_size[2], input_size[3]};
+  return lookup_or_pack(weight, params, [&](const at::Tensor& w) {
+    return at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), padding, stride, dilation, groups,
+                                            input_size);
+  });
+}
+
+at::Tensor prepacked_weight(const at::Tensor& weight, int64_t layout,
+                            const std::function<at::Tensor(const at::Tensor&)>& pack) {
+  TORCH_CHECK(layout >= 0, "prepacked_weight: layout ids are >= 0");
+  // A negative first entry never matches a conv's padding, so the two kinds of entry cannot mix.
+  const Params params{-1 - layout, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  return lookup_or_pack(weight, params, pack);
 }
 
 int64_t prepacked_conv2d_weight_count() {

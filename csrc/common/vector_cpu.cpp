@@ -1,6 +1,8 @@
 // dot_f32, gemv_f32, add_rows_f32, affine_relu_rows_f32, affine_relu_avg4_f32 and max_pool_row_f32, built once per x86-64 level (see vector_cpu.h).
 #include "common/vector_cpu.h"
 
+#include "common/cpu_clones.h"
+
 // Let the AVX2/AVX-512 clones fuse a * b + c into one FMA, as MKL's GEMV does: one rounding per
 // product instead of two, and one instruction (the baseline x86-64 clone has no FMA and keeps
 // separate operations).
@@ -9,12 +11,6 @@
 #endif
 
 namespace cnnfast {
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_ADDRESS__)
-#define CNNFAST_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CNNFAST_CPU_CLONES
-#endif
 
 namespace {
 

@@ -1,0 +1,25 @@
+"""small_cnn in plain PyTorch: the oracle for tests, layer by layer as the program says."""
+
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from cnnfast.ops._activations import ACTIVATIONS, apply_activation
+from cnnfast.ops.small_cnn import FIELDS
+
+
+def small_cnn(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence[Optional[torch.Tensor]],
+              program: Sequence[int]) -> torch.Tensor:
+    y = x
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        kind, a, p, act, pool, size = program[i * FIELDS:(i + 1) * FIELDS]
+        if kind == 0:
+            y = apply_activation(F.conv2d(y, w, b, a, p), ACTIVATIONS[act])
+            if pool == 1:
+                y = F.avg_pool2d(y, size)
+            elif pool == 2:
+                y = F.max_pool2d(y, size)
+        else:
+            y = apply_activation(F.linear(y.flatten(1), w, b), ACTIVATIONS[a])
+    return y

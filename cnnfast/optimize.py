@@ -4,6 +4,7 @@ import copy
 import time
 
 import torch
+import torch.fx as fx
 import torch.nn as nn
 
 from cnnfast.nn import FUSED_MODULES
@@ -138,6 +139,19 @@ def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: b
     gm.graph.lint()
     gm.delete_all_unused_submodules()
     gm.recompile()
+    return _single_call_or(gm)
+
+
+def _single_call_or(gm: fx.GraphModule) -> nn.Module:
+    """The one submodule a graph calls on its input, when that is all the graph does (a model
+    fuse_small_cnn turned into one SmallCNN): calling it directly saves the GraphModule's own
+    Python call, ~2 us per forward, a tenth of LeNet-5's time."""
+    nodes = list(gm.graph.nodes)
+    if ([n.op for n in nodes] == ["placeholder", "call_module", "output"] and nodes[1].args == (nodes[0],)
+            and not nodes[1].kwargs and nodes[2].args == (nodes[1],) and not nodes[0].args):
+        only = gm.get_submodule(nodes[1].target)
+        only.train(gm.training)  # modules a pass builds start in training mode; the graph was eval
+        return only
     return gm
 
 

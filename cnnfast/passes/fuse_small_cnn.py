@@ -13,6 +13,7 @@ from typing import List, Optional
 import torch
 import torch.fx as fx
 import torch.nn as nn
+import torch.nn.functional as F
 
 from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, SmallCNN
 from cnnfast.nn.max_pool2d import max_pool2d
@@ -43,6 +44,15 @@ def _pool(gm: fx.GraphModule, node: fx.Node):
         k = _square(m.kernel_size)
         s = k if m.stride is None or m.stride in ((), []) else _square(m.stride)
         if k and s == k and _square(m.padding) == 0 and not m.ceil_mode and m.divisor_override is None:
+            return "avg", k
+    if node.op == "call_function" and node.target in (F.avg_pool2d, torch._C._nn.avg_pool2d):
+        names = ["input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]
+        a = {**dict(zip(names, node.args)), **node.kwargs}
+        k = _square(a["kernel_size"]) if not isinstance(a.get("kernel_size"), fx.Node) else None
+        stride = a.get("stride")
+        s = k if stride is None or stride in ((), []) else (None if isinstance(stride, fx.Node) else _square(stride))
+        if (k and s == k and a.get("padding", 0) in (0, (0, 0), [0, 0]) and a.get("ceil_mode", False) is False
+                and a.get("divisor_override") is None):
             return "avg", k
     if node.op == "call_function" and node.target is max_pool2d and len(node.args) == 5:
         _, kernel, stride, padding, ceil = node.args

@@ -170,3 +170,19 @@ def test_cuda():
     out = cnnfast.ops.small_cnn(x.to(device), [w.to(device) for w in weights], [b.to(device) for b in biases], program)
     assert rel_err(out.cpu(), reference(x.double(), [w.double() for w in weights], [b.double() for b in biases],
                                         program)) <= 1e-4
+
+
+@pytest.mark.parametrize("channels,width", [(3, 40), (20, 6)], ids=["by-columns", "by-channels"])
+def test_max_pool_lets_a_nan_win_from_every_window_position(channels, width):
+    # A 1x1 conv keeps a NaN input pixel in one conv output: each of the four positions of a 2x2
+    # pool window (and each conv loop, picked by shape) must pass it on, as torch.max_pool2d does.
+    w = torch.randn(channels, channels, 1, 1)
+    b = torch.randn(channels)
+    program = conv_layer(1, 0, "relu", "max", 2)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            x = torch.randn(2, channels, 6, width)
+            x[1, :, 2 + dy, 4 + dx] = float("nan")
+            out = cnnfast.ops.small_cnn(x, [w], [b], program)
+            ref = reference(x, [w], [b], program)
+            assert torch.equal(out.isnan(), ref.isnan()) and out[1, :, 1, 2].isnan().all(), (dy, dx)

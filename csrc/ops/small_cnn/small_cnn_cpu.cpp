@@ -93,6 +93,26 @@ CNNFAST_INLINE vf act_v(vf v) {
   }
 }
 
+// Pool 2x2 as part of a conv's store (P: 0 none, 1 average, 2 max). The max lets a NaN win, as
+// torch.max_pool2d does: b is taken where it is larger or NaN.
+template <int P>
+CNNFAST_INLINE vf pool_pair(vf a, vf b) {
+  if constexpr (P == 2) {
+    const vf m = b > a ? b : a;  // keeps a NaN a
+    // ... and a NaN b, chosen on the bit patterns (a float-vector `b != b` select is lowered
+    // lane by lane by GCC 12, measured 2x slower for the whole conv).
+    vi mb, bb;
+    std::memcpy(&mb, &m, sizeof(mb));
+    std::memcpy(&bb, &b, sizeof(bb));
+    const vi r = (bb & 0x7fffffff) > 0x7f800000 ? bb : mb;
+    vf out;
+    std::memcpy(&out, &r, sizeof(out));
+    return out;
+  } else {
+    return a + b;
+  }
+}
+
 template <Activation A>
 CNNFAST_INLINE void activate(float* v, int64_t n) {
   if constexpr (A != Activation::None) {
@@ -139,7 +159,10 @@ constexpr int kRows = 4;  // output rows per pass: four independent FMA chains h
 // dst: planar (O, OH, OW), activation applied. Each pass computes kLanes output columns of kRows
 // output rows of one output channel: per input channel and kernel tap, one weight (broadcast)
 // times kRows input row segments.
-template <int S, Activation A>
+//
+// With P (a 2x2 pool, 1 average or 2 max) the pool is applied before the store: rows 0+1 and 2+3
+// vertically, then even and odd lanes, so dst is the pooled (O, OH / 2, OW / 2) map (floor mode).
+template <int S, Activation A, int P>
 CNNFAST_INLINE void conv_layer(const float* __restrict__ src, int64_t c, int64_t hp, int64_t wp,
                                const float* __restrict__ w, const float* __restrict__ b, int64_t o, int64_t kh,
                                int64_t kw, int64_t stride, int64_t oh_n, int64_t ow_n, float* __restrict__ dst) {
@@ -165,9 +188,20 @@ CNNFAST_INLINE void conv_layer(const float* __restrict__ src, int64_t c, int64_t
           }
         }
         const vf accs[kRows] = {act_v<A>(acc0), act_v<A>(acc1), act_v<A>(acc2), act_v<A>(acc3)};
-        const int64_t n = std::min<int64_t>(kLanes, ow_n - ow0);
-        for (int r = 0; r < kRows && oh0 + r < oh_n; ++r) {
-          std::memcpy(dst + (oc * oh_n + oh0 + r) * ow_n + ow0, &accs[r], n * sizeof(float));
+        if constexpr (P == 0) {
+          const int64_t n = std::min<int64_t>(kLanes, ow_n - ow0);
+          for (int r = 0; r < kRows && oh0 + r < oh_n; ++r) {
+            std::memcpy(dst + (oc * oh_n + oh0 + r) * ow_n + ow0, &accs[r], n * sizeof(float));
+          }
+        } else {
+          const int64_t ph = oh_n / 2, pw = ow_n / 2, n = std::min<int64_t>(kLanes / 2, pw - ow0 / 2);
+          for (int r = 0; r < kRows / 2 && oh0 / 2 + r < ph; ++r) {
+            const vf v = pool_pair<P>(accs[2 * r], accs[2 * r + 1]);
+            const vf even = __builtin_shufflevector(v, v, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+            const vf odd = __builtin_shufflevector(v, v, 1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
+            const vf pooled = P == 2 ? pool_pair<P>(even, odd) : (even + odd) * 0.25f;
+            if (n > 0) std::memcpy(dst + (oc * ph + oh0 / 2 + r) * pw + ow0 / 2, &pooled, n * sizeof(float));
+          }
         }
       }
     }
@@ -225,23 +259,34 @@ inline int64_t padded_channels(int64_t o) { return (o + kLanes - 1) / kLanes * k
 // as (KH, KW, C, O rounded up to kLanes, zero-filled); dst: planar (O, OH, OW), activation applied.
 // Each pass computes kLanes output channels of 4 output pixels: per tap and input channel, one
 // filter vector times 4 broadcast input values.
-template <int S, Activation A>
+//
+// With P (a 2x2 pool, 1 average or 2 max) the 4 pixels of a pass are one pool window, pooled
+// before the store: dst is then the pooled (O, OH / 2, OW / 2) map (floor mode).
+template <int S, Activation A, int P>
 CNNFAST_INLINE void conv_layer_cv(const float* __restrict__ src, int64_t c, int64_t wp, const float* __restrict__ wpk,
                                   const float* __restrict__ b, int64_t o, int64_t kh, int64_t kw, int64_t stride,
                                   int64_t oh_n, int64_t ow_n, float* __restrict__ dst) {
   const int64_t s = S > 0 ? S : stride;
-  const int64_t opad = padded_channels(o), npix = oh_n * ow_n;
+  const int64_t opad = padded_channels(o);
+  // Passes: 4 output pixels each, in row-major order, or one pool window each.
+  const int64_t out_w = P ? ow_n / 2 : ow_n, npix = P ? (oh_n / 2) * out_w : oh_n * ow_n;
   for (int64_t og = 0; og < o; og += kLanes) {
     const int64_t m = std::min<int64_t>(kLanes, o - og);
     float bias_l[kLanes] = {};
     if (b) std::memcpy(bias_l, b + og, m * sizeof(float));
     vf bias;
     std::memcpy(&bias, bias_l, sizeof(bias));
-    for (int64_t p0 = 0; p0 < npix; p0 += 4) {
+    for (int64_t p0 = 0; p0 < npix; p0 += P ? 1 : 4) {
       const float* base[4];
       for (int r = 0; r < 4; ++r) {
-        const int64_t p = std::min(p0 + r, npix - 1);  // a short last group repeats a pixel
-        base[r] = src + ((p / ow_n) * s * wp + (p % ow_n) * s) * c;
+        int64_t y, x;
+        if constexpr (P != 0) {  // pixel r of the window of pooled pixel p0
+          y = (p0 / out_w) * 2 + r / 2, x = (p0 % out_w) * 2 + r % 2;
+        } else {
+          const int64_t p = std::min(p0 + r, npix - 1);  // a short last group repeats a pixel
+          y = p / ow_n, x = p % ow_n;
+        }
+        base[r] = src + (y * s * wp + x * s) * c;
       }
       vf acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
       for (int64_t dy = 0; dy < kh; ++dy) {
@@ -259,10 +304,18 @@ CNNFAST_INLINE void conv_layer_cv(const float* __restrict__ src, int64_t c, int6
         }
       }
       const vf accs[4] = {act_v<A>(acc0), act_v<A>(acc1), act_v<A>(acc2), act_v<A>(acc3)};
-      for (int r = 0; r < 4 && p0 + r < npix; ++r) {
+      if constexpr (P == 0) {
+        for (int r = 0; r < 4 && p0 + r < npix; ++r) {
+          float v[kLanes];
+          std::memcpy(v, &accs[r], sizeof(v));
+          for (int64_t j = 0; j < m; ++j) dst[(og + j) * npix + p0 + r] = v[j];
+        }
+      } else {
+        const vf pooled = P == 2 ? pool_pair<P>(pool_pair<P>(accs[0], accs[1]), pool_pair<P>(accs[2], accs[3]))
+                                 : ((accs[0] + accs[1]) + (accs[2] + accs[3])) * 0.25f;
         float v[kLanes];
-        std::memcpy(v, &accs[r], sizeof(v));
-        for (int64_t j = 0; j < m; ++j) dst[(og + j) * npix + p0 + r] = v[j];
+        std::memcpy(v, &pooled, sizeof(v));
+        for (int64_t j = 0; j < m; ++j) dst[(og + j) * npix + p0] = v[j];
       }
     }
   }
@@ -335,23 +388,35 @@ CNNFAST_CPU_CLONES void run_image(const Net& net, const float* x, int64_t sc, in
         }
       }
     }
-    // Without a pool the conv writes the next layer's input (or the result) directly.
-    float* dst = L.pool ? conv : (i == last ? out : next);
-    // The activation and a unit stride are compile-time constants of the conv loops.
-    if (cv && L.stride == 1) {
-      CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer_cv<1, A>(padded, L.in_c, wp, net.packed[i], net.b[i],
-                                                             L.out_c, L.kh, L.kw, 1, L.out_h, L.out_w, dst)))
-    } else if (cv) {
-      CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer_cv<0, A>(padded, L.in_c, wp, net.packed[i], net.b[i],
-                                                             L.out_c, L.kh, L.kw, L.stride, L.out_h, L.out_w, dst)))
-    } else if (L.stride == 1) {
-      CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer<1, A>(padded, L.in_c, hp, wp, net.w[i], net.b[i], L.out_c, L.kh,
-                                                          L.kw, 1, L.out_h, L.out_w, dst)))
+    // A 2x2 pool is applied in the conv's store; other pools run on the conv's output after it.
+    // Either way the conv (or its pool) writes the next layer's input, or the result.
+    const int fused = L.pool_size == 2 ? static_cast<int>(L.pool) : 0;
+    float* result = i == last ? out : next;
+    float* dst = L.pool && !fused ? conv : result;
+    // The activation, the fused pool and a unit stride are compile-time constants of the loops.
+#define CNNFAST_CONV(P)                                                                                         \
+  if (cv && L.stride == 1) {                                                                                     \
+    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer_cv<1, A, P>(padded, L.in_c, wp, net.packed[i], net.b[i], L.out_c, \
+                                                             L.kh, L.kw, 1, L.out_h, L.out_w, dst)))            \
+  } else if (cv) {                                                                                               \
+    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer_cv<0, A, P>(padded, L.in_c, wp, net.packed[i], net.b[i], L.out_c, \
+                                                             L.kh, L.kw, L.stride, L.out_h, L.out_w, dst)))     \
+  } else if (L.stride == 1) {                                                                                    \
+    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer<1, A, P>(padded, L.in_c, hp, wp, net.w[i], net.b[i], L.out_c,     \
+                                                          L.kh, L.kw, 1, L.out_h, L.out_w, dst)))               \
+  } else {                                                                                                       \
+    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer<0, A, P>(padded, L.in_c, hp, wp, net.w[i], net.b[i], L.out_c,     \
+                                                          L.kh, L.kw, L.stride, L.out_h, L.out_w, dst)))        \
+  }
+    if (fused == 1) {
+      CNNFAST_CONV(1)
+    } else if (fused == 2) {
+      CNNFAST_CONV(2)
     } else {
-      CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer<0, A>(padded, L.in_c, hp, wp, net.w[i], net.b[i], L.out_c, L.kh,
-                                                          L.kw, L.stride, L.out_h, L.out_w, dst)))
+      CNNFAST_CONV(0)
     }
-    if (L.pool) pool_layer(conv, L, i == last ? out : next);
+#undef CNNFAST_CONV
+    if (L.pool && !fused) pool_layer(conv, L, result);
     cur = next;
   }
 }

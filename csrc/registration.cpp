@@ -28,8 +28,9 @@ TORCH_LIBRARY(cnnfast, m) {
   m.def("linear_bias_act(Tensor x, Tensor weight, Tensor? bias, str act) -> Tensor");
   // A whole small CNN (LeNet-like: convs with activation and pooling, then linear layers) in one
   // call, so per-layer dispatch does not dominate a network whose layers each take microseconds.
-  // program: six ints per layer (csrc/ops/small_cnn/small_cnn.h); one weight and bias per layer.
-  m.def("small_cnn(Tensor x, Tensor[] weights, Tensor?[] biases, int[] program) -> Tensor");
+  // program: six ints per layer (csrc/ops/small_cnn/small_cnn.h); one weight and bias per layer,
+  // an empty bias for none (Tensor[], not Tensor?[]: torch.jit.trace cannot record the latter).
+  m.def("small_cnn(Tensor x, Tensor[] weights, Tensor[] biases, int[] program) -> Tensor");
   // Squeeze-and-excitation in three steps; see csrc/ops/se_squeeze, se_excite, se_scale.
   // mean over H x W of each channel: (N, C, H, W) -> (N, C).
   m.def("se_squeeze(Tensor x) -> Tensor");

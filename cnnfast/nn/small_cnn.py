@@ -11,8 +11,8 @@ from cnnfast.ops.small_cnn import FIELDS
 
 class SmallCNN(nn.Module):
     """Runs `program` (cnnfast.ops.small_cnn's layer list) with one weight and bias per layer.
-    A layer without a bias gets a zero one (adding +0.0 changes no value, at most a zero's sign).
-    Parameters are frozen: this is an inference module."""
+    A layer without a bias holds an empty one (the op's "none"). Parameters are frozen: this is an
+    inference module."""
 
     program: List[int]
     __jit_ignored_attributes__ = ["_lists"]
@@ -24,15 +24,15 @@ class SmallCNN(nn.Module):
             raise ValueError("cnnfast.SmallCNN: program must have 6 ints per layer, one weight and bias each")
         self.weights = nn.ParameterList([nn.Parameter(w.detach().contiguous(), requires_grad=False) for w in weights])
         self.biases = nn.ParameterList([
-            nn.Parameter((b if b is not None else w.new_zeros(w.shape[0])).detach().contiguous(), requires_grad=False)
+            nn.Parameter((b if b is not None else w.new_empty(0)).detach().contiguous(), requires_grad=False)
             for w, b in zip(weights, biases)])
         self.program = [int(v) for v in program]
-        self._lists: Optional[Tuple[List[torch.Tensor], List[Optional[torch.Tensor]]]] = None
+        self._lists: Optional[Tuple[List[torch.Tensor], List[torch.Tensor]]] = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
             ws: List[torch.Tensor] = []
-            bs: List[Optional[torch.Tensor]] = []
+            bs: List[torch.Tensor] = []
             for w in self.weights:
                 ws.append(w)
             for b in self.biases:

@@ -36,8 +36,10 @@ def small_cnn(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence
               program: Sequence[int]) -> torch.Tensor:
     """Runs the layers of `program` (conv_layer(...) + ... + linear_layer(...) entries, conv layers
     first) on x (N, C, H, W), one weight (conv (O, I, KH, KW), linear (O, K)) and one bias or None
-    per layer. Returns (N, O) after linear layers, (N, O, H', W') if the last layer is a conv."""
-    return torch.ops.cnnfast.small_cnn(x, list(weights), list(biases), [int(v) for v in program])
+    per layer. Returns (N, O) after linear layers, (N, O, H', W') if the last layer is a conv.
+    (The op itself takes an empty tensor for a missing bias: Tensor?[] cannot be traced.)"""
+    biases = [b if b is not None else x.new_empty(0) for b in biases]
+    return torch.ops.cnnfast.small_cnn(x, list(weights), biases, [int(v) for v in program])
 
 
 def output_shape(x_shape: Sequence[int], weights: Sequence, program: Sequence[int]) -> Tuple[int, ...]:

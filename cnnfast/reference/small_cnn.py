@@ -13,6 +13,7 @@ def small_cnn(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence
               program: Sequence[int]) -> torch.Tensor:
     y = x
     for i, (w, b) in enumerate(zip(weights, biases)):
+        b = b if b is not None and b.numel() > 0 else None  # the op's "no bias": None or empty
         kind, a, p, act, pool, size = program[i * FIELDS:(i + 1) * FIELDS]
         if kind == 0:
             y = apply_activation(F.conv2d(y, w, b, a, p), ACTIVATIONS[act])

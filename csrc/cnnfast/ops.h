@@ -1,7 +1,6 @@
 // Public C++ API of cnnfast: every op callable from LibTorch through the dispatcher.
 #pragma once
 
-#include <ATen/core/List.h>
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
 #include <c10/util/string_view.h>
@@ -38,8 +37,8 @@ at::Tensor linear_bias_act(const at::Tensor& x, const at::Tensor& weight, const 
                            c10::string_view act);
 
 // A whole small CNN (convs with activation and pooling, then linear layers) in one call; the
-// program lists the layers, six ints each (see csrc/ops/small_cnn/small_cnn.h).
-at::Tensor small_cnn(const at::Tensor& x, at::TensorList weights, const c10::List<std::optional<at::Tensor>>& biases,
+// program lists the layers, six ints each; an empty bias means none (see csrc/ops/small_cnn/small_cnn.h).
+at::Tensor small_cnn(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                      at::IntArrayRef program);
 
 // Squeeze-and-excitation, as three ops (Hu et al. 2017; csrc/ops/se_*):

@@ -28,7 +28,7 @@ def test_export_with_dynamic_batch(name):
     x = spec.example_input(2, size)
     batch = torch.export.Dim("batch", min=1, max=256)
     ep = torch.export.export(fast, (x,), dynamic_shapes=({0: batch},))
-    assert any("cnnfast.conv2d_bias_act" in str(n.target) for n in ep.graph.nodes)
+    assert any("cnnfast." in str(n.target) for n in ep.graph.nodes)  # LeNet: one small_cnn call
     for b in (2, 3, 1):
         xb = spec.example_input(b, size, seed=b)
         with torch.inference_mode():

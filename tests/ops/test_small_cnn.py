@@ -120,7 +120,7 @@ def test_ends_with_a_conv_and_starts_with_a_linear():
 def test_opcheck():
     (convs, linears), _, _ = NETS["lenet5"]
     weights, biases, program = _net(convs, linears)
-    biases[1] = None
+    biases[1] = torch.empty(0)  # no bias for the second layer
     torch.library.opcheck(torch.ops.cnnfast.small_cnn.default, (torch.randn(2, 1, 32, 32), weights, biases, program))
 
 
@@ -155,7 +155,7 @@ def test_inference_only():
     weights[2].requires_grad_(True)
     with pytest.raises(RuntimeError, match="inference-only"):
         cnnfast.ops.small_cnn(torch.randn(1, 1, 32, 32), weights, biases, program)
-    biases[3] = biases[3].clone().requires_grad_(True)  # a Tensor?[] entry is checked too
+    biases[3] = biases[3].clone().requires_grad_(True)  # a bias list entry is checked too
     weights[2].requires_grad_(False)
     with pytest.raises(RuntimeError, match="inference-only"):
         cnnfast.ops.small_cnn(torch.randn(1, 1, 32, 32), weights, biases, program)

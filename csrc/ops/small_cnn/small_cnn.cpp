@@ -13,7 +13,7 @@
 namespace cnnfast {
 
 std::vector<SmallCnnLayer> check_small_cnn(const at::Tensor& x, at::TensorList weights,
-                                           const c10::List<std::optional<at::Tensor>>& biases,
+                                           at::TensorList biases,
                                            at::IntArrayRef program) {
   TORCH_CHECK_VALUE(x.dim() == 4, "cnnfast.small_cnn: x must be 4-D (N, C, H, W), got ", x.dim(), "-D of shape ",
                     x.sizes());
@@ -31,7 +31,7 @@ std::vector<SmallCnnLayer> check_small_cnn(const at::Tensor& x, at::TensorList w
     const int64_t* f = program.data() + i * kSmallCnnFields;
     const at::Tensor& wt = weights[i];
     check_same(wt, x, "small_cnn", "a weight");
-    const std::optional<at::Tensor> b = biases.get(i);
+    const std::optional<at::Tensor> b = bias_of(biases, i);
     TORCH_CHECK_VALUE(f[0] == 0 || f[0] == 1, "cnnfast.small_cnn: layer ", i, " kind must be 0 (conv) or 1 "
                       "(linear), got ", f[0]);
     const int64_t act_code = f[0] == 0 ? f[3] : f[1];
@@ -81,12 +81,12 @@ std::vector<SmallCnnLayer> check_small_cnn(const at::Tensor& x, at::TensorList w
 }
 
 at::Tensor small_cnn_composite(const at::Tensor& x, at::TensorList weights,
-                               const c10::List<std::optional<at::Tensor>>& biases, at::IntArrayRef program) {
+                               at::TensorList biases, at::IntArrayRef program) {
   const auto layers = check_small_cnn(x, weights, biases, program);
   at::Tensor y = x;
   for (size_t i = 0; i < layers.size(); ++i) {
     const SmallCnnLayer& L = layers[i];
-    const std::optional<at::Tensor> b = biases.get(i);
+    const std::optional<at::Tensor> b = bias_of(biases, i);
     if (L.conv) {
       y = at::conv2d(y, weights[i], b, {L.stride, L.stride}, {L.padding, L.padding});
     } else {
@@ -100,7 +100,7 @@ at::Tensor small_cnn_composite(const at::Tensor& x, at::TensorList weights,
   return y.contiguous();
 }
 
-at::Tensor small_cnn(const at::Tensor& x, at::TensorList weights, const c10::List<std::optional<at::Tensor>>& biases,
+at::Tensor small_cnn(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                      at::IntArrayRef program) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("cnnfast::small_cnn", "")

@@ -2,9 +2,9 @@
 // composite (ATen) version other dtypes and devices run.
 #pragma once
 
-#include <ATen/core/List.h>
 #include <ATen/core/Tensor.h>
 
+#include <optional>
 #include <vector>
 
 #include "cnnfast/activation.h"
@@ -30,13 +30,19 @@ struct SmallCnnLayer {
   int64_t pooled_h, pooled_w;                     // conv: after pooling (= out_h, out_w without)
 };
 
+// Layer i's bias, or nullopt where biases[i] is empty (numel 0): the schema takes Tensor[] rather
+// than Tensor?[], which torch.jit.trace cannot record.
+inline std::optional<at::Tensor> bias_of(at::TensorList biases, size_t i) {
+  return biases[i].numel() == 0 ? std::nullopt : std::optional<at::Tensor>(biases[i]);
+}
+
 // Raises ValueError/TypeError naming the offending layer; returns the layers with their shapes.
 std::vector<SmallCnnLayer> check_small_cnn(const at::Tensor& x, at::TensorList weights,
-                                           const c10::List<std::optional<at::Tensor>>& biases,
+                                           at::TensorList biases,
                                            at::IntArrayRef program);
 
 // The same computation with ATen ops, layer by layer (any dtype, any device).
 at::Tensor small_cnn_composite(const at::Tensor& x, at::TensorList weights,
-                               const c10::List<std::optional<at::Tensor>>& biases, at::IntArrayRef program);
+                               at::TensorList biases, at::IntArrayRef program);
 
 }  // namespace cnnfast

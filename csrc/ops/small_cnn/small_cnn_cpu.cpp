@@ -421,7 +421,7 @@ CNNFAST_CPU_CLONES void run_image(const Net& net, const float* x, int64_t sc, in
   }
 }
 
-at::Tensor small_cnn_cpu(const at::Tensor& x, at::TensorList weights, const c10::List<std::optional<at::Tensor>>& biases,
+at::Tensor small_cnn_cpu(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                          at::IntArrayRef program) {
   const auto layers = check_small_cnn(x, weights, biases, program);
   // The fast path starts with a conv (run_image's linear layers read the previous layer's map).
@@ -437,7 +437,7 @@ at::Tensor small_cnn_cpu(const at::Tensor& x, at::TensorList weights, const c10:
   for (size_t i = 0; i < layers.size(); ++i) {
     const SmallCnnLayer& li = layers[i];
     w.push_back(weights[i].contiguous());
-    const std::optional<at::Tensor> bias = biases.get(i);
+    const std::optional<at::Tensor> bias = bias_of(biases, i);
     b.push_back(bias.has_value() ? bias->contiguous() : at::Tensor());
     net.w.push_back(w.back().const_data_ptr<float>());
     net.b.push_back(b.back().defined() ? b.back().const_data_ptr<float>() : nullptr);

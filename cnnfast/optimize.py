@@ -46,8 +46,9 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
 
     The model must be in eval mode. The input is never modified unless inplace=True; the result
     is an inference model (its parameters do not require grad). Models torch.fx can trace come
-    back as torch.fx.GraphModule with the original submodule names; for others, each traceable
-    child is rewritten in place of the original child.
+    back as torch.fx.GraphModule with the original submodule names (a LeNet-like model that
+    became one cnnfast.nn.SmallCNN comes back as that module); for others, each traceable child
+    is rewritten in place of the original child.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"cnnfast.optimize expects a torch.nn.Module, got {type(model).__name__}")

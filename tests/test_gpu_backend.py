@@ -114,6 +114,19 @@ def test_densenet_modules_have_matching_triton_paths(device):
     assert torch.equal(pooled, torch.nn.functional.max_pool2d(x, 3, 2, 1))
 
 
+@pytest.mark.parametrize("device", TRITON_DEVICES)
+def test_lenet_has_a_matching_triton_path(device):
+    from cnnfast import models
+    from cnnfast.nn import SmallCNN
+
+    model = models.get("lenet5").build().eval()
+    fast = cnnfast.optimize(model).to(device)
+    assert isinstance(fast, SmallCNN)
+    x = torch.randn(3, 1, 32, 32, device=device)
+    with torch.no_grad():
+        assert rel_err(fast.forward_triton(x), model.to(device)(x)) <= MODEL_TOLERANCE
+
+
 def test_cuda_graphs_refuse_a_cpu_model_clearly():
     model = cnnfast.optimize(torchvision.models.resnet18().eval())
     with pytest.raises(ValueError, match="CUDA"):

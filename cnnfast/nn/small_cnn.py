@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from cnnfast import config
 from cnnfast.ops.small_cnn import FIELDS
 
 
@@ -39,7 +40,17 @@ class SmallCNN(nn.Module):
                 bs.append(b)
             return torch.ops.cnnfast.small_cnn(x, ws, bs, self.program)
         ws, bs = self._cached()
+        if x.is_cuda and config.gpu_backend == "triton":
+            return self.forward_triton(x)
         return torch.ops.cnnfast.small_cnn(x, ws, bs, self.program)
+
+    @torch.jit.unused
+    def forward_triton(self, x: torch.Tensor) -> torch.Tensor:
+        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        from cnnfast.triton.small_cnn import small_cnn
+
+        ws, bs = self._cached()
+        return small_cnn(x, ws, bs, self.program)
 
     @torch.jit.unused
     def _cached(self):

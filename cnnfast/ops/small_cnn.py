@@ -4,7 +4,7 @@ in one call.
 LeNet-5's layers each take about a microsecond of arithmetic, while every framework op costs
 several microseconds of dispatch and allocation, so layer by layer the framework is most of the
 time. One call runs the whole network per image with no op, allocation or dispatch in between.
-Schema and kernels: csrc/ops/small_cnn.
+Schema and kernels: csrc/ops/small_cnn; Triton version: cnnfast/triton/small_cnn.py.
 """
 
 from typing import List, Optional, Sequence, Tuple
@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 
 from cnnfast.ops._activations import ACTIVATIONS, check_activation
+from cnnfast.ops._backend import check_backend, use_triton
 
 FIELDS = 6  # ints per layer in the program
 POOLS = ("none", "avg", "max")
@@ -33,11 +34,17 @@ def linear_layer(act: str = "none") -> List[int]:
 
 
 def small_cnn(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence[Optional[torch.Tensor]],
-              program: Sequence[int]) -> torch.Tensor:
+              program: Sequence[int], *, backend: str = "auto") -> torch.Tensor:
     """Runs the layers of `program` (conv_layer(...) + ... + linear_layer(...) entries, conv layers
     first) on x (N, C, H, W), one weight (conv (O, I, KH, KW), linear (O, K)) and one bias or None
     per layer. Returns (N, O) after linear layers, (N, O, H', W') if the last layer is a conv.
-    (The op itself takes an empty tensor for a missing bias: Tensor?[] cannot be traced.)"""
+    (The op itself takes an empty tensor for a missing bias: Tensor?[] cannot be traced.)
+    backend: "auto" (the C++/CUDA kernels) or "triton" (cnnfast/triton/small_cnn.py)."""
+    check_backend(backend)
+    if use_triton(backend):
+        from cnnfast.triton.small_cnn import small_cnn as triton_small_cnn
+
+        return triton_small_cnn(x, weights, biases, program)
     biases = [b if b is not None else x.new_empty(0) for b in biases]
     return torch.ops.cnnfast.small_cnn(x, list(weights), biases, [int(v) for v in program])
 

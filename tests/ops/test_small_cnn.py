@@ -9,7 +9,7 @@ import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.ops.small_cnn import conv_layer, linear_layer
 from cnnfast.reference import small_cnn as reference
-from tests.conftest import TOLERANCE, rel_err
+from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 
 def _net(convs, linears, in_c=1, size=32, dtype=torch.float32, bias=True, seed=0):
@@ -186,3 +186,14 @@ def test_max_pool_lets_a_nan_win_from_every_window_position(channels, width):
             out = cnnfast.ops.small_cnn(x, [w], [b], program)
             ref = reference(x, [w], [b], program)
             assert torch.equal(out.isnan(), ref.isnan()) and out[1, :, 1, 2].isnan().all(), (dy, dx)
+
+
+@pytest.mark.parametrize("device", [d for d, b in DEVICE_BACKENDS if b == "triton"])
+@pytest.mark.parametrize("name", list(NETS))
+def test_triton_matches_reference(name, device):
+    (convs, linears), in_c, size = NETS[name]
+    weights, biases, program = _net(convs, linears, in_c, size, bias=name != "other")
+    x = torch.randn(2, in_c, size, size + (name == "other"))
+    out = cnnfast.ops.small_cnn(x.to(device), [w.to(device) for w in weights],
+                                [b.to(device) if b is not None else None for b in biases], program, backend="triton")
+    assert rel_err(out.cpu(), reference(x, weights, biases, program)) <= TOLERANCE[torch.float32]

@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import copy
 import json
-import statistics
 import sys
 import time
 
@@ -24,26 +23,11 @@ import torch
 import cnnfast
 from cnnfast import models
 from cnnfast.testing import randomize_batchnorm, rel_err
+from gpu_timing import median_ms as _time  # benchmarks/, the script's own folder
 
 MODELS = ["resnet50", "googlenet", "densenet121", "se_resnet50"]
 TARGET = ("resnet50", 1, "float16")
 COMPILE_MODES = ("max-autotune", "reduce-overhead")
-
-
-def _time(fn, x, iters):
-    """Median ms of one call, host launch time included (what a caller waits for)."""
-    for _ in range(3):
-        fn(x)
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn(x)
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
 
 
 def _kernels(fn, x):

@@ -11,27 +11,13 @@ cnnfast and the same eager baseline in that call, and the two JSON files are com
 
 import argparse
 import json
-import statistics
 import sys
 import time
 
 import torch
 import torchvision
 
-
-def _time(fn, x, iters=50):
-    for _ in range(3):
-        fn(x)
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn(x)
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+from gpu_timing import median_ms as _time  # benchmarks/, the script's own folder
 
 
 def main(argv=None):

@@ -1,5 +1,5 @@
 """Helpers shared by the Triton kernels: the cnnfast activations (chosen at compile time by a
-constexpr code), the accumulation dtype, and tile products."""
+constexpr code), the accumulation dtype, tile products, and a conv-as-GEMM output tile."""
 
 import triton
 import triton.language as tl
@@ -67,3 +67,12 @@ def activate(v, ACT: tl.constexpr):
     elif ACT == 7:
         v = 2.0 / (1.0 + tl.exp(-2.0 * v)) - 1.0
     return v
+
+
+@triton.jit
+def pixel_tile(N, OH, OW, K_OUT, BM: tl.constexpr, BN: tl.constexpr):
+    """The output tile of this program in a conv written as a GEMM (rows: output pixels, columns:
+    output channels): (n, oh, ow) of its BM pixels, its BN channels, and their in-range masks."""
+    m = tl.program_id(0) * BM + tl.arange(0, BM)
+    co = tl.program_id(1) * BN + tl.arange(0, BN)
+    return m // (OW * OH), (m // OW) % OH, m % OW, co, m < N * OH * OW, co < K_OUT

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 
-from cnnfast.triton._activations import acc_dtype, activate, code, dot, upcast_for_dot
+from cnnfast.triton._activations import acc_dtype, activate, code, dot, pixel_tile, upcast_for_dot
 
 
 @triton.jit
@@ -61,13 +61,7 @@ def _igemm_kernel(x_ptr, w_ptr, b_ptr, r_ptr, o_ptr, N, C, H, W, K_OUT, OH, OW, 
                   IEEE: tl.constexpr, UPCAST: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
     # Rows: output pixels (n, oh, ow); columns: output channels; reduction: (kh, kw, ci) with the
     # input channel fastest, so channels_last inputs load contiguous runs.
-    m = tl.program_id(0) * BM + tl.arange(0, BM)
-    co = tl.program_id(1) * BN + tl.arange(0, BN)
-    ow = m % OW
-    oh = (m // OW) % OH
-    n = m // (OW * OH)
-    m_ok = m < N * OH * OW
-    co_ok = co < K_OUT
+    n, oh, ow, co, m_ok, co_ok = pixel_tile(N, OH, OW, K_OUT, BM, BN)
     acc = tl.zeros((BM, BN), dtype=ACC)  # fp64 for double inputs: the loop-carried type must match tl.dot's
     k_total = C * KH * KW
     for k0 in range(0, k_total, BK):

@@ -9,7 +9,7 @@ import torch
 import triton
 import triton.language as tl
 
-from cnnfast.triton._activations import acc_dtype, activate, code, dot, upcast_for_dot
+from cnnfast.triton._activations import acc_dtype, activate, code, dot, pixel_tile, upcast_for_dot
 
 
 @triton.jit
@@ -18,13 +18,7 @@ def _preact_kernel(x_ptr, scale_ptr, shift_ptr, w_ptr, b_ptr, o_ptr, N, C, K_OUT
                    POOL: tl.constexpr, HAS_BIAS: tl.constexpr, ACT: tl.constexpr, ACC: tl.constexpr,
                    IEEE: tl.constexpr, UPCAST: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
                    BK: tl.constexpr):
-    m = tl.program_id(0) * BM + tl.arange(0, BM)
-    co = tl.program_id(1) * BN + tl.arange(0, BN)
-    ow = m % OW
-    oh = (m // OW) % OH
-    n = m // (OW * OH)
-    m_ok = m < N * OH * OW
-    co_ok = co < K_OUT
+    n, oh, ow, co, m_ok, co_ok = pixel_tile(N, OH, OW, K_OUT, BM, BN)
     acc = tl.zeros((BM, BN), dtype=ACC)
     for k0 in range(0, C, BK):
         ci = k0 + tl.arange(0, BK)

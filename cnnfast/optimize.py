@@ -8,7 +8,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from cnnfast.nn import FUSED_MODULES
-from cnnfast.passes import (drop_dropout, fuse_activation, fuse_concat, fuse_conv_bn, fuse_linear, fuse_preact_conv,
+from cnnfast.passes import (drop_dropout, fold_channel_shuffle, fuse_activation, fuse_concat, fuse_conv_bn, fuse_linear, fuse_preact_conv,
                             fuse_residual_add, fuse_sibling_convs, fuse_small_cnn, fuse_squeeze_excite, use_max_pool2d,
                             view_to_reshape)
 from cnnfast.passes._graph import eliminate_dead_code, has_hooks, trace
@@ -128,6 +128,7 @@ def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: b
     fuse_squeeze_excite.run(gm, report, prefix)
     fuse_linear.run(gm, report, prefix)
     fuse_preact_conv.run(gm, report, prefix)
+    fold_channel_shuffle.run(gm, report, prefix)
     fuse_sibling_convs.run(gm, report, prefix)
     fuse_concat.run(gm, report, prefix)
     use_max_pool2d.run(gm, report, prefix)

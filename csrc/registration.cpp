@@ -31,6 +31,10 @@ TORCH_LIBRARY(cnnfast, m) {
   // program: six ints per layer (csrc/ops/small_cnn/small_cnn.h); one weight and bias per layer,
   // an empty bias for none (Tensor[], not Tensor?[]: torch.jit.trace cannot record the latter).
   m.def("small_cnn(Tensor x, Tensor[] weights, Tensor[] biases, int[] program) -> Tensor");
+  // The inputs' channels, concatenated, reordered by index and split into tensors of `split`
+  // channels, in one pass: ShuffleNet's cat -> channel shuffle -> chunk, whose reordering
+  // optimize() folds into where this writes each channel and into the next convs' weights.
+  m.def("shuffle_channels(Tensor[] inputs, Tensor index, int[] split) -> Tensor[]");
   // Squeeze-and-excitation in three steps; see csrc/ops/se_squeeze, se_excite, se_scale.
   // mean over H x W of each channel: (N, C, H, W) -> (N, C).
   m.def("se_squeeze(Tensor x) -> Tensor");

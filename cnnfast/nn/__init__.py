@@ -3,9 +3,10 @@
 from cnnfast.nn.conv2d_bias_act import Conv2dBiasAct, fold_batchnorm
 from cnnfast.nn.linear_bias_act import LinearBiasAct
 from cnnfast.nn.preact_conv1x1 import PreactConv1x1
+from cnnfast.nn.shuffle_channels import ShuffleChannels
 from cnnfast.nn.small_cnn import SmallCNN
 from cnnfast.nn.squeeze_excite import SqueezeExciteScale
 
-FUSED_MODULES = (Conv2dBiasAct, LinearBiasAct, PreactConv1x1, SmallCNN, SqueezeExciteScale)
+FUSED_MODULES = (Conv2dBiasAct, LinearBiasAct, PreactConv1x1, ShuffleChannels, SmallCNN, SqueezeExciteScale)
 
-__all__ = ["Conv2dBiasAct", "FUSED_MODULES", "LinearBiasAct", "PreactConv1x1", "SmallCNN", "SqueezeExciteScale", "fold_batchnorm"]
+__all__ = ["Conv2dBiasAct", "FUSED_MODULES", "LinearBiasAct", "PreactConv1x1", "ShuffleChannels", "SmallCNN", "SqueezeExciteScale", "fold_batchnorm"]

@@ -8,7 +8,7 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnnfast.nn import FUSED_MODULES
+from cnnfast.nn import FUSED_MODULES, Conv2dBiasAct, PreactConv1x1
 
 
 def has_hooks(m: nn.Module) -> bool:
@@ -121,3 +121,49 @@ def eliminate_dead_code(gm: fx.GraphModule) -> None:
     for node in reversed(list(gm.graph.nodes)):
         if node.op not in ("placeholder", "output") and not node.users and not _mutates(gm, node):
             gm.graph.erase_node(node)
+
+
+def cat_parts(node: fx.Node):
+    """The part list of torch.cat(parts, 1) / torch.cat(parts, dim=1), else None."""
+    if node.op != "call_function" or node.target is not torch.cat:
+        return None
+    dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+    parts = node.args[0] if node.args else node.kwargs.get("tensors")
+    if dim != 1 or not isinstance(parts, (list, tuple)) or not all(isinstance(p, fx.Node) for p in parts):
+        return None
+    return list(parts)
+
+
+# Ops whose output has their input's channel count (for sizing buffers without running the model).
+_SAME_CHANNEL_MODULES = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
+_SAME_CHANNEL_FUNCTIONS = {F.max_pool2d, F.avg_pool2d, F.relu, torch.relu}
+
+
+def channel_count(gm: fx.GraphModule, node, memo: Dict[fx.Node, Optional[int]]) -> Optional[int]:
+    """Channel count of a 4-D node's output when the graph alone determines it, else None. memo
+    caches results; a pass may seed it with counts it knows (nodes it is about to rewrite)."""
+    if not isinstance(node, fx.Node):
+        return None
+    if node in memo:
+        return memo[node]
+    memo[node] = None  # guards cycles through malformed graphs
+    c = None
+    if node.op == "call_module":
+        m = module_of(gm, node)
+        if isinstance(m, (Conv2dBiasAct, PreactConv1x1)):
+            c = m.weight.shape[0]
+        elif isinstance(m, nn.Conv2d):
+            c = m.out_channels
+        elif isinstance(m, _SAME_CHANNEL_MODULES) and node.args:
+            c = channel_count(gm, node.args[0], memo)
+    elif node.op == "call_function":
+        parts = cat_parts(node)
+        if parts is not None:
+            counts = [channel_count(gm, p, memo) for p in parts]
+            c = None if None in counts else sum(counts)
+        elif node.target is torch.narrow and node.args[1] == 1:
+            c = node.args[3]
+        elif node.target in _SAME_CHANNEL_FUNCTIONS and node.args:
+            c = channel_count(gm, node.args[0], memo)
+    memo[node] = c
+    return c

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, PreactConv1x1
 from cnnfast.nn.concat_buffer import buffer_for_conv, buffer_like, copy_into, joined
-from cnnfast.passes._graph import call_site_counts, module_of
+from cnnfast.passes._graph import call_site_counts, cat_parts, channel_count, module_of
 from cnnfast.report import Report
 
 # Readers that never write into their input.
@@ -29,22 +29,6 @@ _READ_ONLY_MODULES = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.
                       nn.Flatten, nn.Linear, Conv2dBiasAct, LinearBiasAct, PreactConv1x1)
 _READ_ONLY_FUNCTIONS = {torch.cat, torch.narrow, torch.flatten, F.max_pool2d, F.avg_pool2d,
                         F.adaptive_avg_pool2d, joined, copy_into, operator.getitem}
-# Ops whose output has their input's channel count (for sizing buffers without running the model).
-_SAME_CHANNEL_MODULES = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
-_SAME_CHANNEL_FUNCTIONS = {F.max_pool2d, F.avg_pool2d, F.relu, torch.relu}
-
-
-def _cat_parts(node: fx.Node):
-    """The part list of torch.cat(parts, 1) / torch.cat(parts, dim=1), else None."""
-    if node.op != "call_function" or node.target is not torch.cat:
-        return None
-    dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
-    parts = node.args[0] if node.args else node.kwargs.get("tensors")
-    if dim != 1 or not isinstance(parts, (list, tuple)) or not all(isinstance(p, fx.Node) for p in parts):
-        return None
-    return list(parts)
-
-
 def _read_only(gm: fx.GraphModule, user: fx.Node) -> bool:
     if user.op == "output":
         return True
@@ -58,43 +42,14 @@ def _read_only(gm: fx.GraphModule, user: fx.Node) -> bool:
     return user.op == "call_method" and user.target == "size"
 
 
-def _channels(gm: fx.GraphModule, node, memo):
-    """Channel count of a 4-D node's output when the graph alone determines it, else None."""
-    if not isinstance(node, fx.Node):
-        return None
-    if node in memo:
-        return memo[node]
-    memo[node] = None  # guards cycles through malformed graphs
-    c = None
-    if node.op == "call_module":
-        m = module_of(gm, node)
-        if isinstance(m, (Conv2dBiasAct, PreactConv1x1)):
-            c = m.weight.shape[0]
-        elif isinstance(m, nn.Conv2d):
-            c = m.out_channels
-        elif isinstance(m, _SAME_CHANNEL_MODULES) and node.args:
-            c = _channels(gm, node.args[0], memo)
-    elif node.op == "call_function":
-        parts = _cat_parts(node)
-        if parts is not None:
-            counts = [_channels(gm, p, memo) for p in parts]
-            c = None if None in counts else sum(counts)
-        elif node.target is torch.narrow and node.args[1] == 1:
-            c = node.args[3]
-        elif node.target in _SAME_CHANNEL_FUNCTIONS and node.args:
-            c = _channels(gm, node.args[0], memo)
-    memo[node] = c
-    return c
-
-
 def _flatten_nested(gm: fx.GraphModule) -> None:
     for node in list(gm.graph.nodes):
-        parts = _cat_parts(node)
+        parts = cat_parts(node)
         if parts is None:
             continue
         flat, absorbed = [], []
         for p in parts:
-            inner = _cat_parts(p)
+            inner = cat_parts(p)
             if inner is not None and len(p.users) == 1 and parts.count(p) == 1:
                 flat.extend(inner)
                 absorbed.append(p)
@@ -109,7 +64,7 @@ def _flatten_nested(gm: fx.GraphModule) -> None:
 
 def _families(gm: fx.GraphModule):
     """Groups of cat nodes whose part lists are prefixes of the group's longest list."""
-    cats = [(n, _cat_parts(n)) for n in gm.graph.nodes if _cat_parts(n) is not None]
+    cats = [(n, cat_parts(n)) for n in gm.graph.nodes if cat_parts(n) is not None]
     families = []  # [parts of the longest, [(cat node, number of parts)]]
     for node, parts in sorted(cats, key=lambda c: -len(c[1])):
         for fam in families:
@@ -126,10 +81,10 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
     calls = call_site_counts(gm)
     memo = {}
     for node in gm.graph.nodes:  # before any cat is rewritten
-        _channels(gm, node, memo)
+        channel_count(gm, node, memo)
     for parts, cats in _families(gm):
         where = prefix + (cats[0][0].name)
-        counts = [_channels(gm, p, memo) for p in parts]
+        counts = [channel_count(gm, p, memo) for p in parts]
         if None in counts or len(set(parts)) != len(parts):
             report.skip(where, "torch.cat: part channel counts unknown before running, or a part repeated; "
                         "left as a copy")

@@ -8,8 +8,9 @@ from cnnfast.reference.preact_conv1x1 import preact_conv1x1
 from cnnfast.reference.se_excite import se_excite
 from cnnfast.reference.se_scale import se_scale
 from cnnfast.reference.se_squeeze import se_squeeze
+from cnnfast.reference.shuffle_channels import shuffle_channels
 from cnnfast.reference.small_cnn import small_cnn
 
 __all__ = ["conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1", "se_excite",
-           "se_scale", "se_squeeze",
+           "se_scale", "se_squeeze", "shuffle_channels",
            "small_cnn"]

@@ -5,6 +5,8 @@
 #include <c10/util/Optional.h>
 #include <c10/util/string_view.h>
 
+#include <vector>
+
 namespace cnnfast {
 
 // act(conv2d(x, weight, bias) + residual); x is (N, C, H, W) in NCHW or channels_last, the
@@ -40,6 +42,11 @@ at::Tensor linear_bias_act(const at::Tensor& x, const at::Tensor& weight, const 
 // program lists the layers, six ints each; an empty bias means none (see csrc/ops/small_cnn/small_cnn.h).
 at::Tensor small_cnn(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                      at::IntArrayRef program);
+
+// cat(inputs, 1)[:, index] split into tensors of split[i] channels, in inputs[0]'s layout; inputs
+// (N, C_i, H, W) share N, H, W; index (int64, on the inputs' device) has sum(split) values in
+// [0, sum C_i).
+std::vector<at::Tensor> shuffle_channels(at::TensorList inputs, const at::Tensor& index, at::IntArrayRef split);
 
 // Squeeze-and-excitation, as three ops (Hu et al. 2017; csrc/ops/se_*):
 // se_squeeze: the per-channel mean over H x W of x (N, C, H, W), either layout -> (N, C).

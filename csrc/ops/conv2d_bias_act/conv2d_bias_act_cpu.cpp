@@ -11,6 +11,7 @@
 #include "common/onednn_conv_cpu.h"
 #include "common/prepacked_weights.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
+#include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 
 namespace cnnfast {
 
@@ -126,6 +127,9 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
 
   if (is_gemm(x, weight, padding, groups)) {
     return with_memory_format(conv_gemm(x, weight, bias, res, act), format);
+  }
+  if (format == at::MemoryFormat::ChannelsLast && depthwise_direct_supported(x, weight, groups, out_shape)) {
+    return depthwise_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape);
   }
   if (onednn_conv_supported(x, weight, padding, dilation)) {
     // ATen's prepacked channels_last conv returns garbage for a single-channel input whose output

@@ -1,0 +1,224 @@
+// Depthwise convolution (one filter per channel: MobileNet, ShuffleNet, EfficientNet) computed
+// directly in channels_last. These convs do ~9 multiply-adds per output element, so their time is
+// call overhead and memory traffic, not arithmetic: through oneDNN one took 25-30 us for
+// ShuffleNet's 58 x 28 x 28 maps (0.8 MFLOP, ~30 GFLOP/s), a fifth of that network's conv time.
+// Here input rows are copied once into a ring of zero-padded rows (padding columns and channels
+// rounded up to 16 are zeros, so the tap loop has no bounds tests or channel tail),
+// each 16-channel block of an output pixel accumulates its taps in one vector register, and bias,
+// residual and activation are applied as the row is stored.
+#include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "common/activation_inplace.h"
+#include "common/cpu_clones.h"
+#include "common/prepacked_weights.h"
+
+namespace cnnfast {
+
+namespace {
+
+constexpr int64_t kLanes = 16;  // one 512-bit register of floats
+constexpr int64_t kPixels = 8;  // output pixels accumulated together
+constexpr int64_t kDepthwiseLayout = 1;  // prepacked_weight layout id: (KH * KW, C rounded up to kLanes)
+
+int64_t padded(int64_t c) { return (c + kLanes - 1) / kLanes * kLanes; }
+
+struct Geometry {
+  int64_t c, cp, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
+
+inline __attribute__((always_inline)) vf load(const float* p) {
+  vf v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+inline __attribute__((always_inline)) float* align64(float* p) {
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
+}
+
+// Output rows [r0, r1) of the (N * OH) rows. Everything it does is written out in this one
+// function: it is built per x86-64 level, and helpers it called would be built for the baseline.
+CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float* __restrict__ wpk,
+                                       const float* __restrict__ bias, const float* __restrict__ res,
+                                       float* __restrict__ out, const Geometry& g, int act, int64_t r0, int64_t r1) {
+  // A ring of padded input rows: consecutive output rows share KH - stride of theirs, so each
+  // input row is copied in once per task. Padding columns and channels are zeroed once, here.
+  const int64_t padded_w = g.w + 2 * g.pw, row = padded_w * g.cp, span = (g.kh - 1) * g.dh + 1;
+  // 64-byte aligned (std::vector gives 16): a vector load that straddles two cache lines costs
+  // two, and measured here that halved the kernel's speed.
+  std::vector<float> ring_mem(span * row + kLanes, 0.0f), acc_mem(g.ow * g.cp + kLanes);
+  float* const ring = align64(ring_mem.data());
+  float* const acc = align64(acc_mem.data());
+  std::vector<int64_t> holds(span, -1);  // img * H + iy of the row in each slot
+  std::vector<const float*> tap_rows(g.kh);
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t img = r / g.oh, oy = r % g.oh;
+    for (int64_t t = 0; t < g.kh; ++t) {
+      const int64_t iy = oy * g.sh - g.ph + t * g.dh;
+      if (iy < 0 || iy >= g.h) {
+        tap_rows[t] = nullptr;
+        continue;
+      }
+      float* slot = ring + (iy % span) * row;
+      if (holds[iy % span] != img * g.h + iy) {
+        holds[iy % span] = img * g.h + iy;
+        const float* src = x + (img * g.h + iy) * g.w * g.c;
+        float* dst = slot + g.pw * g.cp;
+        if (g.c == g.cp) {
+          __builtin_memcpy(dst, src, g.w * g.c * sizeof(float));
+        } else {
+          for (int64_t ix = 0; ix < g.w; ++ix) {
+            for (int64_t k = 0; k < g.c; ++k) dst[ix * g.cp + k] = src[ix * g.c + k];
+          }
+        }
+      }
+      tap_rows[t] = slot;
+    }
+    // Eight output pixels at a time, all their 16-channel blocks before the next eight (the input
+    // columns they read stay in L1): eight independent FMA chains keep both FMA units busy (one
+    // chain is bound by the FMA latency, ~4x slower), and each filter tap is loaded once for the eight.
+    int64_t ox = 0;
+    for (; ox + kPixels <= g.ow; ox += kPixels) {
+      for (int64_t c0 = 0; c0 < g.cp; c0 += kLanes) {
+        const vf b0 = load(bias + c0);
+        vf v[kPixels];
+#pragma GCC unroll 8
+        for (int64_t p = 0; p < kPixels; ++p) v[p] = b0;
+        for (int64_t t = 0; t < g.kh; ++t) {
+          if (!tap_rows[t]) continue;
+          const float* in = tap_rows[t] + ox * g.sw * g.cp + c0;
+          const float* wt = wpk + t * g.kw * g.cp + c0;
+          for (int64_t k = 0; k < g.kw; ++k) {
+            const vf wv = load(wt + k * g.cp);
+            const float* ik = in + k * g.dw * g.cp;
+#pragma GCC unroll 8
+            for (int64_t p = 0; p < kPixels; ++p) v[p] += load(ik + p * g.sw * g.cp) * wv;
+          }
+        }
+#pragma GCC unroll 8
+        for (int64_t p = 0; p < kPixels; ++p) __builtin_memcpy(acc + (ox + p) * g.cp + c0, &v[p], sizeof(vf));
+      }
+    }
+    // The last OW % 8 pixels one at a time, four channel blocks together (again independent chains).
+    for (; ox < g.ow; ++ox) {
+      int64_t c0 = 0;
+      for (; c0 + 4 * kLanes <= g.cp; c0 += 4 * kLanes) {
+        vf v[4];
+#pragma GCC unroll 4
+        for (int64_t q = 0; q < 4; ++q) v[q] = load(bias + c0 + q * kLanes);
+        for (int64_t t = 0; t < g.kh; ++t) {
+          if (!tap_rows[t]) continue;
+          const float* in = tap_rows[t] + ox * g.sw * g.cp + c0;
+          const float* wt = wpk + t * g.kw * g.cp + c0;
+          for (int64_t k = 0; k < g.kw; ++k) {
+#pragma GCC unroll 4
+            for (int64_t q = 0; q < 4; ++q) {
+              v[q] += load(in + k * g.dw * g.cp + q * kLanes) * load(wt + k * g.cp + q * kLanes);
+            }
+          }
+        }
+#pragma GCC unroll 4
+        for (int64_t q = 0; q < 4; ++q) __builtin_memcpy(acc + ox * g.cp + c0 + q * kLanes, &v[q], sizeof(vf));
+      }
+      for (; c0 < g.cp; c0 += kLanes) {
+        vf v = load(bias + c0);
+        for (int64_t t = 0; t < g.kh; ++t) {
+          if (!tap_rows[t]) continue;
+          const float* in = tap_rows[t] + ox * g.sw * g.cp + c0;
+          const float* wt = wpk + t * g.kw * g.cp + c0;
+          for (int64_t k = 0; k < g.kw; ++k) v += load(in + k * g.dw * g.cp) * load(wt + k * g.cp);
+        }
+        __builtin_memcpy(acc + ox * g.cp + c0, &v, sizeof(vf));
+      }
+    }
+    // The store: residual and the cheap activations per element (NaN kept, as in eager PyTorch).
+    float* o = out + r * g.ow * g.c;
+    const float* rr = res ? res + r * g.ow * g.c : nullptr;
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      const float* a = acc + ox * g.cp;
+      float* op = o + ox * g.c;
+      if (rr) {
+        const float* rp = rr + ox * g.c;
+        switch (static_cast<Activation>(act)) {
+          case Activation::ReLU: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::ReLU>(a[k] + rp[k]); break;
+          case Activation::ReLU6: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::ReLU6>(a[k] + rp[k]); break;
+          case Activation::HardSwish: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::HardSwish>(a[k] + rp[k]); break;
+          case Activation::HardSigmoid: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::HardSigmoid>(a[k] + rp[k]); break;
+          default: for (int64_t k = 0; k < g.c; ++k) op[k] = a[k] + rp[k];
+        }
+        continue;
+      }
+      switch (static_cast<Activation>(act)) {
+        case Activation::ReLU: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::ReLU>(a[k]); break;
+        case Activation::ReLU6: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::ReLU6>(a[k]); break;
+        case Activation::HardSwish: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::HardSwish>(a[k]); break;
+        case Activation::HardSigmoid: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::HardSigmoid>(a[k]); break;
+        default: for (int64_t k = 0; k < g.c; ++k) op[k] = a[k];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool depthwise_direct_supported(const at::Tensor& x, const at::Tensor& weight, int64_t groups,
+                                at::IntArrayRef out_shape) {
+  if (!(x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.dim() == 4 &&
+        groups == x.size(1) && weight.size(0) == groups && weight.size(1) == 1 && x.size(0) > 0)) {
+    return false;
+  }
+  // Where it pays (benchmarks/ops/bench_depthwise_conv.py, 2 threads, against oneDNN through
+  // ATen): up to ~3.3M multiply-adds, where oneDNN's fixed cost per call dominates, this kernel
+  // took 0.25-0.8x the time (ShuffleNet's 58 x 28 x 28 at batch 1: 12 vs 33 us); from ~3.4M on,
+  // oneDNN's depthwise kernel streams as well or better (EfficientNet's 1152 x 7 x 7 at batch 8:
+  // 119 vs 159 us), and larger maps stay with it.
+  const int64_t macs = out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * weight.size(2) * weight.size(3);
+  return macs <= 3300000;
+}
+
+at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                              at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                              const std::optional<at::Tensor>& residual, Activation act,
+                              at::IntArrayRef out_shape) {
+  const int64_t c = x.size(1), cp = padded(c);
+  const Geometry g{c,          cp,         x.size(2),  x.size(3),  out_shape[2], out_shape[3], weight.size(2),
+                   weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
+  // (C, 1, KH, KW) -> (KH * KW, Cp), zero channels past C; packed once per weight.
+  const at::Tensor wpk = prepacked_weight(weight, kDepthwiseLayout, [cp](const at::Tensor& wt) {
+    const int64_t ch = wt.size(0);
+    return at::constant_pad_nd(wt.reshape({ch, -1}).t(), {0, cp - ch}).contiguous();
+  });
+  std::vector<float> b(cp, 0.0f);
+  if (bias.has_value()) {
+    const at::Tensor bc = bias->contiguous();
+    std::copy(bc.const_data_ptr<float>(), bc.const_data_ptr<float>() + c, b.begin());
+  }
+  at::Tensor res;
+  if (residual.has_value()) res = residual->contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const bool cheap = is_cheap(act);
+  const int fused_act = static_cast<int>(cheap ? act : Activation::None);
+  const float* xp = x.const_data_ptr<float>();
+  const float* rp = residual.has_value() ? res.const_data_ptr<float>() : nullptr;
+  float* op = out.mutable_data_ptr<float>();
+  const int64_t rows = out_shape[0] * g.oh;
+  // About 16k multiply-adds per task: enough to pay for a thread hand-off.
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.ow * cp * g.kh * g.kw));
+  at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
+    depthwise_rows(xp, wpk.const_data_ptr<float>(), b.data(), rp, op, g, fused_act, r0, r1);
+  });
+  if (!cheap) activation_(out, act);  // exp/tanh: ATen's vectorised in-place pass
+  return out;
+}
+
+}  // namespace cnnfast

@@ -1,0 +1,104 @@
+"""conv2d_bias_act's direct depthwise kernel (csrc/ops/conv2d_bias_act/depthwise_conv_cpu.cpp:
+channels_last fp32, one filter per channel, up to ~3.3M multiply-adds) against the float64
+reference, over the shapes that take each of its code paths: eight-pixel blocks and the
+one-pixel remainder (with and without four channel blocks together), channel counts off the
+16-lane grid, rectangular kernels, strides and padding, dilation, residual, every activation,
+batches whose images share a thread's row ring, and NaN/Inf."""
+
+import pytest
+import torch
+
+import cnnfast
+from cnnfast.reference import conv2d_bias_act as reference
+from tests.conftest import TOLERANCE, rel_err
+
+ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
+
+# (C, H, W, (kh, kw), stride, padding, dilation)
+CASES = [
+    (58, 28, 28, (3, 3), (1, 1), (1, 1), (1, 1)),   # ShuffleNet stage 2: 3 blocks of 8 + 4 pixels
+    (24, 56, 56, (3, 3), (2, 2), (1, 1), (1, 1)),   # strided
+    (232, 7, 7, (3, 3), (1, 1), (1, 1), (1, 1)),    # only remainder pixels, 4 channel blocks at once
+    (67, 9, 17, (5, 5), (1, 1), (2, 2), (1, 1)),    # 67 channels: 4 blocks together + 1 alone
+    (1, 12, 13, (3, 3), (1, 1), (1, 1), (1, 1)),    # one channel
+    (16, 10, 19, (3, 5), (2, 1), (1, 2), (1, 1)),   # rectangular kernel, mixed stride and padding
+    (20, 15, 15, (3, 3), (1, 1), (2, 2), (2, 2)),   # dilation
+    (33, 8, 8, (3, 3), (1, 1), (0, 0), (1, 1)),     # no padding
+    (40, 6, 9, (1, 1), (1, 1), (0, 0), (1, 1)),     # 1x1 depthwise (a per-channel scale)
+    (130, 11, 11, (7, 7), (3, 3), (3, 3), (1, 1)),  # big kernel, stride 3
+]
+
+
+def _args(case, batch, residual, seed=0):
+    c, h, w, k, s, p, d = case
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, c, h, w, generator=g).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(c, 1, *k, generator=g) / (k[0] * k[1]) ** 0.5
+    bias = torch.randn(c, generator=g)
+    oh = (h + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    ow = (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
+    res = torch.randn(batch, c, oh, ow, generator=g).contiguous(memory_format=torch.channels_last) if residual else None
+    return x, weight, bias, s, p, d, c, res
+
+
+def _check(args, act):
+    x, weight, bias, s, p, d, g, res = args
+    out = cnnfast.ops.conv2d_bias_act(x, weight, bias, s, p, d, g, res, act)
+    ref = reference(x.double(), weight.double(), bias.double(), s, p, d, g,
+                    res.double() if res is not None else None, act)
+    assert out.shape == ref.shape and out.is_contiguous(memory_format=torch.channels_last)
+    err = rel_err(out, ref)
+    assert err <= TOLERANCE[torch.float32], f"relative error {err:.2e}"
+    return out, ref
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"c{c[0]}-{c[1]}x{c[2]}-k{c[3][0]}x{c[3][1]}-s{c[4][0]}{c[4][1]}")
+def test_matches_reference(case, batch, residual):
+    _check(_args(case, batch, residual), "relu")
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_every_activation(act):
+    _check(_args(CASES[3], 2, residual=True), act)
+
+
+def test_no_bias():
+    x, weight, _, s, p, d, g, _ = _args(CASES[0], 2, False)
+    out = cnnfast.ops.conv2d_bias_act(x, weight, None, s, p, d, g, None, "relu")
+    ref = reference(x.double(), weight.double(), None, s, p, d, g, None, "relu")
+    assert rel_err(out, ref) <= TOLERANCE[torch.float32]
+
+
+def test_nan_and_inf_propagate_as_in_eager():
+    x, weight, bias, s, p, d, g, _ = _args(CASES[0], 1, False)
+    x = x.clone()
+    x[0, 3, 5, 5] = float("nan")
+    x[0, 7, 0, 0] = float("inf")
+    for act in ("relu", "relu6", "hardswish", "none"):
+        out = cnnfast.ops.conv2d_bias_act(x, weight, bias, s, p, d, g, None, act)
+        ref = reference(x.double(), weight.double(), bias.double(), s, p, d, g, None, act).float()
+        assert torch.equal(out.isnan(), ref.isnan()), act
+        finite = ref.isfinite()
+        assert torch.equal(out.isinf(), ref.isinf()), act
+        assert rel_err(out[finite], ref[finite]) <= TOLERANCE[torch.float32]
+
+
+def test_channel_slice_input():
+    # A channel slice of a channels_last buffer (what ShuffleNet's blocks read) is copied dense first.
+    big = torch.randn(2, 80, 12, 12).contiguous(memory_format=torch.channels_last)
+    x = big[:, 10:50]
+    weight, bias = torch.randn(40, 1, 3, 3), torch.randn(40)
+    out = cnnfast.ops.conv2d_bias_act(x, weight, bias, 1, 1, 1, 40, None, "relu")
+    ref = reference(x.double(), weight.double(), bias.double(), (1, 1), (1, 1), (1, 1), 40, None, "relu")
+    assert rel_err(out, ref) <= TOLERANCE[torch.float32]
+
+
+def test_weight_change_is_seen():
+    # The packed filter is cached per weight tensor; an in-place update must repack it.
+    x, weight, bias, s, p, d, g, _ = _args(CASES[0], 1, False)
+    first = cnnfast.ops.conv2d_bias_act(x, weight, bias, s, p, d, g, None, "none")
+    weight.mul_(2)
+    second = cnnfast.ops.conv2d_bias_act(x, weight, bias, s, p, d, g, None, "none")
+    assert rel_err(second - bias.view(1, -1, 1, 1), 2 * (first - bias.view(1, -1, 1, 1))) <= 1e-6

@@ -92,7 +92,7 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
 
 
 PEER_COLUMNS = [("channels_last", "CL"), ("torchscript", "TorchScript"), ("torch.compile", "compile"),
-                ("onnxruntime", "ORT")]
+                ("onnxruntime", "ORT"), ("openvino", "OpenVINO")]
 
 
 def format_peer_table(rows: List[Dict]) -> str:

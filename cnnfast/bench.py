@@ -122,18 +122,21 @@ def write_chart(rows: List[Dict], path: str) -> bool:
         return False
     methods = ["cnnfast"] + sorted({p for r in rows for p in r["peers_ms"]})
     labels = [f"{r['model']} b{r['batch']}" for r in rows]
-    width = 0.8 / len(methods)
-    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(rows) * len(methods) / 2), 5))
+    # Horizontal bars, one group per (model, batch) row: stays readable for the whole zoo with
+    # every peer (a vertical layout grew to 60 inches wide).
+    height = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(10, min(60, max(4, 0.11 * len(rows) * len(methods) + 1.5))))
     for i, m in enumerate(methods):
         speedups = [r["eager_ms"] / (r["cnnfast_ms"] if m == "cnnfast" else r["peers_ms"].get(m, float("nan")))
                     for r in rows]
-        ax.bar([k + i * width for k in range(len(rows))], speedups, width, label=m)
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(rows))])
-    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("speedup over eager PyTorch (higher is better)")
+        ax.barh([k + i * height for k in range(len(rows))], speedups, height, label=m)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_yticks([k + 0.4 - height / 2 for k in range(len(rows))])
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()  # first model at the top, as in the table
+    ax.set_xlabel("speedup over eager PyTorch (higher is better)")
     ax.set_title("cnnfast bench")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

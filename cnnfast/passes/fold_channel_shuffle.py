@@ -133,11 +133,11 @@ def _halves(node: fx.Node, channels: int):
 
 
 class _Folder:
-    def __init__(self, gm: fx.GraphModule, report: Report, prefix: str):
+    def __init__(self, gm: fx.GraphModule, report: Report, prefix: str, site_cats):
         self.gm, self.report, self.prefix = gm, report, prefix
+        self.site_cats = site_cats  # cats a later site rewrites: they read through self.values
         self.calls = call_site_counts(gm)
         self.values: Dict[fx.Node, Value] = {}
-        self.site_cats = set()
         self.restored: Dict[fx.Node, fx.Node] = {}
 
     def value(self, node: fx.Node, channels: int) -> Value:
@@ -159,7 +159,7 @@ class _Folder:
             start += c
         part_of = [i for i, c in enumerate(counts) for _ in range(c)]
         first = [sum(counts[:i]) for i in range(len(counts))]
-        total, per_group = sum(counts), sum(counts) // groups
+        per_group = sum(counts) // groups
         index, split, orders = [], [], []
         for _, lo, hi in pieces:
             entries = []
@@ -171,7 +171,6 @@ class _Folder:
             index += [starts[i] + k for i, k, _ in entries]
             orders.append([logical for _, _, logical in entries])
             split.append(hi - lo)
-        assert total == start
         name = self._add_module(f"{cat.name}_shuffle", ShuffleChannels(index, split))
         with self.gm.graph.inserting_before(cat):
             call = self.gm.graph.call_module(name, (sources,))
@@ -188,7 +187,7 @@ class _Folder:
             if user is phys:
                 continue
             if user in self.site_cats:
-                continue  # a later site reads through self.values
+                continue
             if identity:
                 user.replace_input_with(logical, phys)
             elif not self.fold_into_conv(user, logical, phys, order):
@@ -262,8 +261,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
         sites.append((node, parts, counts, groups, pieces))
     if not sites:
         return
-    folder = _Folder(gm, report, prefix)
-    folder.site_cats = {s[0] for s in sites}
+    folder = _Folder(gm, report, prefix, {s[0] for s in sites})
     for cat, parts, counts, groups, pieces in sites:
         folder.rewrite_site(cat, parts, counts, groups, pieces)
     eliminate_dead_code(gm)  # the cats, shuffles and chunks, now unread: later passes must not see them

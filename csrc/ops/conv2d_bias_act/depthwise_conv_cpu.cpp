@@ -145,18 +145,11 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
     float* o = out + r * g.ow * g.c;
     const float* rr = res ? res + r * g.ow * g.c : nullptr;
     for (int64_t ox = 0; ox < g.ow; ++ox) {
-      const float* a = acc + ox * g.cp;
+      float* a = acc + ox * g.cp;
       float* op = o + ox * g.c;
       if (rr) {
         const float* rp = rr + ox * g.c;
-        switch (static_cast<Activation>(act)) {
-          case Activation::ReLU: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::ReLU>(a[k] + rp[k]); break;
-          case Activation::ReLU6: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::ReLU6>(a[k] + rp[k]); break;
-          case Activation::HardSwish: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::HardSwish>(a[k] + rp[k]); break;
-          case Activation::HardSigmoid: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::HardSigmoid>(a[k] + rp[k]); break;
-          default: for (int64_t k = 0; k < g.c; ++k) op[k] = a[k] + rp[k];
-        }
-        continue;
+        for (int64_t k = 0; k < g.c; ++k) a[k] += rp[k];  // into the L1-resident row first
       }
       switch (static_cast<Activation>(act)) {
         case Activation::ReLU: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::ReLU>(a[k]); break;

@@ -21,10 +21,11 @@ namespace {
 
 struct Run {
   int64_t input, input_channel, output, output_channel, length;
+  int64_t input_channels, output_channels;  // row lengths of the two tensors, for the pixel loop
 };
 
-std::vector<Run> plan_runs(const std::vector<int64_t>& input_start, const at::Tensor& index, at::IntArrayRef split,
-                           int64_t channels) {
+std::vector<Run> plan_runs(const std::vector<int64_t>& input_start, at::TensorList inputs, const at::Tensor& index,
+                           at::IntArrayRef split, int64_t channels) {
   const at::Tensor idx = index.contiguous();
   const int64_t* ip = idx.const_data_ptr<int64_t>();
   std::vector<Run> runs;
@@ -44,7 +45,7 @@ std::vector<Run> plan_runs(const std::vector<int64_t>& input_start, const at::Te
           continue;
         }
       }
-      runs.push_back({s, c, o, k, 1});
+      runs.push_back({s, c, o, k, 1, inputs[s].size(1), split[o]});
     }
   }
   return runs;
@@ -81,7 +82,7 @@ std::vector<at::Tensor> shuffle_channels_cpu(at::TensorList inputs, const at::Te
     input_start.push_back(start);
     start += t.size(1);
   }
-  const std::vector<Run> runs = plan_runs(input_start, index, split, channels);
+  const std::vector<Run> runs = plan_runs(input_start, inputs, index, split, channels);
   const int64_t n = x.size(0), hw = x.size(2) * x.size(3), bytes = x.element_size();
   if (n * hw == 0 || runs.empty()) return outs;
   std::vector<const char*> in_ptr;
@@ -96,9 +97,8 @@ std::vector<at::Tensor> shuffle_channels_cpu(at::TensorList inputs, const at::Te
     at::parallel_for(0, n * hw, grain, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         for (const Run& r : runs) {
-          const int64_t ci = ins[r.input].size(1), co = split[r.output];
-          copy_run(out_ptr[r.output] + (p * co + r.output_channel) * bytes,
-                   in_ptr[r.input] + (p * ci + r.input_channel) * bytes, r.length, bytes);
+          copy_run(out_ptr[r.output] + (p * r.output_channels + r.output_channel) * bytes,
+                   in_ptr[r.input] + (p * r.input_channels + r.input_channel) * bytes, r.length, bytes);
         }
       }
     });
@@ -108,9 +108,8 @@ std::vector<at::Tensor> shuffle_channels_cpu(at::TensorList inputs, const at::Te
       for (int64_t q = q0; q < q1; ++q) {
         const int64_t img = q / static_cast<int64_t>(runs.size());
         const Run& r = runs[q % runs.size()];
-        const int64_t ci = ins[r.input].size(1), co = split[r.output];
-        std::memcpy(out_ptr[r.output] + ((img * co + r.output_channel) * hw) * bytes,
-                    in_ptr[r.input] + ((img * ci + r.input_channel) * hw) * bytes, r.length * hw * bytes);
+        std::memcpy(out_ptr[r.output] + ((img * r.output_channels + r.output_channel) * hw) * bytes,
+                    in_ptr[r.input] + ((img * r.input_channels + r.input_channel) * hw) * bytes, r.length * hw * bytes);
       }
     });
   }

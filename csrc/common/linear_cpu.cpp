@@ -10,17 +10,28 @@
 #include <type_traits>
 
 #include "common/activation_inplace.h"
+#include "common/skinny_gemm_cpu.h"
 #include "common/vector_cpu.h"
 
 namespace cnnfast {
 
 namespace {
 
-constexpr int64_t kMaxRowBatch = 4;   // measured: above this MKL's GEMM is as fast or faster
 constexpr int64_t kGrainMacs = 32768;  // work per OpenMP task
 
+// Whether the row-streaming kernel beats MKL's GEMM (addmm) for n rows of k inputs. Measured
+// with 2 threads (benchmarks/ops/bench_linear_bias_act.py): fp32 with k >= 256 takes 0.3-0.8x of
+// MKL's time up to 64 rows (1.0x at 128); narrow layers (an SE block's 64 -> 256) pay a
+// horizontal sum per output and lose above 4 rows, as do the other dtypes' plain dot products.
+bool streams_rows(const at::Tensor& in) {
+  const int64_t n = in.size(0), k = in.size(1);
+  if (n <= 4) return true;
+  return in.scalar_type() == at::kFloat && k >= 256 && n <= 64;
+}
+
 // out[i, j] = act(in[i, :] . w[j, :] + b[j]) for n rows of in, m outputs, k inputs (contiguous).
-// Each task takes a block of w's rows and computes them for every row of in while they are in cache.
+// Each task takes a block of w's rows and computes them for every row of in while they are in
+// cache, so w is read from memory once whatever n is.
 template <typename scalar_t>
 void rows_act(const scalar_t* in, const scalar_t* w, const scalar_t* b, scalar_t* out, int64_t n, int64_t m,
               int64_t k, Activation act) {
@@ -28,15 +39,17 @@ void rows_act(const scalar_t* in, const scalar_t* w, const scalar_t* b, scalar_t
   dispatch_activation(act, [&](auto a) {
     constexpr Activation A = decltype(a)::value;
     at::parallel_for(0, m, std::max<int64_t>(16, kGrainMacs / std::max<int64_t>(1, k * n)), [&](int64_t j0, int64_t j1) {
-      for (int64_t i = 0; i < n; ++i) {
-        scalar_t* o = out + i * m;
-        if constexpr (std::is_same_v<scalar_t, float>) {
-          gemv_f32(w + j0 * k, in + i * k, o + j0, j1 - j0, k);
+      if constexpr (std::is_same_v<scalar_t, float>) {
+        skinny_gemm_f32(in, w, out, n, k, m, j0, j1);
+        for (int64_t i = 0; i < n; ++i) {
+          float* o = out + i * m;
           for (int64_t j = j0; j < j1; ++j) o[j] = activate<A, float>(o[j] + (b ? b[j] : 0.0f));
-        } else {
-          for (int64_t j = j0; j < j1; ++j) {
-            const acc_t bias = b ? static_cast<acc_t>(b[j]) : acc_t(0);
-            o[j] = static_cast<scalar_t>(activate<A, acc_t>(dot(in + i * k, w + j * k, k) + bias));
+        }
+      } else {
+        for (int64_t j = j0; j < j1; ++j) {
+          const acc_t bias = b ? static_cast<acc_t>(b[j]) : acc_t(0);
+          for (int64_t i = 0; i < n; ++i) {
+            out[i * m + j] = static_cast<scalar_t>(activate<A, acc_t>(dot(in + i * k, w + j * k, k) + bias));
           }
         }
       }
@@ -49,7 +62,7 @@ void rows_act(const scalar_t* in, const scalar_t* w, const scalar_t* b, scalar_t
 at::Tensor linear_act_cpu(const at::Tensor& in, const at::Tensor& w, const std::optional<at::Tensor>& b,
                           Activation act) {
   const int64_t n = in.size(0), k = in.size(1), m = w.size(0);
-  if (n > kMaxRowBatch) {
+  if (!streams_rows(in)) {
     at::Tensor out = b.has_value() ? at::addmm(*b, in, w.t()) : at::mm(in, w.t());
     activation_(out, act);
     return out.contiguous();

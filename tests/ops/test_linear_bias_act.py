@@ -1,5 +1,5 @@
 """cnnfast.ops.linear_bias_act against its reference (both CPU paths: row-streaming up to batch 4,
-MKL above), opcheck, bad input."""
+and up to 64 for fp32 layers with >= 256 inputs; MKL otherwise), opcheck, bad input."""
 
 import pytest
 import torch
@@ -9,9 +9,14 @@ from cnnfast.ops import ACTIVATIONS
 from cnnfast.reference import linear_bias_act as reference
 from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
 
-# (K, M): ResNet-50, MobileNetV3 and AlexNet/VGG-style heads (reduced), SE widths, odd sizes.
-WIDTHS = [(2048, 1000), (960, 1280), (1280, 1000), (4096, 512), (256, 16), (37, 5), (3, 1), (17, 130)]
-BATCHES = [1, 2, 4, 5, 17]  # the streaming kernel up to 4, MKL above
+# (K, M): ResNet-50, MobileNetV3 and AlexNet/VGG-style heads (reduced), SE widths, odd sizes;
+# 5000 inputs span two of the streaming kernel's k tiles (4096) and end in a partial vector, and
+# output counts that are not multiples of its 4-row blocks leave a remainder.
+WIDTHS = [(2048, 1000), (960, 1280), (1280, 1000), (4096, 512), (5000, 21), (256, 16), (37, 5), (3, 1),
+          (17, 130)]
+# Streaming kernel: every batch up to 4, up to 64 where K >= 256; MKL above. 17 leaves a partial
+# block of the kernel's 4-row input blocks.
+BATCHES = [1, 2, 4, 5, 17, 64, 65]
 
 
 def _args(batch, k, m, dtype=torch.float32, bias=True, seed=0):

@@ -1,5 +1,5 @@
 // linear_bias_act on the CPU: linear_act_cpu (common/linear_cpu.h): a row-streaming AVX-512 kernel
-// up to batch 4, where a classifier head's cost is reading its weights once; MKL above.
+// at inference batch sizes, where a classifier head's cost is reading its weights once; MKL above.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 

@@ -24,10 +24,20 @@ def _cpu_model():
     return platform.processor()
 
 
+def pytest_configure(config):
+    # optimize() installs cnnfast's caching CPU allocator process-wide (cnnfast.memory); install
+    # it before any benchmark runs, so eager PyTorch and the peers are timed under the same
+    # allocator whatever the order of the tests.
+    from cnnfast.memory import keep_freed_memory
+
+    keep_freed_memory()
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["cpu_model"] = _cpu_model()
     machine_info["torch_threads"] = THREADS
     machine_info["torch"] = torch.__version__
+    machine_info["caching_cpu_allocator"] = cnnfast.memory.keeps_freed_memory()
     machine_info["cnnfast"] = cnnfast.__version__
     machine_info["cnnfast_build"] = {k: v for k, v in cnnfast.build_info().items() if k != "extension_path"}
 

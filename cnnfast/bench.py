@@ -163,7 +163,9 @@ def machine_info(threads: int, device: str) -> Dict:
     except (OSError, StopIteration):
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "python": platform.python_version(),
-            "torch": torch.__version__, "cnnfast": cnnfast.__version__, "device": device}
+            "torch": torch.__version__, "cnnfast": cnnfast.__version__, "device": device,
+            # set by the first optimize(), before any timing: every method runs under it
+            "caching_cpu_allocator": cnnfast.memory.keeps_freed_memory()}
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(device)
     return info

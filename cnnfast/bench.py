@@ -60,6 +60,12 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
 
     methods = {"eager": timed(eager), "cnnfast": timed(fast)}
     peer_setup, peer_errors = {}, {}
+    scripted = None
+    if peers and not script:
+        # The same rewrite frozen as TorchScript (optimize(..., script=True)): no Python between
+        # the ops, which is most of the difference on the small networks at batch 1.
+        scripted = cnnfast.optimize(eager, script=True)
+        methods["cnnfast_script"] = timed(scripted)
     if peers:
         from cnnfast.peers import build_peers
 
@@ -69,6 +75,8 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
     with torch.inference_mode():
         ref, out = eager(x), fast(x)
         err = rel_err(out.float(), ref.float())
+        if scripted is not None:
+            err = max(err, rel_err(scripted(x).float(), ref.float()))
         for _ in range(3):  # warm-up: weight prepacking, allocator, thread pools
             for fn in methods.values():
                 fn(x)
@@ -79,11 +87,16 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
     eager_ms = statistics.median(samples["eager"]) * 1e3
     fast_ms = statistics.median(samples["cnnfast"]) * 1e3
     rep = cnnfast.report(fast)
-    peer_ms = {m: statistics.median(v) * 1e3 for m, v in samples.items() if m not in ("eager", "cnnfast")}
+    script_ms = statistics.median(samples["cnnfast_script"]) * 1e3 if scripted is not None else None
+    peer_ms = {m: statistics.median(v) * 1e3 for m, v in samples.items()
+               if m not in ("eager", "cnnfast", "cnnfast_script")}
     best = min(peer_ms, key=peer_ms.get) if peer_ms else None
+    best_fast = min(fast_ms, script_ms) if script_ms is not None else fast_ms
     return {
         "peers_ms": peer_ms, "peer_setup_s": peer_setup, "peer_errors": peer_errors,
-        "best_peer": best, "cnnfast_vs_best_peer": fast_ms / peer_ms[best] if best else None,
+        "cnnfast_script_ms": script_ms,
+        # the faster of the two cnnfast forms (plain / script=True) against the fastest peer
+        "best_peer": best, "cnnfast_vs_best_peer": best_fast / peer_ms[best] if best else None,
         "model": name, "batch": batch, "gflop": gflop, "eager_ms": eager_ms, "cnnfast_ms": fast_ms,
         "speedup": eager_ms / fast_ms, "gflops_per_s": gflop / (fast_ms / 1e3), "max_rel_err": err,
         "fusions": sum(rep.fused.values()), "fused": dict(rep.fused), "skipped": len(rep.skipped),
@@ -96,11 +109,13 @@ PEER_COLUMNS = [("channels_last", "CL"), ("torchscript", "TorchScript"), ("torch
 
 
 def format_peer_table(rows: List[Dict]) -> str:
-    head = ["model", "batch", "eager ms", "cnnfast ms"] + [f"{c} ms" for _, c in PEER_COLUMNS] + [
-        "best peer", "cnnfast / best peer", "compile s"]
+    head = ["model", "batch", "eager ms", "cnnfast ms", "cnnfast script ms"] + [f"{c} ms" for _, c in PEER_COLUMNS] + [
+        "best peer", "best cnnfast / best peer", "compile s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for r in rows:
-        cells = [r["model"], str(r["batch"]), f"{r['eager_ms']:.2f}", f"{r['cnnfast_ms']:.2f}"]
+        script_ms = r.get("cnnfast_script_ms")
+        cells = [r["model"], str(r["batch"]), f"{r['eager_ms']:.2f}", f"{r['cnnfast_ms']:.2f}",
+                 f"{script_ms:.2f}" if script_ms is not None else "n/a"]
         cells += [f"{r['peers_ms'][p]:.2f}" if p in r["peers_ms"] else "n/a" for p, _ in PEER_COLUMNS]
         ratio = r["cnnfast_vs_best_peer"]
         cells += [r["best_peer"] or "n/a", f"{ratio:.2f}x" if ratio else "n/a",
@@ -120,15 +135,23 @@ def write_chart(rows: List[Dict], path: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    methods = ["cnnfast"] + sorted({p for r in rows for p in r["peers_ms"]})
+    scripted = any(r.get("cnnfast_script_ms") for r in rows)
+    methods = ["cnnfast"] + (["cnnfast script"] if scripted else []) + sorted({p for r in rows for p in r["peers_ms"]})
+
+    def ms(r, m):
+        if m == "cnnfast":
+            return r["cnnfast_ms"]
+        if m == "cnnfast script":
+            return r.get("cnnfast_script_ms") or float("nan")
+        return r["peers_ms"].get(m, float("nan"))
+
     labels = [f"{r['model']} b{r['batch']}" for r in rows]
     # Horizontal bars, one group per (model, batch) row: stays readable for the whole zoo with
     # every peer (a vertical layout grew to 60 inches wide).
     height = 0.8 / len(methods)
     fig, ax = plt.subplots(figsize=(10, min(60, max(4, 0.11 * len(rows) * len(methods) + 1.5))))
     for i, m in enumerate(methods):
-        speedups = [r["eager_ms"] / (r["cnnfast_ms"] if m == "cnnfast" else r["peers_ms"].get(m, float("nan")))
-                    for r in rows]
+        speedups = [r["eager_ms"] / ms(r, m) for r in rows]
         ax.barh([k + i * height for k in range(len(rows))], speedups, height, label=m)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_yticks([k + 0.4 - height / 2 for k in range(len(rows))])
@@ -181,8 +204,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=3, help="interleaved passes per method (default: 3)")
     p.add_argument("--min-seconds", type=float, default=0.5, help="minimum time per method per pass")
     p.add_argument("--peers", action="store_true",
-                   help="also time channels_last eager, TorchScript freeze+optimize_for_inference, "
-                        "torch.compile (freezing) and ONNX Runtime (if installed)")
+                   help="also time cnnfast with script=True, channels_last eager, TorchScript "
+                        "freeze+optimize_for_inference, torch.compile (freezing), ONNX Runtime and "
+                        "OpenVINO (if installed)")
     p.add_argument("--script", action="store_true",
                    help="optimize(..., script=True): also freeze the result as TorchScript")
     p.add_argument("--out", default=None, help="directory for results.json (and chart.png with matplotlib)")

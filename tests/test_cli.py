@@ -43,5 +43,8 @@ def test_bench_peers_and_chart(tmp_path):
         assert row["peers_ms"][peer] > 0, row["peer_errors"]
     assert "onnxruntime" in row["peers_ms"] or "not installed" in row["peer_errors"]["onnxruntime"]
     assert row["best_peer"] in row["peers_ms"] and row["cnnfast_vs_best_peer"] > 0
+    assert row["cnnfast_script_ms"] > 0 and "cnnfast_script" not in row["peers_ms"]
+    best = min(row["cnnfast_ms"], row["cnnfast_script_ms"])
+    assert abs(row["cnnfast_vs_best_peer"] - best / row["peers_ms"][row["best_peer"]]) < 1e-9
     png = (tmp_path / "chart.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ request of the same size (64 KB classes); smaller ones go to c10's allocator as 
 freed block would take the cache past `max_cached_bytes` (default 1 GiB), everything it holds is
 returned to the system first: the work has moved on to other sizes (another model or batch). It applies to the whole process, like torch.cuda's caching allocator
 on a GPU; optimize() installs it for CPU models unless reuse_memory=False and says so in its
-report. While installed, torch.profiler's memory profiling does not see CPU allocations.
+report. It sends torch.profiler the same memory events as c10's allocator (profile_memory=True).
 """
 
 from typing import NamedTuple

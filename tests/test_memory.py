@@ -85,6 +85,15 @@ def test_uninstall_keeps_existing_tensors_valid(installed):
     assert memory.cache_stats().cached_bytes == 0
 
 
+def test_profiler_still_sees_allocations(installed):
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        t = torch.ones(4 * MB // 4)  # 4 MB: through the cache
+        s = torch.ones(1000)  # 4 KB: through c10's allocator as before
+        del t, s
+    ones = [e for e in prof.key_averages() if e.key == "aten::empty"]
+    assert ones and max(e.cpu_memory_usage for e in ones) >= 4 * MB
+
+
 def test_bad_cap_is_a_clear_error():
     with pytest.raises(ValueError, match="max_cached_bytes must be >= 0"):
         memory.keep_freed_memory(True, max_cached_bytes=-1)

@@ -24,10 +24,17 @@ namespace cnnfast {
 
 namespace {
 
-constexpr size_t kHeader = 64;              // block size stored in front; keeps c10's 64-byte alignment
+constexpr size_t kHeader = 64;              // a Header in front of each block; keeps c10's 64-byte alignment
 constexpr size_t kMinCached = size_t{1} << 20;  // smaller blocks: glibc reuses them well already
 constexpr size_t kSizeClass = size_t{64} << 10;  // large requests rounded up to 64 KB (<= 6% waste)
 constexpr uint8_t kPriority = 1;            // above c10's default CPU allocator (0)
+
+struct Header {
+  size_t size;       // the block's size class (bytes after the header)
+  size_t requested;  // bytes asked for
+  bool reported;     // its allocation was reported to torch.profiler, so its free is too
+};
+static_assert(sizeof(Header) <= kHeader, "the header must fit in front of the block");
 
 size_t size_class(size_t n) { return n < kMinCached ? n : (n + kSizeClass - 1) / kSizeClass * kSizeClass; }
 
@@ -38,6 +45,7 @@ struct Cache {
   std::atomic<size_t> max_cached_bytes{0};  // read on every free, outside the lock
   int64_t hits = 0, misses = 0;
   std::atomic<bool> enabled{false};
+  std::atomic<int64_t> live_bytes{0};  // for torch.profiler's memory events (profile_memory=True)
 };
 
 Cache& cache() {
@@ -54,10 +62,21 @@ std::vector<void*> take_all(Cache& c) {
   return blocks;
 }
 
+// The memory events that c10's own CPU allocator sends to torch.profiler, so that
+// profile_memory=True (and benchmarks/peak_memory.py) still see every tensor.
+void report(Cache& c, void* data, const Header& h, bool alloc) {
+  const int64_t delta = alloc ? static_cast<int64_t>(h.requested) : -static_cast<int64_t>(h.requested);
+  const int64_t live = c.live_bytes.fetch_add(delta) + delta;
+  c10::reportMemoryUsageToProfiler(data, delta, static_cast<size_t>(live), static_cast<size_t>(live),
+                                   c10::Device(c10::DeviceType::CPU));
+}
+
 void free_block(void* data) {
   char* raw = static_cast<char*>(data) - kHeader;
-  const size_t size = *reinterpret_cast<size_t*>(raw);
+  const Header h = *reinterpret_cast<Header*>(raw);
+  const size_t size = h.size;
   Cache& c = cache();
+  if (h.reported && c10::memoryProfilingEnabled()) report(c, data, h, /*alloc=*/false);
   if (size >= kMinCached && size <= c.max_cached_bytes && c.enabled.load(std::memory_order_relaxed)) {
     std::vector<void*> evicted;
     {
@@ -93,8 +112,10 @@ class CachingCpuAllocator final : public c10::Allocator {
       }
     }
     if (raw == nullptr) raw = c10::alloc_cpu(size + kHeader);
-    *static_cast<size_t*>(raw) = size;
+    Header* h = static_cast<Header*>(raw);
+    *h = Header{size, n, c10::memoryProfilingEnabled()};
     void* data = static_cast<char*>(raw) + kHeader;
+    if (h->reported) report(c, data, *h, /*alloc=*/true);
     return {data, data, &free_block, c10::Device(c10::DeviceType::CPU)};
   }
 

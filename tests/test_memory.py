@@ -94,6 +94,24 @@ def test_profiler_still_sees_allocations(installed):
     assert ones and max(e.cpu_memory_usage for e in ones) >= 4 * MB
 
 
+@pytest.mark.parametrize("size", [1000, 2 * MB // 4])
+def test_raw_buffers_cross_the_install_boundary(installed, size):
+    # oneDNN tensors (to_mkldnn, prepacked weights) are freed by ideep through the CPU allocator
+    # current at free time: blocks from before the install come to this allocator's deleter,
+    # and blocks from while it is installed may be freed after it is removed.
+    memory.keep_freed_memory(False)
+    before = torch.randn(size).to_mkldnn()
+    assert memory.keep_freed_memory()
+    during = torch.randn(size).to_mkldnn()
+    del before
+    assert memory.keep_freed_memory(False) is False
+    assert torch.equal(during.to_dense(), during.to_dense())
+    del during
+    assert memory.keep_freed_memory()
+    again = torch.randn(size).to_mkldnn()
+    del again
+
+
 def test_bad_cap_is_a_clear_error():
     with pytest.raises(ValueError, match="max_cached_bytes must be >= 0"):
         memory.keep_freed_memory(True, max_cached_bytes=-1)

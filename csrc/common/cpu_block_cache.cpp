@@ -9,6 +9,12 @@
 // it freed, and small allocations fill the gaps): 8 rounds of one 96 MB tensor grew the heap to
 // 880 MB. ONNX Runtime and OpenVINO keep their own arenas for this; this is the same idea at the
 // allocator PyTorch already calls: same-size blocks are handed back without touching the system.
+//
+// Only blocks of >= 1 MB are this allocator's own; smaller requests get c10's default allocator's
+// DataPtr unchanged. Its deleter (free_block) is also what raw_deallocate() calls (ideep frees
+// oneDNN buffers that way, possibly ones allocated before this allocator was installed), so it
+// must take any pointer: the ones it handed out are looked up in a table of live large blocks,
+// anything else goes to c10::free_cpu, as c10's default allocator would do.
 #include "common/cpu_block_cache.h"
 
 #include <c10/core/Allocator.h>
@@ -24,28 +30,28 @@ namespace cnnfast {
 
 namespace {
 
-constexpr size_t kHeader = 64;              // a Header in front of each block; keeps c10's 64-byte alignment
-constexpr size_t kMinCached = size_t{1} << 20;  // smaller blocks: glibc reuses them well already
+constexpr size_t kMinCached = size_t{1} << 20;   // smaller blocks: glibc reuses them well already
 constexpr size_t kSizeClass = size_t{64} << 10;  // large requests rounded up to 64 KB (<= 6% waste)
-constexpr uint8_t kPriority = 1;            // above c10's default CPU allocator (0)
+constexpr uint8_t kPriority = 1;                 // above c10's default CPU allocator (0)
 
-struct Header {
-  size_t size;       // the block's size class (bytes after the header)
+struct Block {
+  size_t size;       // its size class
   size_t requested;  // bytes asked for
   bool reported;     // its allocation was reported to torch.profiler, so its free is too
 };
-static_assert(sizeof(Header) <= kHeader, "the header must fit in front of the block");
 
-size_t size_class(size_t n) { return n < kMinCached ? n : (n + kSizeClass - 1) / kSizeClass * kSizeClass; }
+size_t size_class(size_t n) { return (n + kSizeClass - 1) / kSizeClass * kSizeClass; }
 
 struct Cache {
   std::mutex mutex;
-  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // size class -> raw blocks
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // size class -> blocks
+  std::unordered_map<void*, Block> live;                       // large blocks handed out
   size_t cached_bytes = 0;
-  std::atomic<size_t> max_cached_bytes{0};  // read on every free, outside the lock
+  std::atomic<size_t> max_cached_bytes{0};
   int64_t hits = 0, misses = 0;
   std::atomic<bool> enabled{false};
   std::atomic<int64_t> live_bytes{0};  // for torch.profiler's memory events (profile_memory=True)
+  c10::Allocator* previous = nullptr;  // c10's default allocator: small blocks, and restored on uninstall
 };
 
 Cache& cache() {
@@ -64,58 +70,66 @@ std::vector<void*> take_all(Cache& c) {
 
 // The memory events that c10's own CPU allocator sends to torch.profiler, so that
 // profile_memory=True (and benchmarks/peak_memory.py) still see every tensor.
-void report(Cache& c, void* data, const Header& h, bool alloc) {
-  const int64_t delta = alloc ? static_cast<int64_t>(h.requested) : -static_cast<int64_t>(h.requested);
+void report(Cache& c, void* data, const Block& b, bool alloc) {
+  const int64_t delta = alloc ? static_cast<int64_t>(b.requested) : -static_cast<int64_t>(b.requested);
   const int64_t live = c.live_bytes.fetch_add(delta) + delta;
   c10::reportMemoryUsageToProfiler(data, delta, static_cast<size_t>(live), static_cast<size_t>(live),
                                    c10::Device(c10::DeviceType::CPU));
 }
 
-void free_block(void* data) {
-  char* raw = static_cast<char*>(data) - kHeader;
-  const Header h = *reinterpret_cast<Header*>(raw);
-  const size_t size = h.size;
+void free_block(void* const ptr) {
   Cache& c = cache();
-  if (h.reported && c10::memoryProfilingEnabled()) report(c, data, h, /*alloc=*/false);
-  if (size >= kMinCached && size <= c.max_cached_bytes && c.enabled.load(std::memory_order_relaxed)) {
-    std::vector<void*> evicted;
-    {
-      std::lock_guard<std::mutex> lock(c.mutex);
+  void* data = ptr;  // still to free to the system; null once kept
+  Block b{};
+  std::vector<void*> evicted;
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    auto it = c.live.find(data);
+    if (it == c.live.end()) {
+      c10::free_cpu(data);  // not one of ours (see the top of this file)
+      return;
+    }
+    b = it->second;
+    c.live.erase(it);
+    if (b.size <= c.max_cached_bytes && c.enabled.load(std::memory_order_relaxed)) {
       // Over the cap: the cache holds sizes the current work no longer asks for (another model,
       // another batch size), so all of it goes back and this block starts the new working set.
-      if (c.cached_bytes + size > c.max_cached_bytes) evicted = take_all(c);
-      c.free_blocks[size].push_back(raw);
-      c.cached_bytes += size;
+      if (c.cached_bytes + b.size > c.max_cached_bytes) evicted = take_all(c);
+      c.free_blocks[b.size].push_back(data);
+      c.cached_bytes += b.size;
+      data = nullptr;
     }
-    for (void* block : evicted) c10::free_cpu(block);
-    return;
   }
-  c10::free_cpu(raw);
+  if (b.reported && c10::memoryProfilingEnabled()) report(c, ptr, b, /*alloc=*/false);
+  for (void* block : evicted) c10::free_cpu(block);
+  if (data != nullptr) c10::free_cpu(data);
 }
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   c10::DataPtr allocate(size_t n) override {
-    const size_t size = size_class(n);
-    void* raw = nullptr;
     Cache& c = cache();
-    if (size >= kMinCached) {
+    if (n < kMinCached) return c.previous->allocate(n);
+    const Block b{size_class(n), n, c10::memoryProfilingEnabled()};
+    void* data = nullptr;
+    {
       std::lock_guard<std::mutex> lock(c.mutex);
-      auto it = c.free_blocks.find(size);
+      auto it = c.free_blocks.find(b.size);
       if (it != c.free_blocks.end() && !it->second.empty()) {
-        raw = it->second.back();
+        data = it->second.back();
         it->second.pop_back();
-        c.cached_bytes -= size;
+        c.cached_bytes -= b.size;
         ++c.hits;
       } else {
         ++c.misses;
       }
     }
-    if (raw == nullptr) raw = c10::alloc_cpu(size + kHeader);
-    Header* h = static_cast<Header*>(raw);
-    *h = Header{size, n, c10::memoryProfilingEnabled()};
-    void* data = static_cast<char*>(raw) + kHeader;
-    if (h->reported) report(c, data, *h, /*alloc=*/true);
+    if (data == nullptr) data = c10::alloc_cpu(b.size);
+    {
+      std::lock_guard<std::mutex> lock(c.mutex);
+      c.live.emplace(data, b);
+    }
+    if (b.reported) report(c, data, b, /*alloc=*/true);
     return {data, data, &free_block, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -126,22 +140,21 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 };
 
-c10::Allocator* g_previous = nullptr;  // the allocator to restore when uninstalled
-
 }  // namespace
 
 bool set_cpu_block_cache(bool enable, int64_t max_cached_bytes) {
   static CachingCpuAllocator* allocator = new CachingCpuAllocator();  // outlives every tensor
   Cache& c = cache();
-  {
-    std::lock_guard<std::mutex> lock(c.mutex);
-    c.max_cached_bytes.store(max_cached_bytes > 0 ? static_cast<size_t>(max_cached_bytes) : 0);
-  }
-  if (enable && c10::GetCPUAllocator() != allocator) {
-    g_previous = c10::GetCPUAllocator();
+  c.max_cached_bytes.store(max_cached_bytes > 0 ? static_cast<size_t>(max_cached_bytes) : 0);
+  c10::Allocator* current = c10::GetCPUAllocator();
+  if (enable && current != allocator) {
+    // Only over c10's own allocator: free_block hands foreign pointers to c10::free_cpu, which is
+    // right for its blocks and not for another custom allocator's.
+    if (current != c10::GetDefaultCPUAllocator()) return false;
+    c.previous = current;
     c10::SetCPUAllocator(allocator, kPriority);
-  } else if (!enable && c10::GetCPUAllocator() == allocator && g_previous != nullptr) {
-    c10::SetCPUAllocator(g_previous, kPriority);
+  } else if (!enable && current == allocator) {
+    c10::SetCPUAllocator(c.previous, kPriority);
   }
   c.enabled.store(enable && c10::GetCPUAllocator() == allocator);
   if (!c.enabled.load()) release_cpu_block_cache();
@@ -161,7 +174,7 @@ void release_cpu_block_cache() {
     std::lock_guard<std::mutex> lock(c.mutex);
     blocks = take_all(c);
   }
-  for (void* raw : blocks) c10::free_cpu(raw);
+  for (void* block : blocks) c10::free_cpu(block);
 }
 
 }  // namespace cnnfast

@@ -50,7 +50,14 @@ def test_preact_conv1x1(n, c, h, w, c_out, pool, layout, act, bias, seed):
     out = cnnfast.ops.preact_conv1x1(x, scale, shift, wt, b, act, pool)
     ref = reference.preact_conv1x1(x.double(), scale.double(), shift.double(), wt.double(),
                                    b.double() if bias else None, act, pool)
-    assert out.shape == ref.shape and rel_err(out, ref) <= TOLERANCE[torch.float32]
+    assert out.shape == ref.shape
+    # A 1x1 conv's rounding error scales with the sum of |terms|, not with the result: where the
+    # ReLU leaves one output and that is small by cancellation (found: max |ref| = 4e-4 from terms
+    # of ~0.1, absolute error 5e-9), relative-to-result error says nothing. Bound it by both.
+    terms = reference.preact_conv1x1(x.double(), scale.double(), shift.double(), wt.double().abs(), None,
+                                     "none", pool).abs().max().item()
+    err = (out.double() - ref).abs().max().item()
+    assert rel_err(out, ref) <= TOLERANCE[torch.float32] or err <= TOLERANCE[torch.float32] * terms
 
 
 @given(n=st.integers(1, 3), c=st.integers(1, 24), h=st.integers(1, 12), c_out=st.integers(1, 20),

@@ -12,6 +12,7 @@
 #include "common/prepacked_weights.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
+#include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 
 namespace cnnfast {
 
@@ -130,6 +131,10 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
   }
   if (format == at::MemoryFormat::ChannelsLast && depthwise_direct_supported(x, weight, groups, out_shape)) {
     return depthwise_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape);
+  }
+  if (format == at::MemoryFormat::ChannelsLast &&
+      pointwise_direct_supported(x, weight, stride, padding, dilation, groups, out_shape)) {
+    return pointwise_conv_cpu(x.contiguous(format), weight, bias, res, act, out_shape);
   }
   if (onednn_conv_supported(x, weight, padding, dilation)) {
     // ATen's prepacked channels_last conv returns garbage for a single-channel input whose output

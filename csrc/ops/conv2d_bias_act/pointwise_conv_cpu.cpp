@@ -1,0 +1,177 @@
+// 1x1 convolution (the expand/project layers of MobileNet, ShuffleNet, EfficientNet, RegNet)
+// computed directly in channels_last, where it is a matrix product: out[pixel, :] =
+// x[pixel, :] @ W^T. oneDNN runs the large ones near this CPU's peak, but reached through ATen
+// each call costs ~20 us before any arithmetic (measured: 22 us for a conv on a 4 x 4 map), and
+// MobileNetV3 has ~45 such convs of 1-8 MFLOP at batch 1. Here the weight is packed once into
+// panels of 64 output channels (Cin rows of 4 vectors), four pixels' inputs are broadcast against
+// a panel into 16 vector accumulators, and bias, residual and activation are applied in the store.
+#include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "common/activation_inplace.h"
+#include "common/cpu_clones.h"
+#include "common/prepacked_weights.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")  // one FMA per multiply-add in the AVX clones
+#endif
+
+namespace cnnfast {
+
+namespace {
+
+constexpr int64_t kLanes = 16;                // one 512-bit register of floats
+constexpr int64_t kVecs = 4;                  // vectors per panel
+constexpr int64_t kPanel = kVecs * kLanes;    // output channels per packed panel
+constexpr int64_t kPix = 4;                   // pixels per register block: 4 x 4 accumulators
+constexpr int64_t kPointwiseLayout = 2;       // prepacked_weight layout id: panels of (Cin, <= kPanel)
+// Where it pays (benchmarks/ops/bench_pointwise_conv.py, 2 threads, against oneDNN through ATen):
+// 0.47-0.8x of oneDNN's time for MobileNet/ShuffleNet/EfficientNet-sized layers at batch 1
+// (2-15M multiply-adds), 0.75-0.97x at batch 8 up to ~120M; level at 51M (ResNet-50's
+// 1024 -> 256 on 14 x 14 at batch 1) and 1.07-1.10x slower at 400M, where oneDNN's blocked
+// kernel reuses each loaded input more than this 4-pixel block does.
+constexpr int64_t kPointwiseMaxMacs = 32 * 1000 * 1000;
+
+typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
+
+inline __attribute__((always_inline)) vf load(const float* p) {
+  vf v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+struct Shape {
+  int64_t cin, cout, panels;
+};
+
+// acc[i * kPanel + c] = bias[c] + sum_k x[i, k] * w[k, c] for NP pixels (rows of x, cin apart)
+// and V * kLanes channels (a panel; the last one of a layer may be narrower).
+template <int NP, int V>
+inline __attribute__((always_inline)) void panel_block(const float* __restrict__ x, const float* __restrict__ w,
+                                                       const float* __restrict__ bias, int64_t cin,
+                                                       float* __restrict__ acc) {
+  vf a[NP][V];
+  for (int i = 0; i < NP; ++i)
+    for (int q = 0; q < V; ++q) a[i][q] = load(bias + q * kLanes);
+  for (int64_t k = 0; k < cin; ++k) {
+    vf wv[V];
+    for (int q = 0; q < V; ++q) wv[q] = load(w + k * V * kLanes + q * kLanes);
+    for (int i = 0; i < NP; ++i) {
+      const float xs = x[i * cin + k];
+      for (int q = 0; q < V; ++q) a[i][q] += xs * wv[q];
+    }
+  }
+  for (int i = 0; i < NP; ++i)
+    for (int q = 0; q < V; ++q) __builtin_memcpy(acc + i * kPanel + q * kLanes, &a[i][q], sizeof(vf));
+}
+
+template <int V>
+inline __attribute__((always_inline)) void pixels_block(int64_t np, const float* x, const float* w, const float* bias,
+                                                        int64_t cin, float* acc) {
+  switch (np) {
+    case 4: panel_block<4, V>(x, w, bias, cin, acc); break;
+    case 3: panel_block<3, V>(x, w, bias, cin, acc); break;
+    case 2: panel_block<2, V>(x, w, bias, cin, acc); break;
+    default: panel_block<1, V>(x, w, bias, cin, acc); break;
+  }
+}
+
+// Output pixels [p0, p1): every panel for four pixels before the next four (their input rows stay
+// in L1; the packed weight, Cin x Cout floats, stays in L2).
+CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const float* __restrict__ wpk,
+                                         const float* __restrict__ bias, const float* __restrict__ res,
+                                         float* __restrict__ out, const Shape& s, int act, int64_t p0, int64_t p1) {
+  alignas(64) float acc[kPix * kPanel];
+  for (int64_t p = p0; p < p1; p += kPix) {
+    const int64_t np = std::min<int64_t>(kPix, p1 - p);
+    const float* xp = x + p * s.cin;
+    for (int64_t j = 0; j < s.panels; ++j) {
+      const int64_t c0 = j * kPanel, nc = std::min<int64_t>(kPanel, s.cout - c0);
+      const float* w = wpk + c0 * s.cin;  // full panels before this one: c0 channels x cin
+      const float* b = bias + c0;
+      switch ((nc + kLanes - 1) / kLanes) {  // the panel's width in vectors
+        case 4: pixels_block<4>(np, xp, w, b, s.cin, acc); break;
+        case 3: pixels_block<3>(np, xp, w, b, s.cin, acc); break;
+        case 2: pixels_block<2>(np, xp, w, b, s.cin, acc); break;
+        default: pixels_block<1>(np, xp, w, b, s.cin, acc); break;
+      }
+      // The store: residual and the cheap activations per element (NaN kept, as in eager PyTorch).
+      for (int64_t i = 0; i < np; ++i) {
+        float* a = acc + i * kPanel;
+        float* o = out + (p + i) * s.cout + c0;
+        if (res) {
+          const float* r = res + (p + i) * s.cout + c0;
+          for (int64_t c = 0; c < nc; ++c) a[c] += r[c];
+        }
+        switch (static_cast<Activation>(act)) {
+          case Activation::ReLU: for (int64_t c = 0; c < nc; ++c) o[c] = activate<Activation::ReLU>(a[c]); break;
+          case Activation::ReLU6: for (int64_t c = 0; c < nc; ++c) o[c] = activate<Activation::ReLU6>(a[c]); break;
+          case Activation::HardSwish: for (int64_t c = 0; c < nc; ++c) o[c] = activate<Activation::HardSwish>(a[c]); break;
+          case Activation::HardSigmoid: for (int64_t c = 0; c < nc; ++c) o[c] = activate<Activation::HardSigmoid>(a[c]); break;
+          default: for (int64_t c = 0; c < nc; ++c) o[c] = a[c];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool pointwise_direct_supported(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride,
+                                at::IntArrayRef padding, at::IntArrayRef /*dilation: no effect on a 1x1 filter*/, int64_t groups,
+                                at::IntArrayRef out_shape) {
+  if (!(x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.dim() == 4 && groups == 1 &&
+        weight.size(2) == 1 && weight.size(3) == 1 && stride[0] == 1 && stride[1] == 1 && padding[0] == 0 &&
+        padding[1] == 0 && x.size(0) > 0)) {
+    return false;
+  }
+  const int64_t macs = out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * weight.size(1);
+  return macs <= kPointwiseMaxMacs;
+}
+
+at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                              const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape) {
+  const int64_t cin = x.size(1), cout = weight.size(0), panels = (cout + kPanel - 1) / kPanel;
+  const Shape s{cin, cout, panels};
+  // (Cout, Cin, 1, 1) -> panels of kPanel output channels, each (Cin, width) row-major, the last
+  // one only as wide as the vectors it needs (zero channels past Cout); packed once per weight.
+  const at::Tensor wpk = prepacked_weight(weight, kPointwiseLayout, [](const at::Tensor& wt) {
+    const int64_t co = wt.size(0), ci = wt.size(1), cp = (co + kLanes - 1) / kLanes * kLanes;
+    const at::Tensor padded = at::constant_pad_nd(wt.reshape({co, ci}), {0, 0, 0, cp - co});
+    std::vector<at::Tensor> parts;
+    for (int64_t c0 = 0; c0 < cp; c0 += kPanel) {
+      parts.push_back(padded.slice(0, c0, std::min(cp, c0 + kPanel)).t().contiguous().view(-1));
+    }
+    return at::cat(parts);
+  });
+  std::vector<float> b(panels * kPanel, 0.0f);
+  if (bias.has_value()) {
+    const at::Tensor bc = bias->contiguous();
+    std::copy(bc.const_data_ptr<float>(), bc.const_data_ptr<float>() + cout, b.begin());
+  }
+  at::Tensor res;
+  if (residual.has_value()) res = residual->contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const bool cheap = is_cheap(act);
+  const int fused_act = static_cast<int>(cheap ? act : Activation::None);
+  const float* xp = x.const_data_ptr<float>();
+  const float* rp = residual.has_value() ? res.const_data_ptr<float>() : nullptr;
+  float* op = out.mutable_data_ptr<float>();
+  const int64_t pixels = out_shape[0] * out_shape[2] * out_shape[3];
+  // About 32k multiply-adds per task, in whole blocks of kPix pixels.
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * panels * kPanel * kPix)) * kPix;
+  at::parallel_for(0, (pixels + kPix - 1) / kPix, std::max<int64_t>(1, grain / kPix), [&](int64_t b0, int64_t b1) {
+    pointwise_pixels(xp, wpk.const_data_ptr<float>(), b.data(), rp, op, s, fused_act, b0 * kPix,
+                     std::min(pixels, b1 * kPix));
+  });
+  if (!cheap) activation_(out, act);  // exp/tanh: ATen's vectorised in-place pass
+  return out;
+}
+
+}  // namespace cnnfast

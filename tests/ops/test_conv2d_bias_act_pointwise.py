@@ -1,0 +1,99 @@
+"""conv2d_bias_act's direct 1x1 kernel (csrc/ops/conv2d_bias_act/pointwise_conv_cpu.cpp: channels_last
+fp32, 1x1, stride 1, one group, up to 32M multiply-adds) against the float64 reference, over the
+shapes that take each of its code paths: full 4-pixel blocks and 1-3 pixel remainders, 64-channel
+panels and narrower last panels (1-3 vectors, channel counts off the 16-lane grid), one input
+channel, residual, every activation, batches, NaN/Inf, a packed weight that must be repacked."""
+
+import pytest
+import torch
+
+import cnnfast
+from cnnfast.reference import conv2d_bias_act as reference
+from tests.conftest import TOLERANCE, rel_err
+
+ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
+
+# (Cin, Cout, H, W)
+CASES = [
+    (40, 120, 28, 28),   # MobileNetV3: one full panel + a 56-channel (4-vector) tail panel
+    (72, 24, 7, 9),      # 63 pixels: 15 blocks of 4 + 3; a 2-vector panel
+    (116, 116, 5, 5),    # ShuffleNet-like, 25 pixels: 6 blocks + 1
+    (17, 130, 3, 2),     # odd Cin; 130 = 2 panels + a 1-vector tail; 6 pixels: 4 + 2
+    (1, 5, 4, 4),        # one input channel, five outputs
+    (960, 160, 7, 7),    # long Cin
+    (3, 64, 11, 13),     # exactly one panel
+    (64, 48, 2, 3),      # a 3-vector panel, 6 pixels
+]
+
+
+def _args(case, batch, residual, seed=0):
+    cin, cout, h, w = case
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, cin, h, w, generator=g).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(cout, cin, 1, 1, generator=g) / cin ** 0.5
+    bias = torch.randn(cout, generator=g)
+    res = torch.randn(batch, cout, h, w, generator=g).contiguous(memory_format=torch.channels_last) if residual else None
+    return x, weight, bias, res
+
+
+def _check(args, act):
+    x, weight, bias, res = args
+    out = cnnfast.ops.conv2d_bias_act(x, weight, bias, 1, 0, 1, 1, res, act)
+    ref = reference(x.double(), weight.double(), bias.double(), (1, 1), (0, 0), (1, 1), 1,
+                    res.double() if res is not None else None, act)
+    assert out.shape == ref.shape and out.is_contiguous(memory_format=torch.channels_last)
+    err = rel_err(out, ref)
+    assert err <= TOLERANCE[torch.float32], f"relative error {err:.2e}"
+    return out, ref
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}to{c[1]}-{c[2]}x{c[3]}")
+def test_matches_reference(case, batch, residual):
+    _check(_args(case, batch, residual), "relu")
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_every_activation(act):
+    _check(_args(CASES[3], 2, residual=True), act)
+
+
+def test_no_bias():
+    x, weight, _, _ = _args(CASES[0], 2, False)
+    out = cnnfast.ops.conv2d_bias_act(x, weight, None, 1, 0, 1, 1, None, "relu")
+    ref = reference(x.double(), weight.double(), None, (1, 1), (0, 0), (1, 1), 1, None, "relu")
+    assert rel_err(out, ref) <= TOLERANCE[torch.float32]
+
+
+def test_nan_and_inf_propagate_as_in_eager():
+    x, weight, bias, _ = _args(CASES[1], 1, False)
+    x = x.clone()
+    x[0, 3, 2, 5] = float("nan")
+    x[0, 7, 0, 0] = float("inf")
+    for act in ("relu", "relu6", "hardswish", "none"):
+        out = cnnfast.ops.conv2d_bias_act(x, weight, bias, 1, 0, 1, 1, None, act)
+        ref = reference(x.double(), weight.double(), bias.double(), (1, 1), (0, 0), (1, 1), 1, None, act).float()
+        assert torch.equal(out.isnan(), ref.isnan()), act
+        finite = ref.isfinite()
+        assert torch.equal(out.isinf(), ref.isinf()), act
+        assert rel_err(out[finite], ref[finite]) <= TOLERANCE[torch.float32]
+
+
+def test_channel_slice_input():
+    # A channel slice of a channels_last buffer (ShuffleNet's branches read one) is copied dense first.
+    big = torch.randn(2, 80, 6, 6).contiguous(memory_format=torch.channels_last)
+    x = big[:, 10:50]
+    weight, bias = torch.randn(24, 40, 1, 1), torch.randn(24)
+    out = cnnfast.ops.conv2d_bias_act(x, weight, bias, 1, 0, 1, 1, None, "relu")
+    ref = reference(x.double(), weight.double(), bias.double(), (1, 1), (0, 0), (1, 1), 1, None, "relu")
+    assert rel_err(out, ref) <= TOLERANCE[torch.float32]
+
+
+def test_weight_change_is_seen():
+    # The packed weight is cached per weight tensor; an in-place update must repack it.
+    x, weight, bias, _ = _args(CASES[0], 1, False)
+    first = cnnfast.ops.conv2d_bias_act(x, weight, bias, 1, 0, 1, 1, None, "none")
+    weight.mul_(2)
+    second = cnnfast.ops.conv2d_bias_act(x, weight, bias, 1, 0, 1, 1, None, "none")
+    assert rel_err(second - bias.view(1, -1, 1, 1), 2 * (first - bias.view(1, -1, 1, 1))) <= 1e-6

@@ -11,6 +11,7 @@ import torch
 import cnnfast
 from cnnfast.reference import conv2d_bias_act as reference
 from tests.conftest import TOLERANCE, rel_err
+from tests.ops.direct_conv_checks import check, check_nan_and_inf
 
 ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
 
@@ -43,13 +44,7 @@ def _args(case, batch, residual, seed=0):
 
 def _check(args, act):
     x, weight, bias, s, p, d, g, res = args
-    out = cnnfast.ops.conv2d_bias_act(x, weight, bias, s, p, d, g, res, act)
-    ref = reference(x.double(), weight.double(), bias.double(), s, p, d, g,
-                    res.double() if res is not None else None, act)
-    assert out.shape == ref.shape and out.is_contiguous(memory_format=torch.channels_last)
-    err = rel_err(out, ref)
-    assert err <= TOLERANCE[torch.float32], f"relative error {err:.2e}"
-    return out, ref
+    return check(x, weight, bias, s, p, d, g, res, act)
 
 
 @pytest.mark.parametrize("residual", [False, True])
@@ -73,16 +68,7 @@ def test_no_bias():
 
 def test_nan_and_inf_propagate_as_in_eager():
     x, weight, bias, s, p, d, g, _ = _args(CASES[0], 1, False)
-    x = x.clone()
-    x[0, 3, 5, 5] = float("nan")
-    x[0, 7, 0, 0] = float("inf")
-    for act in ("relu", "relu6", "hardswish", "none"):
-        out = cnnfast.ops.conv2d_bias_act(x, weight, bias, s, p, d, g, None, act)
-        ref = reference(x.double(), weight.double(), bias.double(), s, p, d, g, None, act).float()
-        assert torch.equal(out.isnan(), ref.isnan()), act
-        finite = ref.isfinite()
-        assert torch.equal(out.isinf(), ref.isinf()), act
-        assert rel_err(out[finite], ref[finite]) <= TOLERANCE[torch.float32]
+    check_nan_and_inf(x, weight, bias, s, p, d, g, (0, 3, 5, 5), (0, 7, 0, 0))
 
 
 def test_channel_slice_input():

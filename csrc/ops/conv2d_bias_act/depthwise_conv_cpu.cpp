@@ -16,9 +16,9 @@
 #include <cstring>
 #include <vector>
 
-#include "common/activation_inplace.h"
 #include "common/cpu_clones.h"
 #include "common/prepacked_weights.h"
+#include "ops/conv2d_bias_act/direct_conv_cpu.h"
 
 namespace cnnfast {
 
@@ -141,24 +141,10 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
         __builtin_memcpy(acc + ox * g.cp + c0, &v, sizeof(vf));
       }
     }
-    // The store: residual and the cheap activations per element (NaN kept, as in eager PyTorch).
+    // The store: residual and the cheap activations per element.
     float* o = out + r * g.ow * g.c;
     const float* rr = res ? res + r * g.ow * g.c : nullptr;
-    for (int64_t ox = 0; ox < g.ow; ++ox) {
-      float* a = acc + ox * g.cp;
-      float* op = o + ox * g.c;
-      if (rr) {
-        const float* rp = rr + ox * g.c;
-        for (int64_t k = 0; k < g.c; ++k) a[k] += rp[k];  // into the L1-resident row first
-      }
-      switch (static_cast<Activation>(act)) {
-        case Activation::ReLU: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::ReLU>(a[k]); break;
-        case Activation::ReLU6: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::ReLU6>(a[k]); break;
-        case Activation::HardSwish: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::HardSwish>(a[k]); break;
-        case Activation::HardSigmoid: for (int64_t k = 0; k < g.c; ++k) op[k] = activate<Activation::HardSigmoid>(a[k]); break;
-        default: for (int64_t k = 0; k < g.c; ++k) op[k] = a[k];
-      }
-    }
+    for (int64_t ox = 0; ox < g.ow; ++ox) store_row(o + ox * g.c, acc + ox * g.cp, rr ? rr + ox * g.c : nullptr, g.c, act);
   }
 }
 
@@ -193,27 +179,16 @@ at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
     const int64_t ch = wt.size(0);
     return at::constant_pad_nd(wt.reshape({ch, -1}).t(), {0, cp - ch}).contiguous();
   });
-  std::vector<float> b(cp, 0.0f);
-  if (bias.has_value()) {
-    const at::Tensor bc = bias->contiguous();
-    std::copy(bc.const_data_ptr<float>(), bc.const_data_ptr<float>() + c, b.begin());
-  }
-  at::Tensor res;
-  if (residual.has_value()) res = residual->contiguous(at::MemoryFormat::ChannelsLast);
-  at::Tensor out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  const bool cheap = is_cheap(act);
-  const int fused_act = static_cast<int>(cheap ? act : Activation::None);
+  const std::vector<float> b = padded_bias(bias, c, cp);
+  DirectConvIo io(x, residual, act, out_shape);
   const float* xp = x.const_data_ptr<float>();
-  const float* rp = residual.has_value() ? res.const_data_ptr<float>() : nullptr;
-  float* op = out.mutable_data_ptr<float>();
   const int64_t rows = out_shape[0] * g.oh;
   // About 16k multiply-adds per task: enough to pay for a thread hand-off.
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.ow * cp * g.kh * g.kw));
   at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
-    depthwise_rows(xp, wpk.const_data_ptr<float>(), b.data(), rp, op, g, fused_act, r0, r1);
+    depthwise_rows(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, r0, r1);
   });
-  if (!cheap) activation_(out, act);  // exp/tanh: ATen's vectorised in-place pass
-  return out;
+  return io.finish();
 }
 
 }  // namespace cnnfast

@@ -14,9 +14,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/activation_inplace.h"
 #include "common/cpu_clones.h"
 #include "common/prepacked_weights.h"
+#include "ops/conv2d_bias_act/direct_conv_cpu.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")  // one FMA per multiply-add in the AVX clones
@@ -101,21 +101,9 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
         case 2: pixels_block<2>(np, xp, w, b, s.cin, acc); break;
         default: pixels_block<1>(np, xp, w, b, s.cin, acc); break;
       }
-      // The store: residual and the cheap activations per element (NaN kept, as in eager PyTorch).
+      // The store: residual and the cheap activations per element.
       for (int64_t i = 0; i < np; ++i) {
-        float* a = acc + i * kPanel;
-        float* o = out + (p + i) * s.cout + c0;
-        if (res) {
-          const float* r = res + (p + i) * s.cout + c0;
-          for (int64_t c = 0; c < nc; ++c) a[c] += r[c];
-        }
-        switch (static_cast<Activation>(act)) {
-          case Activation::ReLU: for (int64_t c = 0; c < nc; ++c) o[c] = activate<Activation::ReLU>(a[c]); break;
-          case Activation::ReLU6: for (int64_t c = 0; c < nc; ++c) o[c] = activate<Activation::ReLU6>(a[c]); break;
-          case Activation::HardSwish: for (int64_t c = 0; c < nc; ++c) o[c] = activate<Activation::HardSwish>(a[c]); break;
-          case Activation::HardSigmoid: for (int64_t c = 0; c < nc; ++c) o[c] = activate<Activation::HardSigmoid>(a[c]); break;
-          default: for (int64_t c = 0; c < nc; ++c) o[c] = a[c];
-        }
+        store_row(out + (p + i) * s.cout + c0, acc + i * kPanel, res ? res + (p + i) * s.cout + c0 : nullptr, nc, act);
       }
     }
   }
@@ -150,28 +138,17 @@ at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
     }
     return at::cat(parts);
   });
-  std::vector<float> b(panels * kPanel, 0.0f);
-  if (bias.has_value()) {
-    const at::Tensor bc = bias->contiguous();
-    std::copy(bc.const_data_ptr<float>(), bc.const_data_ptr<float>() + cout, b.begin());
-  }
-  at::Tensor res;
-  if (residual.has_value()) res = residual->contiguous(at::MemoryFormat::ChannelsLast);
-  at::Tensor out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  const bool cheap = is_cheap(act);
-  const int fused_act = static_cast<int>(cheap ? act : Activation::None);
+  const std::vector<float> b = padded_bias(bias, cout, panels * kPanel);
+  DirectConvIo io(x, residual, act, out_shape);
   const float* xp = x.const_data_ptr<float>();
-  const float* rp = residual.has_value() ? res.const_data_ptr<float>() : nullptr;
-  float* op = out.mutable_data_ptr<float>();
   const int64_t pixels = out_shape[0] * out_shape[2] * out_shape[3];
   // About 32k multiply-adds per task, in whole blocks of kPix pixels.
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * panels * kPanel * kPix)) * kPix;
   at::parallel_for(0, (pixels + kPix - 1) / kPix, std::max<int64_t>(1, grain / kPix), [&](int64_t b0, int64_t b1) {
-    pointwise_pixels(xp, wpk.const_data_ptr<float>(), b.data(), rp, op, s, fused_act, b0 * kPix,
+    pointwise_pixels(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, s, io.store_act, b0 * kPix,
                      std::min(pixels, b1 * kPix));
   });
-  if (!cheap) activation_(out, act);  // exp/tanh: ATen's vectorised in-place pass
-  return out;
+  return io.finish();
 }
 
 }  // namespace cnnfast

@@ -1,0 +1,34 @@
+"""Checks shared by the tests of conv2d_bias_act's direct CPU kernels (depthwise and 1x1): the op
+against its float64 reference, and NaN/Inf propagation."""
+
+import torch
+
+import cnnfast
+from cnnfast.reference import conv2d_bias_act as reference
+from tests.conftest import TOLERANCE, rel_err
+
+
+def check(x, weight, bias, stride, padding, dilation, groups, res, act):
+    """The op on x (channels_last) against the float64 reference: shape, layout, fp32 tolerance."""
+    out = cnnfast.ops.conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, res, act)
+    ref = reference(x.double(), weight.double(), bias.double() if bias is not None else None, stride, padding,
+                    dilation, groups, res.double() if res is not None else None, act)
+    assert out.shape == ref.shape and out.is_contiguous(memory_format=torch.channels_last)
+    err = rel_err(out, ref)
+    assert err <= TOLERANCE[torch.float32], f"relative error {err:.2e}"
+    return out, ref
+
+
+def check_nan_and_inf(x, weight, bias, stride, padding, dilation, groups, nan_at, inf_at):
+    """A NaN and an Inf in x land where eager PyTorch puts them, for each activation the store applies."""
+    x = x.clone()
+    x[nan_at] = float("nan")
+    x[inf_at] = float("inf")
+    for act in ("relu", "relu6", "hardswish", "none"):
+        out = cnnfast.ops.conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, None, act)
+        ref = reference(x.double(), weight.double(), bias.double(), stride, padding, dilation, groups, None,
+                        act).float()
+        assert torch.equal(out.isnan(), ref.isnan()), act
+        finite = ref.isfinite()
+        assert torch.equal(out.isinf(), ref.isinf()), act
+        assert rel_err(out[finite], ref[finite]) <= TOLERANCE[torch.float32]

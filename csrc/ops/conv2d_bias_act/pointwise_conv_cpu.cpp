@@ -142,9 +142,9 @@ at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
   DirectConvIo io(x, residual, act, out_shape);
   const float* xp = x.const_data_ptr<float>();
   const int64_t pixels = out_shape[0] * out_shape[2] * out_shape[3];
-  // About 32k multiply-adds per task, in whole blocks of kPix pixels.
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * panels * kPanel * kPix)) * kPix;
-  at::parallel_for(0, (pixels + kPix - 1) / kPix, std::max<int64_t>(1, grain / kPix), [&](int64_t b0, int64_t b1) {
+  // Tasks take whole blocks of kPix pixels, about 32k multiply-adds each at least.
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * panels * kPanel * kPix));
+  at::parallel_for(0, (pixels + kPix - 1) / kPix, grain, [&](int64_t b0, int64_t b1) {
     pointwise_pixels(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, s, io.store_act, b0 * kPix,
                      std::min(pixels, b1 * kPix));
   });

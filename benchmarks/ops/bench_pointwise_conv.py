@@ -2,8 +2,8 @@
 MobileNetV3-Large and EfficientNet-B0, batch 1 and 8, channels_last.
 
 Providers: eager_cl (F.conv2d + ReLU in channels_last: oneDNN through ATen, which cnnfast used
-for these before) and cnnfast (the op: its direct kernel up to 32M multiply-adds, oneDNN above;
-see csrc/ops/conv2d_bias_act/pointwise_conv_cpu.cpp).
+for these before) and cnnfast (the op: its direct kernel up to 32M multiply-adds, or up to 160M
+while the weight fits L2; oneDNN above; see csrc/ops/conv2d_bias_act/pointwise_conv_cpu.cpp).
 """
 
 import pytest

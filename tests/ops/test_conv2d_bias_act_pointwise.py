@@ -1,5 +1,6 @@
 """conv2d_bias_act's direct 1x1 kernel (csrc/ops/conv2d_bias_act/pointwise_conv_cpu.cpp: channels_last
-fp32, 1x1, stride 1, one group, up to 32M multiply-adds) against the float64 reference, over the
+fp32, 1x1, stride 1, one group; up to 32M multiply-adds, or 160M while the weight fits L2) against
+the float64 reference, over the
 shapes that take each of its code paths: full 4-pixel blocks and 1-3 pixel remainders, 64-channel
 panels and narrower last panels (1-3 vectors, channel counts off the 16-lane grid), one input
 channel, residual, every activation, batches, NaN/Inf, a packed weight that must be repacked."""
@@ -83,3 +84,45 @@ def test_weight_change_is_seen():
     weight.mul_(2)
     second = cnnfast.ops.conv2d_bias_act(x, weight, bias, 1, 0, 1, 1, None, "none")
     assert rel_err(second - bias.view(1, -1, 1, 1), 2 * (first - bias.view(1, -1, 1, 1))) <= 1e-6
+
+
+def _ran_onednn(args):
+    x, weight, bias, res = args
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        cnnfast.ops.conv2d_bias_act(x, weight, bias, 1, 0, 1, 1, res, "relu")
+    return any(e.name.startswith("mkldnn::") for e in prof.events())
+
+
+# (Cin, Cout, H, W, batch): above 32M multiply-adds with a weight that stays in L2 (<= 128K floats,
+# >= 24 output channels), where the direct kernel was measured faster than oneDNN plus its
+# separate NaN-safe ReLU pass.
+L2_CASES = [
+    (16, 64, 112, 112, 8),   # MobileNetV3's first expand at batch 8: 103M
+    (232, 232, 14, 14, 8),   # ShuffleNet stage 3 at batch 8: 84M, 54K-float weight
+    (512, 250, 17, 17, 3),   # 111M, a 128000-float weight (the bound), a 58-channel tail panel
+]
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("case", L2_CASES, ids=lambda c: f"{c[0]}to{c[1]}-{c[2]}x{c[3]}-b{c[4]}")
+def test_large_maps_with_l2_resident_weight(case, residual):
+    cin, cout, h, w, batch = case
+    args = _args((cin, cout, h, w), batch, residual)
+    assert not _ran_onednn(args)
+    _check(args, "relu")
+
+
+@pytest.mark.parametrize("case", [
+    (256, 1024, 14, 14, 1),  # ResNet-50's 1 MB weight: re-read per pixel block, oneDNN is faster
+    (64, 256, 56, 56, 8),    # 411M multiply-adds: past the direct kernel's range
+    (32, 16, 112, 112, 8),   # 51M with 16 output channels: too few accumulators
+])
+def test_routes_to_onednn_where_it_is_faster(case):
+    cin, cout, h, w, batch = case
+    args = _args((cin, cout, h, w), batch, residual=False)
+    assert _ran_onednn(args)
+    _check(args, "relu")
+
+
+def test_small_convs_take_the_direct_kernel():
+    assert not _ran_onednn(_args(CASES[0], 1, False))

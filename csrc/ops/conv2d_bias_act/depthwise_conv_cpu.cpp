@@ -144,7 +144,12 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
     // The store: residual and the cheap activations per element.
     float* o = out + r * g.ow * g.c;
     const float* rr = res ? res + r * g.ow * g.c : nullptr;
-    for (int64_t ox = 0; ox < g.ow; ++ox) store_row(o + ox * g.c, acc + ox * g.cp, rr ? rr + ox * g.c : nullptr, g.c, act);
+    if (g.c == g.cp) {
+      // No channel padding: the accumulator row is laid out as the output row, stored in one pass.
+      store_row(o, acc, rr, g.ow * g.c, act);
+    } else {
+      for (int64_t ox = 0; ox < g.ow; ++ox) store_row(o + ox * g.c, acc + ox * g.cp, rr ? rr + ox * g.c : nullptr, g.c, act);
+    }
   }
 }
 

@@ -33,10 +33,17 @@ constexpr int64_t kPix = 4;                   // pixels per register block: 4 x 
 constexpr int64_t kPointwiseLayout = 2;       // prepacked_weight layout id: panels of (Cin, <= kPanel)
 // Where it pays (benchmarks/ops/bench_pointwise_conv.py, 2 threads, against oneDNN through ATen):
 // 0.47-0.8x of oneDNN's time for MobileNet/ShuffleNet/EfficientNet-sized layers at batch 1
-// (2-15M multiply-adds), 0.75-0.97x at batch 8 up to ~120M; level at 51M (ResNet-50's
-// 1024 -> 256 on 14 x 14 at batch 1) and 1.07-1.10x slower at 400M, where oneDNN's blocked
-// kernel reuses each loaded input more than this 4-pixel block does.
+// (2-15M multiply-adds): there oneDNN's ~20 us per call dominates. Above that it depends on the
+// weight: while it stays in L2 (up to 128K floats, 512 KB) this kernel was as fast or faster up to
+// ~160M multiply-adds (layers of MobileNetV3, ShuffleNet, EfficientNet, RegNet, ResNet-50 and
+// GoogLeNet at batch 1 and 8: median 0.95x, 0.63-0.69x where oneDNN's ReLU needs its own pass
+// over a 112 x 112 map), but 1.05-1.34x slower with ResNet-50's 1-4 MB weights (each 4-pixel block
+// re-reads the panel from L3) and 1.1x on 400M+ maps, where oneDNN's blocking reuses loaded
+// inputs more. Fewer than 24 output channels leave too few accumulators (1.27x at 16).
 constexpr int64_t kPointwiseMaxMacs = 32 * 1000 * 1000;
+constexpr int64_t kPointwiseL2Macs = 160 * 1000 * 1000;
+constexpr int64_t kPointwiseL2Weight = 128 * 1024;
+constexpr int64_t kPointwiseL2MinCout = 24;
 
 typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
 
@@ -120,7 +127,9 @@ bool pointwise_direct_supported(const at::Tensor& x, const at::Tensor& weight, a
     return false;
   }
   const int64_t macs = out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * weight.size(1);
-  return macs <= kPointwiseMaxMacs;
+  if (macs <= kPointwiseMaxMacs) return true;
+  const int64_t cout = weight.size(0), weight_floats = cout * weight.size(1);
+  return macs <= kPointwiseL2Macs && weight_floats <= kPointwiseL2Weight && cout >= kPointwiseL2MinCout;
 }
 
 at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,

@@ -1,4 +1,4 @@
-// A direct 1x1 convolution for small channels_last fp32 maps (see pointwise_conv_cpu.cpp).
+// A direct 1x1 convolution for channels_last fp32 maps with small or L2-resident weights (see pointwise_conv_cpu.cpp).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -9,8 +9,8 @@
 
 namespace cnnfast {
 
-// True when the conv is 1x1, stride 1, no padding or dilation, one group, fp32, and small enough
-// (out_shape) that pointwise_conv_cpu is faster than oneDNN's call.
+// True when the conv is 1x1, stride 1, no padding or dilation, one group, fp32, and of a size
+// (out_shape, weight) where pointwise_conv_cpu was measured faster than oneDNN.
 bool pointwise_direct_supported(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride,
                                 at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                                 at::IntArrayRef out_shape);

@@ -8,7 +8,7 @@ kernel, on every call: measured here, VGG-16's 3 -> 64 conv at batch 8 took 31 m
 and OpenVINO keep their own memory arenas for this reason.
 
 keep_freed_memory() installs cnnfast's caching CPU allocator (csrc/common/cpu_block_cache.cpp) as
-PyTorch's CPU allocator: blocks of 1 MB and more are kept when freed and handed out again for a
+PyTorch's CPU allocator: blocks of 256 KB and more are kept when freed and handed out again for a
 request of the same size (64 KB classes); smaller ones go to c10's allocator as before. When a
 freed block would take the cache past `max_cached_bytes` (default 1 GiB), everything it holds is
 returned to the system first: the work has moved on to other sizes (another model or batch). It applies to the whole process, like torch.cuda's caching allocator
@@ -26,8 +26,8 @@ DEFAULT_MAX_CACHED_BYTES = 1 << 30
 class CacheStats(NamedTuple):
     installed: bool
     cached_bytes: int  # free blocks held for reuse
-    hits: int  # requests of >= 1 MB served from them
-    misses: int  # requests of >= 1 MB that went to the system
+    hits: int  # requests of >= 256 KB served from them
+    misses: int  # requests of >= 256 KB that went to the system
 
 
 def keep_freed_memory(enable: bool = True, max_cached_bytes: int = DEFAULT_MAX_CACHED_BYTES) -> bool:

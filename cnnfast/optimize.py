@@ -42,7 +42,7 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     result is returned and the report says why.
 
     With `reuse_memory=True` (the default) and a CPU model, cnnfast's caching CPU allocator is
-    installed (cnnfast.memory.keep_freed_memory): freed blocks of 1 MB and more are kept and reused,
+    installed (cnnfast.memory.keep_freed_memory): freed blocks of 256 KB and more are kept and reused,
     where glibc would page-fault every activation above 32 MB in afresh on each call (VGG-16-BN at
     batch 8: 650 -> 500 ms). It serves the whole process, as torch.cuda's caching allocator does;
     cnnfast.memory.release_cached_memory() returns what it holds. reuse_memory=False leaves

@@ -7,7 +7,7 @@
 namespace cnnfast {
 
 // Install (enable) or uninstall the caching CPU allocator for the whole process. Blocks of at
-// least 1 MB are kept on free and handed out again for a request of the same size class; smaller
+// least 256 KB are kept on free and handed out again for a request of the same size class; smaller
 // ones go straight back to c10's allocator. When a freed block would take the cache past
 // `max_cached_bytes`, everything cached is released first (the work has moved on to other sizes). Returns whether it
 // is installed afterwards. Tensors made while it was installed stay valid after uninstalling.

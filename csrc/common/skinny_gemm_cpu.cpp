@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/cpu_clones.h"
+#include "common/vec16_cpu.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")  // one FMA per multiply-add in the AVX clones (as in vector_cpu.cpp)
@@ -21,23 +22,17 @@ namespace cnnfast {
 
 namespace {
 
-constexpr int64_t kLanes = 16;    // one 512-bit register of floats
+using vec16::kLanes;
+using vec16::load;
+using vec16::vf;
+using vec16::store;
+
 constexpr int kRows = 4;          // weight rows per register block
 constexpr int kCols = 4;          // input rows per register block: 4 x 4 accumulators
 constexpr int64_t kTileK = 4096;  // 4 weight rows x 4096 = 64 KB; 16 input rows x 4096 = 256 KB: in L2
 // Weight rows are prefetched this many floats ahead: the rows of a block are 4 streams that the
 // hardware prefetcher alone kept ~10% short of the batch-1 bandwidth at batch 8 (measured).
 constexpr int64_t kPrefetch = 512;
-
-typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
-
-inline __attribute__((always_inline)) vf load(const float* p) {
-  vf v;
-  __builtin_memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-inline __attribute__((always_inline)) void store(float* p, vf v) { __builtin_memcpy(p, &v, sizeof(v)); }
 
 // acc[c * lds + r] += w[r, 0:len] . x[c, 0:len] for r < R, c < C (rows ldw / ldx apart), as
 // vectors of partial sums; the last len % kLanes products go to the scalars tail[c * lds + r].

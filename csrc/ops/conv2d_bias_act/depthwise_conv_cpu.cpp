@@ -18,13 +18,17 @@
 
 #include "common/cpu_clones.h"
 #include "common/prepacked_weights.h"
+#include "common/vec16_cpu.h"
 #include "ops/conv2d_bias_act/direct_conv_cpu.h"
 
 namespace cnnfast {
 
 namespace {
 
-constexpr int64_t kLanes = 16;  // one 512-bit register of floats
+using vec16::kLanes;
+using vec16::load;
+using vec16::vf;
+
 constexpr int64_t kPixels = 8;  // output pixels accumulated together
 constexpr int64_t kDepthwiseLayout = 1;  // prepacked_weight layout id: (KH * KW, C rounded up to kLanes)
 
@@ -33,14 +37,6 @@ int64_t padded(int64_t c) { return (c + kLanes - 1) / kLanes * kLanes; }
 struct Geometry {
   int64_t c, cp, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
 };
-
-typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
-
-inline __attribute__((always_inline)) vf load(const float* p) {
-  vf v;
-  __builtin_memcpy(&v, p, sizeof(v));
-  return v;
-}
 
 inline __attribute__((always_inline)) float* align64(float* p) {
   return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});

@@ -16,6 +16,7 @@
 
 #include "common/cpu_clones.h"
 #include "common/prepacked_weights.h"
+#include "common/vec16_cpu.h"
 #include "ops/conv2d_bias_act/direct_conv_cpu.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -26,7 +27,10 @@ namespace cnnfast {
 
 namespace {
 
-constexpr int64_t kLanes = 16;                // one 512-bit register of floats
+using vec16::kLanes;
+using vec16::load;
+using vec16::vf;
+
 constexpr int64_t kVecs = 4;                  // vectors per panel
 constexpr int64_t kPanel = kVecs * kLanes;    // output channels per packed panel
 constexpr int64_t kPix = 4;                   // pixels per register block: 4 x 4 accumulators
@@ -44,14 +48,6 @@ constexpr int64_t kPointwiseMaxMacs = 32 * 1000 * 1000;
 constexpr int64_t kPointwiseL2Macs = 160 * 1000 * 1000;
 constexpr int64_t kPointwiseL2Weight = 128 * 1024;
 constexpr int64_t kPointwiseL2MinCout = 24;
-
-typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
-
-inline __attribute__((always_inline)) vf load(const float* p) {
-  vf v;
-  __builtin_memcpy(&v, p, sizeof(v));
-  return v;
-}
 
 struct Shape {
   int64_t cin, cout, panels;

@@ -22,6 +22,7 @@
 
 #include "common/cpu_clones.h"
 #include "common/prepacked_weights.h"
+#include "common/vec16_cpu.h"
 #include "common/vector_cpu.h"
 #include "ops/small_cnn/small_cnn.h"
 
@@ -36,9 +37,8 @@ constexpr int kLanes = 16;  // one AVX-512 register of floats
 // baseline level only).
 #define CNNFAST_INLINE inline __attribute__((always_inline))
 
-// 16 floats as one value (GCC/Clang vector extension): one zmm register in the AVX-512 clone,
-// two ymm or four xmm in the others. Unlike a float[16], it stays in a register across loops.
-typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
+// Unlike a float[16], a vf stays in a register across loops (common/vec16_cpu.h).
+using vec16::vf;
 typedef int32_t vi __attribute__((vector_size(kLanes * sizeof(int32_t))));
 
 CNNFAST_INLINE vf splat(float v) { return vf{} + v; }

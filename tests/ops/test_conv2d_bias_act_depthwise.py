@@ -27,6 +27,7 @@ CASES = [
     (33, 8, 8, (3, 3), (1, 1), (0, 0), (1, 1)),     # no padding
     (40, 6, 9, (1, 1), (1, 1), (0, 0), (1, 1)),     # 1x1 depthwise (a per-channel scale)
     (130, 11, 11, (7, 7), (3, 3), (3, 3), (1, 1)),  # big kernel, stride 3
+    (72, 28, 28, (5, 5), (2, 2), (2, 2), (1, 1)),   # 5x5 stride 2 (MobileNetV3): 8 pixels from 19 columns
 ]
 
 

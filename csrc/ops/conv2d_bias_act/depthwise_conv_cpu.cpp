@@ -4,8 +4,9 @@
 // ShuffleNet's 58 x 28 x 28 maps (0.8 MFLOP, ~30 GFLOP/s), a fifth of that network's conv time.
 // Here input rows are copied once into a ring of zero-padded rows (padding columns and channels
 // rounded up to 16 are zeros, so the tap loop has no bounds tests or channel tail),
-// each 16-channel block of an output pixel accumulates its taps in one vector register, and bias,
-// residual and activation are applied as the row is stored.
+// each 16-channel block of an output pixel accumulates its taps in one vector register (for 3x3
+// and 5x5 filters at stride 1 or 2, eight pixels share one load of each input column), and
+// residual and activation are applied as that register is stored to the output.
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 
 #include <ATen/ATen.h>
@@ -38,6 +39,24 @@ struct Geometry {
   int64_t c, cp, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
 };
 
+// One filter row's taps for eight output pixels at stride S (1 or 2) and dilation 1: the
+// S * 7 + KW input columns they share are loaded once and reused from registers by every tap (the
+// generic loop loads one per multiply-add, and those loads are what bounded it: measured on
+// MobileNetV3's maps). Same multiply-adds in the same order as the generic loop.
+template <int KW, int S>
+inline __attribute__((always_inline)) void row_taps(vf (&v)[kPixels], const float* in, const float* wt, int64_t cp) {
+  constexpr int kCols = S * (kPixels - 1) + KW;  // <= 19: with 8 accumulators, in registers
+  vf cols[kCols];
+#pragma GCC unroll 19
+  for (int q = 0; q < kCols; ++q) cols[q] = load(in + q * cp);
+#pragma GCC unroll 5
+  for (int k = 0; k < KW; ++k) {
+    const vf wv = load(wt + k * cp);
+#pragma GCC unroll 8
+    for (int p = 0; p < kPixels; ++p) v[p] += cols[S * p + k] * wv;
+  }
+}
+
 inline __attribute__((always_inline)) float* align64(float* p) {
   return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
 }
@@ -52,13 +71,19 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
   const int64_t padded_w = g.w + 2 * g.pw, row = padded_w * g.cp, span = (g.kh - 1) * g.dh + 1;
   // 64-byte aligned (std::vector gives 16): a vector load that straddles two cache lines costs
   // two, and measured here that halved the kernel's speed.
-  std::vector<float> ring_mem(span * row + kLanes, 0.0f), acc_mem(g.ow * g.cp + kLanes);
+  std::vector<float> ring_mem(span * row + kLanes, 0.0f);
   float* const ring = align64(ring_mem.data());
-  float* const acc = align64(acc_mem.data());
   std::vector<int64_t> holds(span, -1);  // img * H + iy of the row in each slot
   std::vector<const float*> tap_rows(g.kh);
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t img = r / g.oh, oy = r % g.oh;
+    // Each 16-channel block goes straight from its accumulator to the output row (store_block:
+    // bias is in the accumulator; residual and the cheap activations are applied there).
+    float* const o = out + r * g.ow * g.c;
+    const float* const rr = res ? res + r * g.ow * g.c : nullptr;
+    auto put = [&](int64_t px, int64_t c0, vf v) __attribute__((always_inline)) {
+      store_block(o + px * g.c + c0, v, rr ? rr + px * g.c + c0 : nullptr, g.c - c0, act);
+    };
     for (int64_t t = 0; t < g.kh; ++t) {
       const int64_t iy = oy * g.sh - g.ph + t * g.dh;
       if (iy < 0 || iy >= g.h) {
@@ -83,6 +108,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
     // Eight output pixels at a time, all their 16-channel blocks before the next eight (the input
     // columns they read stay in L1): eight independent FMA chains keep both FMA units busy (one
     // chain is bound by the FMA latency, ~4x slower), and each filter tap is loaded once for the eight.
+    // Which register-reuse form of the tap loop applies: 10 * stride + filter width, 0 for none.
+    const int64_t form = g.dw == 1 && (g.sw == 1 || g.sw == 2) && (g.kw == 3 || g.kw == 5) ? 10 * g.sw + g.kw : 0;
     int64_t ox = 0;
     for (; ox + kPixels <= g.ow; ox += kPixels) {
       for (int64_t c0 = 0; c0 < g.cp; c0 += kLanes) {
@@ -94,6 +121,13 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
           if (!tap_rows[t]) continue;
           const float* in = tap_rows[t] + ox * g.sw * g.cp + c0;
           const float* wt = wpk + t * g.kw * g.cp + c0;
+          switch (form) {
+            case 13: row_taps<3, 1>(v, in, wt, g.cp); continue;
+            case 15: row_taps<5, 1>(v, in, wt, g.cp); continue;
+            case 23: row_taps<3, 2>(v, in, wt, g.cp); continue;
+            case 25: row_taps<5, 2>(v, in, wt, g.cp); continue;
+            default: break;
+          }
           for (int64_t k = 0; k < g.kw; ++k) {
             const vf wv = load(wt + k * g.cp);
             const float* ik = in + k * g.dw * g.cp;
@@ -102,7 +136,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
           }
         }
 #pragma GCC unroll 8
-        for (int64_t p = 0; p < kPixels; ++p) __builtin_memcpy(acc + (ox + p) * g.cp + c0, &v[p], sizeof(vf));
+        for (int64_t p = 0; p < kPixels; ++p) put(ox + p, c0, v[p]);
       }
     }
     // The last OW % 8 pixels one at a time, four channel blocks together (again independent chains).
@@ -124,7 +158,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
           }
         }
 #pragma GCC unroll 4
-        for (int64_t q = 0; q < 4; ++q) __builtin_memcpy(acc + ox * g.cp + c0 + q * kLanes, &v[q], sizeof(vf));
+        for (int64_t q = 0; q < 4; ++q) put(ox, c0 + q * kLanes, v[q]);
       }
       for (; c0 < g.cp; c0 += kLanes) {
         vf v = load(bias + c0);
@@ -134,17 +168,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
           const float* wt = wpk + t * g.kw * g.cp + c0;
           for (int64_t k = 0; k < g.kw; ++k) v += load(in + k * g.dw * g.cp) * load(wt + k * g.cp);
         }
-        __builtin_memcpy(acc + ox * g.cp + c0, &v, sizeof(vf));
+        put(ox, c0, v);
       }
-    }
-    // The store: residual and the cheap activations per element.
-    float* o = out + r * g.ow * g.c;
-    const float* rr = res ? res + r * g.ow * g.c : nullptr;
-    if (g.c == g.cp) {
-      // No channel padding: the accumulator row is laid out as the output row, stored in one pass.
-      store_row(o, acc, rr, g.ow * g.c, act);
-    } else {
-      for (int64_t ox = 0; ox < g.ow; ++ox) store_row(o + ox * g.c, acc + ox * g.cp, rr ? rr + ox * g.c : nullptr, g.c, act);
     }
   }
 }

@@ -10,6 +10,7 @@
 
 #include "cnnfast/activation.h"
 #include "common/activation_inplace.h"
+#include "common/vec16_cpu.h"
 
 namespace cnnfast {
 
@@ -63,6 +64,41 @@ inline __attribute__((always_inline)) void store_row(float* __restrict__ out, fl
     case Activation::HardSigmoid: for (int64_t c = 0; c < n; ++c) out[c] = activate<Activation::HardSigmoid>(acc[c]); break;
     default: for (int64_t c = 0; c < n; ++c) out[c] = acc[c];
   }
+}
+
+// out[0:n] = act(v + res[0:n]) for one block of 16 accumulated channels, n of them real (res may
+// be null): a whole block in registers, with the same operations in the same order as store_row
+// (so the same results, NaN kept); a channel tail (n < 16) through store_row. Lets a kernel store
+// straight from its accumulators instead of through an accumulator row.
+inline __attribute__((always_inline)) void store_block(float* __restrict__ out, vec16::vf v,
+                                                       const float* __restrict__ res, int64_t n, int act) {
+  using vec16::vf;
+  if (n < vec16::kLanes) {
+    alignas(64) float tail[vec16::kLanes];
+    vec16::store(tail, v);
+    store_row(out, tail, res, n, act);
+    return;
+  }
+  if (res) v += vec16::load(res);
+  const vf zero{}, three = zero + 3.0f, six = zero + 6.0f;
+  switch (static_cast<Activation>(act)) {
+    case Activation::ReLU: v = v < zero ? zero : v; break;
+    case Activation::ReLU6: v = v < zero ? zero : (v > six ? six : v); break;
+    case Activation::HardSwish: {
+      vf r = v + three;
+      r = r < zero ? zero : (r > six ? six : r);
+      v = v * r / six;
+      break;
+    }
+    case Activation::HardSigmoid: {
+      vf r = v + three;
+      r = r < zero ? zero : (r > six ? six : r);
+      v = r / six;
+      break;
+    }
+    default: break;
+  }
+  vec16::store(out, v);
 }
 
 }  // namespace cnnfast

@@ -43,8 +43,17 @@ def build_info():
         "built_with_torch": getattr(cfg, "TORCH_VERSION", None),
         "running_torch": torch.__version__,
         "onednn": torch.backends.mkldnn.is_available(),
+        # cnnfast's own conv engine on oneDNN's brgemm microkernel (csrc/conv_engine): built in
+        # and runnable on this CPU; which layers take it: cnnfast.config.conv_path_for.
+        "conv_engine": loaded and _conv_engine_available(),
         "cuda_available": torch.cuda.is_available(),
     }
+
+
+def _conv_engine_available():
+    import cnnfast._C
+
+    return bool(cnnfast._C._conv_engine_available())
 
 
 def _extension_path():

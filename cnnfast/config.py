@@ -21,3 +21,65 @@ def set_gpu_backend(name: str) -> None:
     if name not in GPU_BACKENDS:
         raise ValueError(f"cnnfast: gpu backend must be one of {', '.join(GPU_BACKENDS)}; got {name!r}")
     gpu_backend = name
+
+
+# The CPU kernels a conv2d_bias_act can take, in the order of the C++ enum
+# (csrc/conv_engine/route.h). Which one runs is decided per layer shape by the routing rule in
+# csrc/conv_engine/route.cpp; `conv_path_for` shows the decision and `force_conv_path` overrides it.
+def _extension_module():
+    from cnnfast._extension import require_extension
+
+    require_extension()
+    import cnnfast._C
+
+    return cnnfast._C
+
+
+CONV_PATHS = ("gemm", "depthwise", "pointwise", "engine", "onednn", "portable")
+
+
+def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
+                  dtype="float32", channels_last=True, onednn=None) -> str:
+    """The CPU kernel cnnfast.ops.conv2d_bias_act runs for an input of ``x_shape`` (N, C, H, W) and a
+    filter of ``weight_shape`` (K, C/groups, R, S): one of CONV_PATHS. ``onednn`` (default: whether
+    this torch has oneDNN and it takes ``dtype``) says whether the oneDNN route can run it."""
+    import torch
+
+    if onednn is None:
+        onednn = dtype in ("float32", "bfloat16") and torch.backends.mkldnn.is_available()
+    from torch.nn.modules.utils import _pair as pair
+
+    _C = _extension_module()
+    n, c, h, w = (int(v) for v in x_shape)
+    k, _, r, s = (int(v) for v in weight_shape)
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, int(groups))
+    return _C._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn))
+
+
+ENGINE_OFF = "no-engine"  # force_conv_path(ENGINE_OFF): the rule with the conv engine left out
+RULE = "auto"  # force_conv_path(RULE): the routing rule (what runs when nothing is forced)
+
+
+class force_conv_path:
+    """``with cnnfast.config.force_conv_path("onednn"):`` runs every CPU conv2d_bias_act on that
+    kernel wherever it can compute the layer (elsewhere the rule decides); ``"no-engine"`` runs
+    the rule without the conv engine (the kernels it falls back to), ``"auto"`` the rule itself. For
+    tests and benchmarks;
+    process-wide while the block runs, restored on exit."""
+
+    def __init__(self, name: str):
+        special = {RULE: -1, ENGINE_OFF: -2}
+        if name not in CONV_PATHS and name not in special:
+            raise ValueError(f"cnnfast: conv path must be one of {', '.join(CONV_PATHS)}, {RULE!r} or "
+                             f"{ENGINE_OFF!r}; got {name!r}")
+        self.index = special[name] if name in special else CONV_PATHS.index(name)
+        self.before = -1
+
+    def __enter__(self):
+        self.before = _extension_module()._force_conv_path(self.index)
+        return self
+
+    def __exit__(self, *exc):
+        _extension_module()._force_conv_path(self.before)
+        return False

@@ -1,6 +1,7 @@
 """cnnfast.optimize(): copy a model, run the rewrite passes in order, attach a report."""
 
 import copy
+from collections import Counter
 import time
 
 import torch
@@ -85,12 +86,15 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
                                 "PyTorch's allocator alone): large activations are reused, not page-faulted in")
         else:
             report.notes.append("reuse_memory: the caching CPU allocator could not be installed")
-    if script:
-        result = _script(result, report)
+    args = None
     if example_input is not None:
         args = example_input if isinstance(example_input, tuple) else (example_input,)
+        report.conv_kernels = _conv_kernels(result, args)  # also prepacks every conv weight for this shape
+    if script:
+        result = _script(result, report)
+    if args is not None:
         with torch.inference_mode():
-            result(*args)  # prepacks every conv weight for this input shape
+            result(*args)  # the scripted form's first call (weights already packed)
         if check:
             report.check = verify(model, result, *args)
             if not report.check.ok:
@@ -102,6 +106,31 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     report.seconds = time.perf_counter() - start
     result._cnnfast_report = report
     return result
+
+
+def _conv_kernels(model: nn.Module, args) -> Counter:
+    """Run the model once on args and count the CPU kernel each Conv2dBiasAct layer takes for the
+    shape it sees there (the router's choice: cnnfast.config.conv_path_for)."""
+    from cnnfast.config import conv_path_for
+    from cnnfast.nn.conv2d_bias_act import Conv2dBiasAct
+
+    kernels = Counter()
+
+    def record(m, inputs):
+        x = inputs[0]
+        if x.device.type == "cpu" and x.dim() == 4:
+            kernels[conv_path_for(x.shape, m.weight.shape, m.stride, m.padding, m.dilation, m.groups,
+                                  dtype=str(x.dtype).replace("torch.", ""),
+                                  channels_last=m.channels_last or x.is_contiguous(memory_format=torch.channels_last))] += 1
+
+    handles = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, Conv2dBiasAct)]
+    try:
+        with torch.inference_mode():
+            model(*args)
+    finally:
+        for h in handles:
+            h.remove()
+    return kernels
 
 
 def _runs_on_cpu(model: nn.Module) -> bool:

@@ -13,6 +13,9 @@ class Report:
     notes: List[str] = field(default_factory=list)
     seconds: float = 0.0
     check: object = None  # a cnnfast.verify.Verification when optimize(check=True) ran
+    # CPU kernel -> number of conv2d_bias_act layers that run on it (cnnfast.config.CONV_PATHS),
+    # read off the example_input run; empty without one (the kernel depends on the input shape).
+    conv_kernels: Counter = field(default_factory=Counter)
 
     def add(self, pattern: str, where: str) -> None:
         self.fused[pattern] += 1
@@ -32,6 +35,9 @@ class Report:
             lines.append(f"skipped {len(self.skipped)}:")
             for where, reason in self.skipped:
                 lines.append(f"  {where or '<model>'}: {reason}")
+        if self.conv_kernels:
+            lines.append("conv kernels (CPU, example input): " + ", ".join(
+                f"{path} {n}" for path, n in self.conv_kernels.most_common()))
         if self.check is not None:
             lines.append(str(self.check))
         for note in self.notes:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import cnnfast
+from cnnfast import config
 from cnnfast.reference import conv2d_bias_act as reference
 from tests.conftest import TOLERANCE, rel_err
 from tests.ops.direct_conv_checks import check, check_nan_and_inf
@@ -117,10 +118,12 @@ def test_large_maps_with_l2_resident_weight(case, residual):
     (64, 256, 56, 56, 8),    # 411M multiply-adds: past the direct kernel's range
     (32, 16, 112, 112, 8),   # 51M with 16 output channels: too few accumulators
 ])
-def test_routes_to_onednn_where_it_is_faster(case):
+def test_leaves_the_direct_kernel_where_it_is_slower(case):
+    # These go to the conv engine (oneDNN where the engine is not available): see test_conv_route.py.
     cin, cout, h, w, batch = case
     args = _args((cin, cout, h, w), batch, residual=False)
-    assert _ran_onednn(args)
+    expected = "engine" if cnnfast.build_info()["conv_engine"] else "onednn"
+    assert config.conv_path_for((batch, cin, h, w), (cout, cin, 1, 1)) == expected
     _check(args, "relu")
 
 

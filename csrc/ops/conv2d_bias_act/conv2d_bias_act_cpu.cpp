@@ -10,7 +10,10 @@
 #include "common/epilogue_cpu.h"
 #include "common/onednn_conv_cpu.h"
 #include "common/prepacked_weights.h"
+#include "conv_engine/conv_engine_cpu.h"
+#include "conv_engine/route.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
+#include "ops/conv2d_bias_act/conv_path.h"
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 
@@ -95,13 +98,6 @@ at::Tensor conv_onednn(const at::Tensor& x, const at::Tensor& weight,
   return out;
 }
 
-// A 1x1 conv on a 1x1 map (the SE excitation FCs, heads after global pooling) is a plain GEMM:
-// MKL's addmm beats oneDNN's conv here by 2x at batch 1 (~14 vs 27 us for 960->240).
-bool is_gemm(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef padding, int64_t groups) {
-  return groups == 1 && x.size(2) == 1 && x.size(3) == 1 && weight.size(2) == 1 &&
-         weight.size(3) == 1 && padding[0] == 0 && padding[1] == 0;
-}
-
 at::Tensor conv_gemm(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                      const std::optional<at::Tensor>& residual, Activation act) {
   const int64_t n = x.size(0), c_out = weight.size(0);
@@ -126,17 +122,25 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
   std::optional<at::Tensor> res = residual;
   if (res.has_value() && res->sizes() != at::IntArrayRef(out_shape)) res = res->expand(out_shape);
 
-  if (is_gemm(x, weight, padding, groups)) {
-    return with_memory_format(conv_gemm(x, weight, bias, res, act), format);
+  const engine::ConvGeometry geo = engine::make_geometry(x, weight, stride, padding, dilation, groups);
+  const engine::ConvPath path = conv_path(x, weight, padding, dilation, geo, format);
+  switch (path) {
+    case engine::ConvPath::Gemm:
+      return with_memory_format(conv_gemm(x, weight, bias, res, act), format);
+    case engine::ConvPath::Depthwise:
+      return depthwise_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape);
+    case engine::ConvPath::Pointwise:
+      return pointwise_conv_cpu(x.contiguous(format), weight, bias, res, act, out_shape);
+    case engine::ConvPath::Engine: {
+      at::Tensor out = at::empty(out_shape, x.options().memory_format(format));
+      engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, res, act, out);
+      return out;
+    }
+    case engine::ConvPath::OneDnn:
+    case engine::ConvPath::Portable:
+      break;
   }
-  if (format == at::MemoryFormat::ChannelsLast && depthwise_direct_supported(x, weight, groups, out_shape)) {
-    return depthwise_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape);
-  }
-  if (format == at::MemoryFormat::ChannelsLast &&
-      pointwise_direct_supported(x, weight, stride, padding, dilation, groups, out_shape)) {
-    return pointwise_conv_cpu(x.contiguous(format), weight, bias, res, act, out_shape);
-  }
-  if (onednn_conv_supported(x, weight, padding, dilation)) {
+  if (path == engine::ConvPath::OneDnn) {
     // ATen's prepacked channels_last conv returns garbage for a single-channel input whose output
     // is one column wide (found by the property tests; 22 of 6000 random shapes, all of this
     // kind, none elsewhere). Those tiny convs run in plain NCHW instead.

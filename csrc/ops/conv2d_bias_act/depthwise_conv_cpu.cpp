@@ -176,21 +176,15 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
 
 }  // namespace
 
-bool depthwise_direct_supported(const at::Tensor& x, const at::Tensor& weight, int64_t groups,
-                                at::IntArrayRef out_shape) {
-  if (!(x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.dim() == 4 &&
-        groups == x.size(1) && weight.size(0) == groups && weight.size(1) == 1 && x.size(0) > 0)) {
-    return false;
-  }
+bool depthwise_direct_supported(const engine::ConvGeometry& geo) {
+  if (!(geo.groups == geo.c && geo.k == geo.groups && geo.n > 0)) return false;
   // Where it pays (benchmarks/ops/bench_depthwise_conv.py, 2 threads, against oneDNN through
   // ATen): up to ~3.3M multiply-adds, where oneDNN's fixed cost per call dominates, this kernel
   // took 0.25-0.8x the time (ShuffleNet's 58 x 28 x 28 at batch 1: 12 vs 33 us); from ~3.4M on,
   // oneDNN's depthwise kernel streams as well or better (EfficientNet's 1152 x 7 x 7 at batch 8:
   // 119 vs 159 us), and larger maps stay with it. 5x5 filters on 512+ channels also stay: there
   // oneDNN was as fast or faster even at batch 1 (EfficientNet's 1152 x 7 x 7: 45 vs 55 us).
-  const int64_t taps = weight.size(2) * weight.size(3);
-  const int64_t macs = out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * taps;
-  return macs <= 3300000 && !(taps >= 25 && out_shape[1] >= 512);
+  return geo.macs() <= 3300000 && !(geo.taps() >= 25 && geo.k >= 512);
 }
 
 at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,

@@ -6,13 +6,13 @@
 #include <optional>
 
 #include "cnnfast/activation.h"
+#include "conv_engine/geometry.h"
 
 namespace cnnfast {
 
-// True when x (fp32), weight (C, 1, KH, KW) and groups == C describe a depthwise conv with one
-// filter per channel, small enough (out_shape) that depthwise_conv_cpu is faster than oneDNN.
-bool depthwise_direct_supported(const at::Tensor& x, const at::Tensor& weight, int64_t groups,
-                                at::IntArrayRef out_shape);
+// True when geo is a depthwise conv with one filter per channel, small enough that
+// depthwise_conv_cpu is faster than oneDNN (fp32 channels_last: checked by the router).
+bool depthwise_direct_supported(const engine::ConvGeometry& geo);
 
 // act(depthwise_conv(x) + bias + residual) into a new channels_last tensor of shape out_shape;
 // x must be a dense channels_last tensor.

@@ -114,18 +114,10 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
 
 }  // namespace
 
-bool pointwise_direct_supported(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride,
-                                at::IntArrayRef padding, at::IntArrayRef /*dilation: no effect on a 1x1 filter*/, int64_t groups,
-                                at::IntArrayRef out_shape) {
-  if (!(x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.dim() == 4 && groups == 1 &&
-        weight.size(2) == 1 && weight.size(3) == 1 && stride[0] == 1 && stride[1] == 1 && padding[0] == 0 &&
-        padding[1] == 0 && x.size(0) > 0)) {
-    return false;
-  }
-  const int64_t macs = out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * weight.size(1);
-  if (macs <= kPointwiseMaxMacs) return true;
-  const int64_t cout = weight.size(0), weight_floats = cout * weight.size(1);
-  return macs <= kPointwiseL2Macs && weight_floats <= kPointwiseL2Weight && cout >= kPointwiseL2MinCout;
+bool pointwise_direct_supported(const engine::ConvGeometry& geo) {
+  if (!(geo.groups == 1 && geo.reads_input_rows() && geo.n > 0)) return false;
+  if (geo.macs() <= kPointwiseMaxMacs) return true;
+  return geo.macs() <= kPointwiseL2Macs && geo.k * geo.c <= kPointwiseL2Weight && geo.k >= kPointwiseL2MinCout;
 }
 
 at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,

@@ -6,14 +6,13 @@
 #include <optional>
 
 #include "cnnfast/activation.h"
+#include "conv_engine/geometry.h"
 
 namespace cnnfast {
 
-// True when the conv is 1x1, stride 1, no padding or dilation, one group, fp32, and of a size
-// (out_shape, weight) where pointwise_conv_cpu was measured faster than oneDNN.
-bool pointwise_direct_supported(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride,
-                                at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
-                                at::IntArrayRef out_shape);
+// True when geo is a 1x1, stride-1, unpadded conv with one group of a size where
+// pointwise_conv_cpu was measured faster than oneDNN (fp32 channels_last: checked by the router).
+bool pointwise_direct_supported(const engine::ConvGeometry& geo);
 
 // act(conv1x1(x) + bias + residual) into a new channels_last tensor of shape out_shape; x must be
 // a dense channels_last tensor.

@@ -1,13 +1,49 @@
-// conv2d_bias_act_out on the CPU: oneDNN's convolution through conv2d_bias_act, then one copy into
-// the slice (why not a direct write: see conv2d_bias_act_out.cpp).
+// conv2d_bias_act_out on the CPU: where the conv engine runs the layer and `out` is channels_last
+// (a channel slice of a concat buffer), the engine's epilogue stores straight into it, no
+// temporary and no copy; elsewhere the registered conv2d_bias_act kernel, then one copy into the
+// slice (why the oneDNN route cannot write in place: see conv2d_bias_act_out.cpp).
+#include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "cnnfast/activation.h"
+#include "ops/conv2d_bias_act/conv2d_bias_act.h"
+#include "conv_engine/conv_engine_cpu.h"
+#include "ops/conv2d_bias_act/conv_path.h"
 #include "ops/conv2d_bias_act_out/conv2d_bias_act_out.h"
 
 namespace cnnfast {
 
+namespace {
+
+// NHWC with any row and pixel pitch: a channels_last tensor or a channel slice of one.
+bool unit_channel_stride(const at::Tensor& out) {
+  return out.stride(1) == 1 && out.stride(3) >= out.size(1) && out.stride(2) >= out.size(3) * out.stride(3) &&
+         out.stride(0) >= out.size(2) * out.stride(2);
+}
+
+void conv2d_bias_act_out_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                             at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                             int64_t groups, const std::optional<at::Tensor>& residual, c10::string_view act,
+                             at::Tensor& out) {
+  check_conv2d_bias_act_out(x, weight, bias, stride, padding, dilation, groups, residual, out);
+  if (out.numel() == 0) return;
+  const auto format = output_memory_format(x);
+  if (format == at::MemoryFormat::ChannelsLast && unit_channel_stride(out)) {
+    const engine::ConvGeometry geo = engine::make_geometry(x, weight, stride, padding, dilation, groups);
+    if (conv_path(x, weight, padding, dilation, geo, format) == engine::ConvPath::Engine) {
+      std::optional<at::Tensor> res = residual;
+      if (res.has_value() && res->sizes() != out.sizes()) res = res->expand(out.sizes());
+      engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, res, parse_activation(act), out);
+      return;
+    }
+  }
+  conv2d_bias_act_out_by_copy(x, weight, bias, stride, padding, dilation, groups, residual, act, out);
+}
+
+}  // namespace
+
 TORCH_LIBRARY_IMPL(cnnfast, CPU, m) {
-  m.impl("conv2d_bias_act_out", TORCH_FN(conv2d_bias_act_out_by_copy));
+  m.impl("conv2d_bias_act_out", TORCH_FN(conv2d_bias_act_out_cpu));
 }
 
 }  // namespace cnnfast

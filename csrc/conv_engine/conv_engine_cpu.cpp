@@ -1,0 +1,79 @@
+// The conv engine's driver (see conv_engine_cpu.h). Each task owns a tile of output pixels (of
+// one or more images) of one group and a run of output-channel blocks: it gathers the tile's input patches
+// once into a per-thread buffer (im2col of just this tile: M x taps*Cg floats that stay in L2;
+// a 1x1 stride-1 conv reads the input rows in place), then per block makes one microkernel call
+// over all taps and channels (K = taps * Cg) into a per-thread accumulator tile and stores it
+// through the epilogue while it is in L1/L2. No allocation after a thread's first call.
+#include "conv_engine/conv_engine_cpu.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/native/CPUBlas.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "conv_engine/engine_call.h"
+#include "conv_engine/packed_filter.h"
+
+namespace cnnfast::engine {
+
+bool engine_available() {
+#if defined(CPUBLAS_BRGEMM_F32F32F32) && defined(__x86_64__)
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+#else
+  return false;
+#endif
+}
+
+ConvGeometry make_geometry(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride,
+                           at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
+  ConvGeometry g;
+  g.n = x.size(0), g.c = x.size(1), g.h = x.size(2), g.w = x.size(3);
+  g.groups = groups, g.k = weight.size(0), g.r = weight.size(2), g.s = weight.size(3);
+  g.sh = stride[0], g.sw = stride[1], g.ph = padding[0], g.pw = padding[1], g.dh = dilation[0], g.dw = dilation[1];
+  g.ho = conv_out_size(g.h, g.r, g.sh, g.ph, g.dh);
+  g.wo = conv_out_size(g.w, g.s, g.sw, g.pw, g.dw);
+  return g;
+}
+
+void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                     const ConvGeometry& geo, const std::optional<at::Tensor>& residual, Activation act,
+                     at::Tensor& out) {
+#if defined(CPUBLAS_BRGEMM_F32F32F32)
+  TORCH_INTERNAL_ASSERT(x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.scalar_type() == at::kFloat);
+  TORCH_INTERNAL_ASSERT(out.stride(1) == 1 || out.size(1) == 1);
+  const at::Tensor filter = packed_filter(weight, geo.groups);
+  const int64_t kg = geo.kg(), kp = padded_width(kg);
+  // Bias per group, padded to whole vectors (zeros without a bias): read in whole vectors.
+  // The calling thread's, reused; workers reach it through `call` (each thread's thread_local
+  // would be its own, empty one).
+  thread_local std::vector<float> padded_bias;
+  padded_bias.assign(geo.groups * kp, 0.0f);
+  if (bias.has_value()) {
+    const at::Tensor b = bias->contiguous();
+    for (int64_t g = 0; g < geo.groups; ++g) {
+      std::copy(b.const_data_ptr<float>() + g * kg, b.const_data_ptr<float>() + (g + 1) * kg, padded_bias.begin() + g * kp);
+    }
+  }
+  at::Tensor res;
+  if (residual.has_value()) res = residual->contiguous(at::MemoryFormat::ChannelsLast);
+  EngineCall call{geo, choose_tiling(geo, at::get_num_threads()), x.const_data_ptr<float>(),
+                  filter.const_data_ptr<float>(), padded_bias.data(),
+                  TileDest{out.mutable_data_ptr<float>(), out.stride(0), out.stride(2), out.stride(3),
+                           res.defined() ? res.const_data_ptr<float>() : nullptr, res.defined() ? res.stride(0) : 0,
+                           res.defined() ? res.stride(2) : 0, res.defined() ? res.stride(3) : 0},
+                  act};
+  if (call.tiling.row_taps) {
+    run_row_taps(call);
+  } else {
+    run_gather_tiles(call);
+  }
+#else
+  TORCH_CHECK(false, "cnnfast: this torch has no fp32 brgemm microkernel (CPUBLAS_BRGEMM_F32F32F32)");
+#endif
+}
+
+}  // namespace cnnfast::engine

@@ -1,0 +1,48 @@
+// One conv engine call as its loops see it: geometry, tiling and raw pointers, set up once by
+// conv_engine_cpu (conv_engine_cpu.cpp) and shared by the two loop forms (gather_loop.cpp,
+// row_taps_loop.cpp).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cnnfast/activation.h"
+#include "conv_engine/geometry.h"
+#include "conv_engine/tile_store.h"
+#include "conv_engine/tiling.h"
+
+namespace cnnfast::engine {
+
+struct EngineCall {
+  ConvGeometry geo;
+  Tiling tiling;
+  const float* x;       // dense NHWC input
+  const float* filter;  // packed_filter's layout
+  const float* bias;    // groups x padded_width(Kg) floats, zeros past Kg (and without a bias)
+  TileDest dest;        // at channel 0 of image 0
+  Activation act;
+
+  // The destination of output channel `channel` onwards.
+  TileDest dest_at(int64_t channel) const {
+    TileDest d = dest;
+    d.out += channel;
+    if (d.res) d.res += channel;
+    return d;
+  }
+};
+
+// Tiles of output pixels (across images) gathered im2col-style into per-thread buffers, one
+// microkernel call per output-channel block and K chunk (any geometry).
+void run_gather_tiles(const EngineCall& call);
+
+// Output rows, one microkernel call per filter tap reading the input row in place (no copy):
+// for maps wide enough that a row is a long M.
+void run_row_taps(const EngineCall& call);
+
+// A per-thread buffer that only grows: the hot path allocates nothing after warm-up.
+inline float* scratch(std::vector<float>& buf, int64_t floats) {
+  if (static_cast<int64_t>(buf.size()) < floats) buf.resize(floats);
+  return buf.data();
+}
+
+}  // namespace cnnfast::engine

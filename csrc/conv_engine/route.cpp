@@ -1,0 +1,100 @@
+// choose_conv_path (see route.h). The direct kernels' own thresholds live beside them
+// (depthwise_conv_cpu.cpp, pointwise_conv_cpu.cpp); the engine's are here.
+#include "conv_engine/route.h"
+
+#include <atomic>
+
+#include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
+#include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
+
+namespace cnnfast::engine {
+
+namespace {
+
+// A 1x1 conv on a 1x1 map (the SE excitation FCs, heads after global pooling) is a plain GEMM.
+// On such a map NCHW and NHWC are one layout, so the engine takes it in either.
+bool is_gemm(const ConvGeometry& g) {
+  return g.groups == 1 && g.h == 1 && g.w == 1 && g.r == 1 && g.s == 1 && g.ph == 0 && g.pw == 0;
+}
+
+// Where the engine beats the alternatives, measured per layer over every distinct conv of the
+// lecture models at batch 1 and 8, 2 threads, AMD EPYC Zen 4, 2026-12-03
+// (benchmarks/conv_engine_layers.py -> benchmarks/results/cpu_conv_engine.md); engine / oneDNN:
+// - 1x1 maps (92 layer-batches): median 0.23x of oneDNN's time and 0.67x of MKL's addmm, which
+//   took these before (oneDNN's and ATen's fixed cost per call is all there is to them).
+// - other 1x1 convs the direct 1x1 kernel does not take (105): median 0.94x, slower on 14 by
+//   at most 1.11x (no gather: the microkernel reads the input rows in place).
+// - 3x3/5x5/7x1... up to kKxKMaxMacs (28): median 0.87x, 0.57x at best (oneDNN's ~20 us per call
+//   dominates). Above it (106) oneDNN's brgconv, which batch-reduces over taps without copying
+//   them, was faster on 84: median 1.06x, up to 1.32x (the engine's tile gather costs a copy
+//   of taps x Cg floats per output pixel).
+// - grouped (28, ResNeXt/RegNet): median 1.8x; Kg of 8-32 channels leaves the microkernel's
+//   64-wide N mostly empty. Stems with < 8 input channels per group: 1.2-1.6x. Both stay.
+constexpr int64_t kKxKMaxMacs = 40 * 1000 * 1000;
+constexpr int64_t kMinGroupChannels = 8;
+
+bool engine_pays(const ConvGeometry& g) {
+  if (g.groups != 1 || g.cg() < kMinGroupChannels) return false;
+  if (g.r == 1 && g.s == 1) return true;
+  return g.macs() <= kKxKMaxMacs;
+}
+
+}  // namespace
+
+ConvPath choose_conv_path(const RouteQuery& q) {
+  const ConvGeometry& g = q.geo;
+  if (is_gemm(g)) return q.fp32 && q.engine ? ConvPath::Engine : ConvPath::Gemm;
+  const bool direct = q.fp32 && q.channels_last;
+  if (direct && depthwise_direct_supported(g)) return ConvPath::Depthwise;
+  if (direct && pointwise_direct_supported(g)) return ConvPath::Pointwise;
+  if (direct && q.engine && engine_pays(g)) return ConvPath::Engine;
+  if (q.onednn) return ConvPath::OneDnn;
+  return ConvPath::Portable;
+}
+
+bool path_can_run(ConvPath path, const RouteQuery& q) {
+  const ConvGeometry& g = q.geo;
+  const bool direct = q.fp32 && q.channels_last && g.n > 0;
+  switch (path) {
+    case ConvPath::Gemm: return is_gemm(g);
+    case ConvPath::Depthwise: return direct && g.groups == g.c && g.k == g.groups;
+    case ConvPath::Pointwise: return direct && g.groups == 1 && g.reads_input_rows();
+    case ConvPath::Engine: return (direct || (q.fp32 && is_gemm(g) && g.n > 0)) && q.engine;
+    case ConvPath::OneDnn: return q.onednn;
+    case ConvPath::Portable: return true;
+  }
+  return false;
+}
+
+namespace {
+std::atomic<int> forced{-1};
+}
+
+void set_forced_conv_path(int path) { forced.store(path, std::memory_order_relaxed); }
+
+int forced_conv_path() { return forced.load(std::memory_order_relaxed); }
+
+ConvPath route_conv(const RouteQuery& q) {
+  const int f = forced_conv_path();
+  if (f == kEngineOff) {  // the rule as it stands without the engine: its fallbacks
+    RouteQuery without = q;
+    without.engine = false;
+    return choose_conv_path(without);
+  }
+  if (f >= 0 && path_can_run(static_cast<ConvPath>(f), q)) return static_cast<ConvPath>(f);
+  return choose_conv_path(q);
+}
+
+const char* conv_path_name(ConvPath path) {
+  switch (path) {
+    case ConvPath::Gemm: return "gemm";
+    case ConvPath::Depthwise: return "depthwise";
+    case ConvPath::Pointwise: return "pointwise";
+    case ConvPath::Engine: return "engine";
+    case ConvPath::OneDnn: return "onednn";
+    case ConvPath::Portable: return "portable";
+  }
+  return "?";
+}
+
+}  // namespace cnnfast::engine

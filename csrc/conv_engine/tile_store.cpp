@@ -1,0 +1,70 @@
+// store_tile (see tile_store.h), built per x86-64 level: 16 channels per vector operation.
+#include "conv_engine/tile_store.h"
+
+#include "common/cpu_clones.h"
+#include "conv_engine/vec_activation.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")  // acc + bias + res rounded as eager's separate adds
+#endif
+
+namespace cnnfast::engine {
+
+using vec16::kLanes;
+
+namespace {
+
+template <Activation A>
+inline __attribute__((always_inline)) void store_rows(const float* __restrict__ acc, int64_t ld, int64_t m0,
+                                                      int64_t rows, int64_t ho, int64_t wo, int64_t nc,
+                                                      const float* __restrict__ bias, const TileDest& d) {
+  const int64_t full = nc / kLanes * kLanes;
+  int64_t img = m0 / (ho * wo), oh = m0 % (ho * wo) / wo, ow = m0 % wo;
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* a = acc + i * ld;
+    float* o = d.out + img * d.out_image + oh * d.out_row + ow * d.out_pixel;
+    const float* r = d.res ? d.res + img * d.res_image + oh * d.res_row + ow * d.res_pixel : nullptr;
+    for (int64_t c = 0; c < full; c += kLanes) {
+      vf v = vec16::load(a + c) + vec16::load(bias + c);
+      if (r) v += vec16::load(r + c);
+      vec16::store(o + c, activate_vec<A>(v));
+    }
+    if (full < nc) {  // channel tail: through a vector-sized row, never past nc in out or res
+      alignas(64) float t[kLanes];
+      const int64_t n = nc - full;
+      vf v = vec16::load(a + full) + vec16::load(bias + full);
+      if (r) {
+        alignas(64) float rr[kLanes] = {};
+        for (int64_t c = 0; c < n; ++c) rr[c] = r[full + c];
+        v += vec16::load(rr);
+      }
+      vec16::store(t, activate_vec<A>(v));
+      for (int64_t c = 0; c < n; ++c) o[full + c] = t[c];
+    }
+    if (++ow == wo) {
+      ow = 0;
+      if (++oh == ho) {
+        oh = 0;
+        ++img;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+CNNFAST_CPU_CLONES void store_tile(const float* acc, int64_t ld, int64_t m0, int64_t rows, int64_t ho, int64_t wo, int64_t nc,
+                                   const float* bias, const TileDest& dest, Activation act) {
+  switch (act) {
+    case Activation::None: store_rows<Activation::None>(acc, ld, m0, rows, ho, wo, nc, bias, dest); break;
+    case Activation::ReLU: store_rows<Activation::ReLU>(acc, ld, m0, rows, ho, wo, nc, bias, dest); break;
+    case Activation::ReLU6: store_rows<Activation::ReLU6>(acc, ld, m0, rows, ho, wo, nc, bias, dest); break;
+    case Activation::SiLU: store_rows<Activation::SiLU>(acc, ld, m0, rows, ho, wo, nc, bias, dest); break;
+    case Activation::Sigmoid: store_rows<Activation::Sigmoid>(acc, ld, m0, rows, ho, wo, nc, bias, dest); break;
+    case Activation::HardSwish: store_rows<Activation::HardSwish>(acc, ld, m0, rows, ho, wo, nc, bias, dest); break;
+    case Activation::HardSigmoid: store_rows<Activation::HardSigmoid>(acc, ld, m0, rows, ho, wo, nc, bias, dest); break;
+    case Activation::Tanh: store_rows<Activation::Tanh>(acc, ld, m0, rows, ho, wo, nc, bias, dest); break;
+  }
+}
+
+}  // namespace cnnfast::engine

@@ -1,0 +1,81 @@
+// choose_tiling and the cache sizes it reads (see tiling.h).
+#include "conv_engine/tiling.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "conv_engine/packed_filter.h"
+
+namespace cnnfast::engine {
+
+namespace {
+
+int64_t cache_bytes(int name, int64_t fallback) {
+  const long v = sysconf(name);  // glibc reads CPUID (Intel and AMD leaves alike)
+  return v > 0 ? v : fallback;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A pixel tile's gathered input (M x depth floats) takes at most half of L2, so it stays there
+// while every output-channel block of the tile reads it; the rest holds the block's filter.
+constexpr int64_t kMinTile = 32, kMaxTile = 512;
+// A filter block's chunk takes at most this fraction of L2.
+constexpr int64_t kFilterShareOfL2 = 8;
+// Enough tasks that two threads' shares differ by a small fraction of one.
+constexpr int64_t kTasksPerThread = 4;
+
+// Output rows at least this wide take the row-taps loop (one call per row and tap, input read in
+// place) instead of the gather loop: on 3x3 layers over 56x56 maps it took 0.95-1.06x oneDNN's
+// time where the gather took 1.09-1.17x (the copy of taps x Cg floats per pixel); under 28 pixels
+// a row is too short an M for the microkernel and the gather loop's cross-row tiles win.
+constexpr int64_t kRowTapsMinWidth = 28;
+// Output rows per row-taps task: the block's filter is read from L2 once per row anyway; more
+// rows per task only coarsen the split.
+constexpr int64_t kMaxRowTile = 8;
+
+}  // namespace
+
+int64_t l1_cache_bytes() {
+  static const int64_t bytes = cache_bytes(_SC_LEVEL1_DCACHE_SIZE, 32 * 1024);
+  return bytes;
+}
+
+int64_t l2_cache_bytes() {
+  static const int64_t bytes = cache_bytes(_SC_LEVEL2_CACHE_SIZE, 1024 * 1024);
+  return bytes;
+}
+
+Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
+  Tiling t;
+  // The microkernel walks its B operand (k rows of a 64-wide filter block) once per few output
+  // rows, so B must stay in L2: 512x512 3x3 layers (4608 rows, 1.2 MB per block) ran 2.1-3x
+  // slower than oneDNN unchunked. Chunks accumulate into the tile (add_C), equal in size.
+  const int64_t k_max = std::max<int64_t>(kLanes, l2_cache_bytes() / kFilterShareOfL2 / (kBlockWidth * 4));
+  const int64_t k_chunks = ceil_div(geo.depth(), k_max);
+  t.k_chunk = ceil_div(geo.depth(), k_chunks);
+  // M: the A rows one call reads (M x k_chunk) take at most half of L2. Sizing by the whole depth
+  // instead gave 32-row tiles on 512-channel 3x3 layers, re-streaming the filter per 32 pixels
+  // (1.3x oneDNN's time on VGG-16's 512x512 layers).
+  const int64_t pixels = geo.n * geo.pixels();  // tiles span images
+  const int64_t fit = l2_cache_bytes() / 2 / (t.k_chunk * static_cast<int64_t>(sizeof(float)));
+  const int64_t m_max = std::clamp(fit, kMinTile, kMaxTile);
+  t.m_tiles = ceil_div(pixels, m_max);
+  t.m_tile = ceil_div(pixels, t.m_tiles);  // equal tiles, none a sliver
+  t.blocks = ceil_div(padded_width(geo.kg()), kBlockWidth);
+  const int64_t want = kTasksPerThread * threads;
+  t.row_taps = geo.groups == 1 && !geo.reads_input_rows() && geo.wo >= kRowTapsMinWidth;
+  if (t.row_taps) {
+    const int64_t rows = geo.n * geo.ho;
+    t.row_tile = std::clamp<int64_t>(rows / want, 1, kMaxRowTile);
+    const int64_t base = ceil_div(rows, t.row_tile);
+    if (base < want) t.n_chunks = std::min(t.blocks, ceil_div(want, base));
+    return t;
+  }
+  const int64_t base = geo.groups * t.m_tiles;
+  if (base < want) t.n_chunks = std::min(t.blocks, ceil_div(want, base));
+  return t;
+}
+
+}  // namespace cnnfast::engine

@@ -1,0 +1,96 @@
+// Every activation of cnnfast's epilogue on 16 floats at once, for the conv engine's tile store:
+// the transcendental ones (SiLU, sigmoid, tanh) through a vector exp, so no activation needs a
+// second pass over the output. NaN stays NaN and +-Inf gives what eager PyTorch gives.
+// Always inlined: each per-x86-level clone of the caller gets it at its own vector width.
+#pragma once
+
+#include "cnnfast/activation.h"
+#include "common/vec16_cpu.h"
+
+namespace cnnfast::engine {
+
+using vec16::vf;
+typedef int vi __attribute__((vector_size(16 * sizeof(int))));
+
+// e^x to within 2 ulp: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r by its
+// Taylor series to degree 7 (truncation < 6e-9 relative), times 2^n built in the exponent bits.
+// Over ~88.72 it is +Inf, under ~-87.3 it is 0 (flushing the denormal range), NaN stays NaN.
+inline __attribute__((always_inline)) vf exp_vec(vf x) {
+  const vf zero{};
+  const vf hi = zero + 88.3762626647949f, lo = zero - 87.3365478515625f;
+  vf xc = x > hi ? hi : x;
+  xc = xc < lo ? lo : xc;
+  // Round x / ln2 to nearest with the 1.5 * 2^23 trick (|x / ln2| < 2^22 here).
+  const vf magic = zero + 12582912.0f;
+  const vf t = (xc * 1.44269504088896341f + magic) - magic;
+  vf r = xc - t * 0.693359375f;
+  r = r - t * -2.12194440e-4f;
+  vf p = zero + (1.0f / 5040.0f);
+  p = p * r + (1.0f / 720.0f);
+  p = p * r + (1.0f / 120.0f);
+  p = p * r + (1.0f / 24.0f);
+  p = p * r + (1.0f / 6.0f);
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const vi n = __builtin_convertvector(t, vi);
+  const vi bits = (n + 127) << 23;
+  vf scale;
+  __builtin_memcpy(&scale, &bits, sizeof(scale));
+  vf y = p * scale;
+  const vf inf = zero + __builtin_inff();
+  y = x > hi ? inf : y;
+  y = x < lo ? zero : y;
+  return x != x ? x : y;
+}
+
+// e^r - 1 for |r| <= ln2 / 2 by its Taylor series to degree 8, without forming 1 + ...: exact
+// to ~1 ulp relative where e^r - 1 itself would cancel.
+inline __attribute__((always_inline)) vf expm1_small(vf r) {
+  const vf zero{};
+  vf p = zero + (1.0f / 40320.0f);
+  p = p * r + (1.0f / 5040.0f);
+  p = p * r + (1.0f / 720.0f);
+  p = p * r + (1.0f / 120.0f);
+  p = p * r + (1.0f / 24.0f);
+  p = p * r + (1.0f / 6.0f);
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  return p * r;
+}
+
+template <Activation A>
+inline __attribute__((always_inline)) vf activate_vec(vf v) {
+  const vf zero{}, one = zero + 1.0f, three = zero + 3.0f, six = zero + 6.0f;
+  if constexpr (A == Activation::ReLU) {
+    return v < zero ? zero : v;  // keeps NaN, as torch.relu does
+  } else if constexpr (A == Activation::ReLU6) {
+    return v < zero ? zero : (v > six ? six : v);
+  } else if constexpr (A == Activation::HardSwish) {
+    vf r = v + three;
+    r = r < zero ? zero : (r > six ? six : r);
+    return v * r / six;
+  } else if constexpr (A == Activation::HardSigmoid) {
+    vf r = v + three;
+    r = r < zero ? zero : (r > six ? six : r);
+    return r / six;
+  } else if constexpr (A == Activation::SiLU) {
+    return v / (one + exp_vec(zero - v));  // torch's form: -Inf gives NaN, as there
+  } else if constexpr (A == Activation::Sigmoid) {
+    return one / (one + exp_vec(zero - v));
+  } else if constexpr (A == Activation::Tanh) {
+    // tanh|v| = 1 - 2 / (e^2|v| + 1), sign restored; +-Inf -> +-1, NaN kept by exp_vec. Under
+    // |v| = ln2 / 4 that form cancels, so there tanh = m / (m + 2) with m = e^2|v| - 1 from its
+    // series (no 1 + ... - 1), to within 2 ulp relative down to the denormals.
+    const vf a = v < zero ? zero - v : v;
+    const vf large = one - (one + one) / (exp_vec(a + a) + one);
+    const vf m = expm1_small(a + a);
+    const vf small = m / (m + one + one);
+    const vf t = a < zero + 0.17328679513998632f ? small : large;
+    return v < zero ? zero - t : t;
+  } else {
+    return v;
+  }
+}
+
+}  // namespace cnnfast::engine

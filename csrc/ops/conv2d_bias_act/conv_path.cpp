@@ -1,0 +1,20 @@
+// conv_path (see conv_path.h).
+#include "ops/conv2d_bias_act/conv_path.h"
+
+#include "common/onednn_conv_cpu.h"
+#include "conv_engine/conv_engine_cpu.h"
+
+namespace cnnfast {
+
+engine::ConvPath conv_path(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef padding,
+                           at::IntArrayRef dilation, const engine::ConvGeometry& geo, c10::MemoryFormat format) {
+  engine::RouteQuery q;
+  q.geo = geo;
+  q.fp32 = x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.dim() == 4;
+  q.channels_last = format == at::MemoryFormat::ChannelsLast;
+  q.onednn = onednn_conv_supported(x, weight, padding, dilation);
+  q.engine = engine::engine_available();
+  return engine::route_conv(q);
+}
+
+}  // namespace cnnfast

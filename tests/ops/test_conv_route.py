@@ -1,0 +1,107 @@
+"""The CPU kernel routing rule of conv2d_bias_act (csrc/conv_engine/route.cpp): one test per
+decision, on real layer shapes, through cnnfast.config.conv_path_for; and the forced path that
+tests and benchmarks use."""
+
+import pytest
+import torch
+
+import cnnfast
+from cnnfast import config
+
+ENGINE = cnnfast.build_info()["conv_engine"]
+needs_engine = pytest.mark.skipif(not ENGINE, reason="this torch or CPU has no fp32 brgemm microkernel")
+
+
+def path(x, w, stride=1, padding=0, dilation=1, groups=1, **kw):
+    return config.conv_path_for(x, w, stride, padding, dilation, groups, **kw)
+
+
+@needs_engine
+def test_se_excitation_on_a_1x1_map_takes_the_engine_in_either_layout():
+    assert path((1, 960, 1, 1), (240, 960, 1, 1)) == "engine"
+    assert path((8, 960, 1, 1), (240, 960, 1, 1), channels_last=False) == "engine"
+
+
+def test_a_1x1_map_in_float64_takes_the_gemm():
+    assert path((1, 960, 1, 1), (240, 960, 1, 1), dtype="float64") == "gemm"
+
+
+def test_small_depthwise_takes_the_direct_kernel():
+    assert path((1, 116, 28, 28), (116, 1, 3, 3), padding=1, groups=116) == "depthwise"
+
+
+def test_large_depthwise_stays_with_onednn():
+    assert path((8, 1152, 7, 7), (1152, 1, 5, 5), padding=2, groups=1152) == "onednn"
+
+
+def test_small_1x1_takes_the_direct_kernel():
+    assert path((1, 40, 28, 28), (120, 40, 1, 1)) == "pointwise"
+
+
+@needs_engine
+def test_resnet50_bottleneck_1x1_takes_the_engine():
+    assert path((1, 1024, 14, 14), (256, 1024, 1, 1)) == "engine"
+    assert path((8, 256, 56, 56), (64, 256, 1, 1)) == "engine"
+
+
+@needs_engine
+def test_strided_1x1_downsample_takes_the_engine():
+    assert path((1, 256, 56, 56), (512, 256, 1, 1), stride=2) == "engine"
+
+
+@needs_engine
+def test_small_3x3_takes_the_engine():
+    assert path((1, 32, 28, 28), (96, 32, 3, 3), padding=1) == "engine"  # GoogLeNet, 21.7M MACs
+
+
+def test_large_3x3_stays_with_onednn():
+    assert path((1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "onednn"  # ResNet, 116M MACs
+    assert path((1, 512, 14, 14), (512, 512, 3, 3), padding=1) == "onednn"
+
+
+def test_grouped_stays_with_onednn():
+    assert path((1, 128, 56, 56), (128, 4, 3, 3), padding=1, groups=32) == "onednn"
+
+
+def test_rgb_stem_stays_with_onednn():
+    assert path((1, 3, 224, 224), (24, 3, 3, 3), stride=2, padding=1) == "onednn"
+
+
+def test_nchw_takes_onednn_and_float64_the_portable_path():
+    assert path((1, 32, 28, 28), (96, 32, 3, 3), padding=1, channels_last=False) == "onednn"
+    assert path((1, 32, 28, 28), (96, 32, 3, 3), padding=1, dtype="float64") == "portable"
+    assert path((1, 32, 28, 28), (96, 32, 3, 3), padding=1, onednn=False, channels_last=False) == "portable"
+
+
+@needs_engine
+def test_a_forced_path_is_taken_where_it_can_run_and_restored():
+    shape = ((1, 64, 56, 56), (64, 64, 3, 3))
+    with config.force_conv_path("engine"):
+        assert path(*shape, padding=1) == "engine"
+        assert path(*shape, padding=1, dtype="float64") == "portable"  # the engine cannot: the rule decides
+    assert path(*shape, padding=1) == "onednn"
+    with config.force_conv_path("pointwise"):
+        assert path(*shape, padding=1) == "onednn"  # a 3x3 cannot take the 1x1 kernel
+
+
+def test_an_unknown_path_is_refused():
+    with pytest.raises(ValueError, match="conv path must be one of"):
+        config.force_conv_path("mkl")
+
+
+@needs_engine
+def test_optimize_reports_the_kernels_it_runs():
+    import torchvision
+
+    model = torchvision.models.resnet18(weights=None).eval()
+    fast = cnnfast.optimize(model, example_input=torch.randn(1, 3, 64, 64))
+    kernels = cnnfast.report(fast).conv_kernels
+    assert sum(kernels.values()) == 20 and kernels["engine"] > 0  # 17 + 3 downsample convs
+    assert "conv kernels (CPU, example input)" in str(cnnfast.report(fast))
+
+
+def test_no_engine_runs_the_fallbacks():
+    with config.force_conv_path("no-engine"):
+        assert path((1, 1024, 14, 14), (256, 1024, 1, 1)) == "onednn"
+        assert path((1, 960, 1, 1), (240, 960, 1, 1)) == "gemm"
+        assert path((1, 40, 28, 28), (120, 40, 1, 1)) == "pointwise"

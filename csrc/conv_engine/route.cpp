@@ -20,17 +20,17 @@ bool is_gemm(const ConvGeometry& g) {
 // Where the engine beats the alternatives, measured per layer over every distinct conv of the
 // lecture models at batch 1 and 8, 2 threads, AMD EPYC Zen 4, 2026-12-03
 // (benchmarks/conv_engine_layers.py -> benchmarks/results/cpu_conv_engine.md); engine / oneDNN:
-// - 1x1 maps (92 layer-batches): median 0.23x of oneDNN's time and 0.67x of MKL's addmm, which
+// - 1x1 maps (92 layer-batches): median 0.22x of oneDNN's time and 0.67x of MKL's addmm, which
 //   took these before (oneDNN's and ATen's fixed cost per call is all there is to them).
-// - other 1x1 convs the direct 1x1 kernel does not take (105): median 0.94x, slower on 14 by
-//   at most 1.11x (no gather: the microkernel reads the input rows in place).
-// - 3x3/5x5/7x1... up to kKxKMaxMacs (28): median 0.87x, 0.57x at best (oneDNN's ~20 us per call
-//   dominates). Above it (106) oneDNN's brgconv, which batch-reduces over taps without copying
-//   them, was faster on 84: median 1.06x, up to 1.32x (the engine's tile gather costs a copy
-//   of taps x Cg floats per output pixel).
-// - grouped (28, ResNeXt/RegNet): median 1.8x; Kg of 8-32 channels leaves the microkernel's
-//   64-wide N mostly empty. Stems with < 8 input channels per group: 1.2-1.6x. Both stay.
-constexpr int64_t kKxKMaxMacs = 40 * 1000 * 1000;
+// - other 1x1 convs the direct 1x1 kernel does not take (105): median 0.94x, slower on 17 by
+//   at most 1.13x (no gather: the microkernel reads the input rows in place).
+// - 3x3/5x5/1x7... up to kKxKMaxMacs: median 0.74x, 0.59x at best (oneDNN's fixed cost per call
+//   dominates). From 20M to 40M it was even (0.71-1.18x, median ~1.0), and above (106) oneDNN's
+//   brgconv, which batch-reduces over taps without copying them, was faster on 95: median 1.07x,
+//   up to 1.6x (the engine copies each tile's taps, or makes one short call per row and tap).
+// - grouped (28, ResNeXt/RegNet): median 1.9x; Kg of 8-32 channels leaves the microkernel's
+//   64-wide N mostly empty. Stems with < 8 input channels per group: median 1.2x. Both stay.
+constexpr int64_t kKxKMaxMacs = 16 * 1000 * 1000;
 constexpr int64_t kMinGroupChannels = 8;
 
 bool engine_pays(const ConvGeometry& g) {

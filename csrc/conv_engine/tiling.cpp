@@ -26,11 +26,14 @@ constexpr int64_t kFilterShareOfL2 = 8;
 // Enough tasks that two threads' shares differ by a small fraction of one.
 constexpr int64_t kTasksPerThread = 4;
 
-// Output rows at least this wide take the row-taps loop (one call per row and tap, input read in
-// place) instead of the gather loop: on 3x3 layers over 56x56 maps it took 0.95-1.06x oneDNN's
-// time where the gather took 1.09-1.17x (the copy of taps x Cg floats per pixel); under 28 pixels
-// a row is too short an M for the microkernel and the gather loop's cross-row tiles win.
+// Output rows at least this wide, on at least this many input channels, take the row-taps loop
+// (one call per row and tap, input read in place) instead of the gather loop: on 3x3 layers over
+// 56x56 maps it took 0.95-1.06x oneDNN's time where the gather took 1.09-1.17x (the copy of taps x
+// Cg floats per pixel). Under 28 pixels a row is too short an M for the microkernel, and under 64
+// channels each call's K is: there the gather loop won (GoogLeNet's 16->32 3x3 at 28x28: 0.60x
+// oneDNN's time gathered, 0.72x by rows; Inception-v3's 32->32 at 147x147: 1.03x against 1.08x).
 constexpr int64_t kRowTapsMinWidth = 28;
+constexpr int64_t kRowTapsMinChannels = 64;
 // Output rows per row-taps task: the block's filter is read from L2 once per row anyway; more
 // rows per task only coarsen the split.
 constexpr int64_t kMaxRowTile = 8;
@@ -65,7 +68,8 @@ Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
   t.m_tile = ceil_div(pixels, t.m_tiles);  // equal tiles, none a sliver
   t.blocks = ceil_div(padded_width(geo.kg()), kBlockWidth);
   const int64_t want = kTasksPerThread * threads;
-  t.row_taps = geo.groups == 1 && !geo.reads_input_rows() && geo.wo >= kRowTapsMinWidth;
+  t.row_taps = geo.groups == 1 && !geo.reads_input_rows() && geo.wo >= kRowTapsMinWidth &&
+               geo.cg() >= kRowTapsMinChannels;
   if (t.row_taps) {
     const int64_t rows = geo.n * geo.ho;
     t.row_tile = std::clamp<int64_t>(rows / want, 1, kMaxRowTile);

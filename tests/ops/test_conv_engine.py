@@ -41,12 +41,12 @@ CASES = [
     (40, 48, (1, 7), 1, (0, 3), 1, 1, 9, 9),   # Inception-v3's 1x7
     (40, 48, (7, 1), 1, (3, 0), 1, 1, 9, 9),   # and 7x1
     (32, 64, (3, 3), 1, 0, 1, 1, 5, 5),        # no padding: every tap in bounds
-    # Output rows >= 28 pixels wide take the row-taps loop (input rows read in place):
-    (16, 24, (3, 3), 1, 1, 1, 1, 6, 30),       # padding trims the border taps' M
-    (8, 80, (5, 5), 2, 2, 1, 1, 5, 61),        # stride 2: pixels 2C apart; two blocks
-    (12, 20, (3, 3), 1, 2, 2, 1, 4, 33),       # dilation 2
-    (24, 16, (1, 7), 1, (0, 3), 1, 1, 3, 40),  # 1x7
-    (20, 36, (3, 3), 1, 0, 1, 1, 5, 31),       # no padding
+    # Output rows >= 28 pixels wide on >= 64 channels take the row-taps loop (input read in place):
+    (64, 24, (3, 3), 1, 1, 1, 1, 6, 30),       # padding trims the border taps' M
+    (64, 80, (5, 5), 2, 2, 1, 1, 5, 61),       # stride 2: pixels 2C apart; two blocks
+    (72, 20, (3, 3), 1, 2, 2, 1, 4, 33),       # dilation 2
+    (64, 16, (1, 7), 1, (0, 3), 1, 1, 3, 40),  # 1x7
+    (65, 36, (3, 3), 1, 0, 1, 1, 5, 31),       # no padding
 ]
 
 
@@ -175,7 +175,7 @@ def test_repacks_a_changed_weight():
 @st.composite
 def geometries(draw):
     groups = draw(st.sampled_from([1, 1, 1, 2, 4]))
-    cin = groups * draw(st.integers(1, 24))
+    cin = groups * draw(st.one_of(st.integers(1, 24), st.integers(64, 72)))  # >= 64: row taps
     cout = groups * draw(st.integers(1, 40))
     r, s = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     stride, dilation = draw(st.integers(1, 3)), draw(st.integers(1, 2))

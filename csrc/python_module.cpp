@@ -33,14 +33,15 @@ PyObject* release_cpu_block_cache(PyObject*, PyObject*) {
   Py_RETURN_NONE;
 }
 
-// _conv_path((n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, groups), fp32, channels_last, onednn):
-// the CPU kernel conv2d_bias_act takes for that shape (the router's decision, tested).
+// _conv_path((n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, groups), fp32, channels_last, onednn,
+// into_slice): the CPU kernel conv2d_bias_act (into_slice: conv2d_bias_act_out writing a slice)
+// takes for that shape (the router's decision, tested).
 PyObject* conv_path(PyObject*, PyObject* args) {
   cnnfast::engine::RouteQuery q;
   auto& g = q.geo;
-  int fp32 = 1, channels_last = 1, onednn = 1;
-  if (!PyArg_ParseTuple(args, "(LLLLLLLLLLLLLL)ppp", &g.n, &g.c, &g.h, &g.w, &g.k, &g.r, &g.s, &g.sh, &g.sw,
-                        &g.ph, &g.pw, &g.dh, &g.dw, &g.groups, &fp32, &channels_last, &onednn)) {
+  int fp32 = 1, channels_last = 1, onednn = 1, into_slice = 0;
+  if (!PyArg_ParseTuple(args, "(LLLLLLLLLLLLLL)ppp|p", &g.n, &g.c, &g.h, &g.w, &g.k, &g.r, &g.s, &g.sh, &g.sw,
+                        &g.ph, &g.pw, &g.dh, &g.dw, &g.groups, &fp32, &channels_last, &onednn, &into_slice)) {
     return nullptr;
   }
   if (g.groups <= 0 || g.c % g.groups || g.k % g.groups) {
@@ -51,7 +52,8 @@ PyObject* conv_path(PyObject*, PyObject* args) {
   g.wo = cnnfast::engine::conv_out_size(g.w, g.s, g.sw, g.pw, g.dw);
   q.fp32 = fp32, q.channels_last = channels_last, q.onednn = onednn;
   q.engine = cnnfast::engine::engine_available();
-  return PyUnicode_FromString(cnnfast::engine::conv_path_name(cnnfast::engine::route_conv(q)));
+  const auto path = into_slice ? cnnfast::engine::route_conv_into_slice(q) : cnnfast::engine::route_conv(q);
+  return PyUnicode_FromString(cnnfast::engine::conv_path_name(path));
 }
 
 PyObject* force_conv_path(PyObject*, PyObject* args) {

@@ -1,17 +1,15 @@
-// The conv engine's driver (see conv_engine_cpu.h). Each task owns a tile of output pixels (of
-// one or more images) of one group and a run of output-channel blocks: it gathers the tile's input patches
-// once into a per-thread buffer (im2col of just this tile: M x taps*Cg floats that stay in L2;
-// a 1x1 stride-1 conv reads the input rows in place), then per block makes one microkernel call
-// over all taps and channels (K = taps * Cg) into a per-thread accumulator tile and stores it
-// through the epilogue while it is in L1/L2. No allocation after a thread's first call.
+// conv_engine_cpu (see conv_engine_cpu.h): checks, the packed filter (cached with the weight) and
+// the padded bias, the destination's strides, then one of the two loops the tiling chooses
+// (gather_loop.cpp for any geometry, row_taps_loop.cpp for wide rows). Whether the engine runs at
+// all is decided by the torch it is built against (CPUBLAS_BRGEMM_F32F32F32, ATen/native/CPUBlas.h)
+// and the CPU it runs on.
 #include "conv_engine/conv_engine_cpu.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/native/CPUBlas.h>
+#include <ATen/native/CPUBlas.h>  // the microkernel and the macros saying which are built
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "conv_engine/engine_call.h"

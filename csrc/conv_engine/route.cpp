@@ -22,14 +22,15 @@ bool is_gemm(const ConvGeometry& g) {
 // (benchmarks/conv_engine_layers.py -> benchmarks/results/cpu_conv_engine.md); engine / oneDNN:
 // - 1x1 maps (92 layer-batches): median 0.22x of oneDNN's time and 0.67x of MKL's addmm, which
 //   took these before (oneDNN's and ATen's fixed cost per call is all there is to them).
-// - other 1x1 convs the direct 1x1 kernel does not take (105): median 0.94x, slower on 17 by
-//   at most 1.13x (no gather: the microkernel reads the input rows in place).
-// - 3x3/5x5/1x7... up to kKxKMaxMacs: median 0.74x, 0.59x at best (oneDNN's fixed cost per call
-//   dominates). From 20M to 40M it was even (0.71-1.18x, median ~1.0), and above (106) oneDNN's
-//   brgconv, which batch-reduces over taps without copying them, was faster on 95: median 1.07x,
-//   up to 1.6x (the engine copies each tile's taps, or makes one short call per row and tap).
-// - grouped (28, ResNeXt/RegNet): median 1.9x; Kg of 8-32 channels leaves the microkernel's
-//   64-wide N mostly empty. Stems with < 8 input channels per group: median 1.2x. Both stay.
+// - other 1x1 convs the direct 1x1 kernel does not take (105): median 0.93x, slower on 17 by
+//   at most 1.22x (no gather: the microkernel reads the input rows in place).
+// - 3x3/5x5/1x7... up to kKxKMaxMacs (12): median 0.83x, 0.58x at best (oneDNN's fixed cost per
+//   call dominates). From 16M to 40M it was even (16: median 1.02x, 0.72-1.15x), and above (106)
+//   oneDNN's brgconv, which batch-reduces over taps without copying them, was faster on 87:
+//   median 1.05x, up to 1.5x (the engine copies each tile's taps, or makes one short call per
+//   row and tap).
+// - grouped (28, ResNeXt/RegNet): median 1.84x; Kg of 8-32 channels leaves the microkernel's
+//   64-wide N mostly empty. Stems with < 8 input channels per group (18): median 1.17x. Both stay.
 constexpr int64_t kKxKMaxMacs = 16 * 1000 * 1000;
 constexpr int64_t kMinGroupChannels = 8;
 
@@ -83,6 +84,14 @@ ConvPath route_conv(const RouteQuery& q) {
   }
   if (f >= 0 && path_can_run(static_cast<ConvPath>(f), q)) return static_cast<ConvPath>(f);
   return choose_conv_path(q);
+}
+
+ConvPath route_conv_into_slice(const RouteQuery& q) {
+  const ConvPath path = route_conv(q);
+  if (path == ConvPath::Pointwise && forced_conv_path() == -1 && path_can_run(ConvPath::Engine, q)) {
+    return ConvPath::Engine;
+  }
+  return path;
 }
 
 const char* conv_path_name(ConvPath path) {

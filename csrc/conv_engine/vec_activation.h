@@ -12,38 +12,6 @@ namespace cnnfast::engine {
 using vec16::vf;
 typedef int vi __attribute__((vector_size(16 * sizeof(int))));
 
-// e^x to within 2 ulp: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r by its
-// Taylor series to degree 7 (truncation < 6e-9 relative), times 2^n built in the exponent bits.
-// Over ~88.72 it is +Inf, under ~-87.3 it is 0 (flushing the denormal range), NaN stays NaN.
-inline __attribute__((always_inline)) vf exp_vec(vf x) {
-  const vf zero{};
-  const vf hi = zero + 88.3762626647949f, lo = zero - 87.3365478515625f;
-  vf xc = x > hi ? hi : x;
-  xc = xc < lo ? lo : xc;
-  // Round x / ln2 to nearest with the 1.5 * 2^23 trick (|x / ln2| < 2^22 here).
-  const vf magic = zero + 12582912.0f;
-  const vf t = (xc * 1.44269504088896341f + magic) - magic;
-  vf r = xc - t * 0.693359375f;
-  r = r - t * -2.12194440e-4f;
-  vf p = zero + (1.0f / 5040.0f);
-  p = p * r + (1.0f / 720.0f);
-  p = p * r + (1.0f / 120.0f);
-  p = p * r + (1.0f / 24.0f);
-  p = p * r + (1.0f / 6.0f);
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const vi n = __builtin_convertvector(t, vi);
-  const vi bits = (n + 127) << 23;
-  vf scale;
-  __builtin_memcpy(&scale, &bits, sizeof(scale));
-  vf y = p * scale;
-  const vf inf = zero + __builtin_inff();
-  y = x > hi ? inf : y;
-  y = x < lo ? zero : y;
-  return x != x ? x : y;
-}
-
 // e^r - 1 for |r| <= ln2 / 2 by its Taylor series to degree 8, without forming 1 + ...: exact
 // to ~1 ulp relative where e^r - 1 itself would cancel.
 inline __attribute__((always_inline)) vf expm1_small(vf r) {
@@ -57,6 +25,31 @@ inline __attribute__((always_inline)) vf expm1_small(vf r) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   return p * r;
+}
+
+// e^x to within 2 ulp: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r = 1 +
+// expm1_small(r) (truncation < 1e-9 relative), times 2^n built in the exponent bits.
+// Over ~88.72 it is +Inf, under ~-87.3 it is 0 (flushing the denormal range), NaN stays NaN.
+inline __attribute__((always_inline)) vf exp_vec(vf x) {
+  const vf zero{};
+  const vf hi = zero + 88.3762626647949f, lo = zero - 87.3365478515625f;
+  vf xc = x > hi ? hi : x;
+  xc = xc < lo ? lo : xc;
+  // Round x / ln2 to nearest with the 1.5 * 2^23 trick (|x / ln2| < 2^22 here).
+  const vf magic = zero + 12582912.0f;
+  const vf t = (xc * 1.44269504088896341f + magic) - magic;
+  vf r = xc - t * 0.693359375f;
+  r = r - t * -2.12194440e-4f;
+  const vf p = expm1_small(r) + 1.0f;
+  const vi n = __builtin_convertvector(t, vi);
+  const vi bits = (n + 127) << 23;
+  vf scale;
+  __builtin_memcpy(&scale, &bits, sizeof(scale));
+  vf y = p * scale;
+  const vf inf = zero + __builtin_inff();
+  y = x > hi ? inf : y;
+  y = x < lo ? zero : y;
+  return x != x ? x : y;
 }
 
 template <Activation A>

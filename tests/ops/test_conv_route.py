@@ -106,3 +106,13 @@ def test_no_engine_runs_the_fallbacks():
         assert path((1, 1024, 14, 14), (256, 1024, 1, 1)) == "onednn"
         assert path((1, 960, 1, 1), (240, 960, 1, 1)) == "gemm"
         assert path((1, 40, 28, 28), (120, 40, 1, 1)) == "pointwise"
+
+
+@needs_engine
+def test_a_concat_slice_takes_the_engine_over_the_direct_1x1_kernel():
+    # The engine stores the slice in place; the direct kernel would write a temporary and copy it.
+    assert path((1, 192, 28, 28), (64, 192, 1, 1)) == "pointwise"
+    assert path((1, 192, 28, 28), (64, 192, 1, 1), into_slice=True) == "engine"
+    assert path((1, 64, 56, 56), (64, 64, 3, 3), padding=1, into_slice=True) == "onednn"  # unchanged
+    with config.force_conv_path("pointwise"):
+        assert path((1, 192, 28, 28), (64, 192, 1, 1), into_slice=True) == "pointwise"

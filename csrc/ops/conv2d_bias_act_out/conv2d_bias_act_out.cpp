@@ -1,14 +1,14 @@
-// conv2d_bias_act_out: the C++ entry point, argument checks, the autograd guard and the kernel
-// the CPU and CUDA registrations share: the registered conv2d_bias_act kernel, then one copy
-// into `out`.
-// Why a copy and not a direct write: ATen's oneDNN convolutions (the only oneDNN entry points
-// torch exports) write a strided destination by computing into a temporary and adding it in
-// (measured: the in-place "sum" form on a channel slice runs an extra aten::add_ and was 3% slower
-// than compute + copy on GoogLeNet), and cuDNN through ATen likewise returns a fresh tensor. The
-// copy is what torch.cat would have done for this part; the saving is the cat's other copies
-// (DenseNet: each layer's features are copied once, not once per later layer) and its memory.
-// cnnfast/triton's epilogue does store straight into the slice (cnnfast.ops.conv2d_bias_act_out
-// with backend="triton").
+// conv2d_bias_act_out: the C++ entry point, argument checks, the autograd guard and the fallback
+// kernel the CPU and CUDA registrations share: the registered conv2d_bias_act kernel, then one
+// copy into `out`. On the CPU, layers the router gives to cnnfast's conv engine skip this: its
+// tile store writes the slice directly (conv2d_bias_act_out_cpu.cpp).
+// Why the other routes copy: ATen's oneDNN convolutions write a strided destination by computing
+// into a temporary and adding it in (measured: the in-place "sum" form on a channel slice runs an
+// extra aten::add_ and was 3% slower than compute + copy on GoogLeNet), and cuDNN through ATen
+// likewise returns a fresh tensor. The copy is what torch.cat would have done for this part; the
+// saving is the cat's other copies (DenseNet: each layer's features are copied once, not once per
+// later layer) and its memory. cnnfast/triton's epilogue also stores straight into the slice
+// (cnnfast.ops.conv2d_bias_act_out with backend="triton").
 #include "ops/conv2d_bias_act_out/conv2d_bias_act_out.h"
 
 #include <ATen/ATen.h>

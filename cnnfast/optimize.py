@@ -92,13 +92,13 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
         report.conv_kernels = _conv_kernels(result, args)  # also prepacks every conv weight for this shape
     if script:
         result = _script(result, report)
-    if args is not None:
-        with torch.inference_mode():
-            result(*args)  # the scripted form's first call (weights already packed)
-        if check:
-            report.check = verify(model, result, *args)
-            if not report.check.ok:
-                raise ValueError(f"cnnfast.optimize: the optimized model does not match the original: {report.check}")
+        if args is not None:
+            with torch.inference_mode():
+                result(*args)  # the scripted form's first call (weights already packed)
+    if check:
+        report.check = verify(model, result, *args)
+        if not report.check.ok:
+            raise ValueError(f"cnnfast.optimize: the optimized model does not match the original: {report.check}")
     if cuda_graphs:
         from cnnfast.cuda_graphs import CUDAGraphModel
 

@@ -104,6 +104,73 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
     }
 
 
+def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_seconds: float) -> Dict:
+    """bench_model with --peers, each method in its own process (cnnfast.peer_worker): eager,
+    cnnfast (plain and script=True), ONNX Runtime and OpenVINO, rounds alternating over the methods
+    with a short pause between processes; medians over all rounds' samples."""
+    import subprocess
+    import tempfile
+
+    from cnnfast.peers import _onnx_bytes
+
+    spec = models.get(name)
+    torch.manual_seed(0)
+    eager = randomize_batchnorm(spec.build()).eval()
+    x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
+                    generator=torch.Generator().manual_seed(0))
+    start = time.perf_counter()
+    fast = cnnfast.optimize(eager)
+    optimize_s = time.perf_counter() - start
+    with torch.inference_mode():
+        err = rel_err(fast(x).float(), eager(x).float())
+    gflop = _gflop(eager, x)
+    methods = ["eager", "cnnfast", "cnnfast_script", "onnxruntime", "openvino"]
+    samples: Dict[str, List[float]] = {m: [] for m in methods}
+    setup, errors = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = os.path.join(tmp, "model.onnx")
+        try:
+            with open(onnx_path, "wb") as f:
+                f.write(_onnx_bytes(eager, x))
+        except Exception as e:
+            errors["onnxruntime"] = errors["openvino"] = f"ONNX export failed: {type(e).__name__}"
+        for _ in range(repeat):
+            for m in methods:
+                if m in errors:
+                    continue
+                cmd = [sys.executable, "-m", "cnnfast.peer_worker", "--model", name, "--batch", str(batch),
+                       "--method", m, "--onnx", onnx_path, "--threads", str(threads),
+                       "--min-seconds", str(min_seconds)]
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+                result = json.loads(lines[-1]) if lines else {"error": f"worker exited {proc.returncode}: "
+                                                                       f"{proc.stderr.strip()[-160:]}"}
+                if "error" in result:
+                    errors[m] = result["error"]
+                else:
+                    samples[m] += result["samples"]
+                    setup[m] = result["setup_s"]
+                time.sleep(0.3)  # let the last process's threads and caches go quiet
+    ms = {m: statistics.median(v) * 1e3 for m, v in samples.items() if v}
+    if "eager" not in ms or "cnnfast" not in ms:
+        raise RuntimeError(f"cnnfast bench: {name} b{batch}: eager/cnnfast could not be timed: {errors}")
+    peer_ms = {m: v for m, v in ms.items() if m in ("onnxruntime", "openvino")}
+    best = min(peer_ms, key=peer_ms.get) if peer_ms else None
+    script_ms = ms.get("cnnfast_script")
+    best_fast = min(ms["cnnfast"], script_ms) if script_ms is not None else ms["cnnfast"]
+    rep = cnnfast.report(fast)
+    return {
+        "peers_ms": peer_ms, "peer_setup_s": {m: s for m, s in setup.items() if m in peer_ms},
+        "peer_errors": {m: e for m, e in errors.items() if m in ("onnxruntime", "openvino")},
+        "cnnfast_script_ms": script_ms, "best_peer": best,
+        "cnnfast_vs_best_peer": best_fast / peer_ms[best] if best else None,
+        "model": name, "batch": batch, "gflop": gflop, "eager_ms": ms["eager"], "cnnfast_ms": ms["cnnfast"],
+        "speedup": ms["eager"] / ms["cnnfast"], "gflops_per_s": gflop / (ms["cnnfast"] / 1e3), "max_rel_err": err,
+        "fusions": sum(rep.fused.values()), "fused": dict(rep.fused), "skipped": len(rep.skipped),
+        "optimize_s": optimize_s, "samples": {m: len(s) for m, s in samples.items()}, "isolated": True,
+    }
+
+
 PEER_COLUMNS = [("channels_last", "CL"), ("torchscript", "TorchScript"), ("torch.compile", "compile"),
                 ("onnxruntime", "ORT"), ("openvino", "OpenVINO")]
 
@@ -207,6 +274,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also time cnnfast with script=True, channels_last eager, TorchScript "
                         "freeze+optimize_for_inference, torch.compile (freezing), ONNX Runtime and "
                         "OpenVINO (if installed)")
+    p.add_argument("--in-process", action="store_true",
+                   help="with --peers: time every method in this one process, interleaved, including "
+                        "channels_last eager, TorchScript and torch.compile (default: eager, cnnfast, "
+                        "ONNX Runtime and OpenVINO each in its own process, which is what the peers' "
+                        "comparison needs: their thread pools slow torch's in a shared process)")
     p.add_argument("--script", action="store_true",
                    help="optimize(..., script=True): also freeze the result as TorchScript")
     p.add_argument("--out", default=None, help="directory for results.json (and chart.png with matplotlib)")
@@ -236,8 +308,11 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     for i, (name, batch) in enumerate(jobs, 1):
         _progress(f"[{i}/{len(jobs)}] {name} batch {batch} ({time.perf_counter() - start:.0f} s elapsed)")
-        rows.append(bench_model(name, batch, args.device, dtype, args.repeat, args.min_seconds, args.script,
-                                args.peers))
+        if args.peers and not args.in_process and args.device == "cpu" and args.dtype == "float32":
+            rows.append(bench_model_isolated(name, batch, threads, args.repeat, args.min_seconds))
+        else:
+            rows.append(bench_model(name, batch, args.device, dtype, args.repeat, args.min_seconds, args.script,
+                                    args.peers))
         r = rows[-1]
         _progress(f"        eager {r['eager_ms']:.2f} ms, cnnfast {r['cnnfast_ms']:.2f} ms ({r['speedup']:.2f}x)")
     print(f"\ncnnfast bench: {args.device}, {args.dtype}, {threads} threads, medians of {args.repeat} "

@@ -32,10 +32,10 @@ def test_info_prints_the_build():
     assert proc.returncode == 0 and json.loads(proc.stdout)["cpu_kernels"] is True
 
 
-def test_bench_peers_and_chart(tmp_path):
+def test_bench_peers_in_process_and_chart(tmp_path):
     # LeNet-5 keeps torch.compile and the ONNX export quick; ONNX Runtime is an optional extra.
-    proc = _cnnfast("bench", "--models", "lenet5", "--peers", "--repeat", "1", "--min-seconds", "0.05",
-                    "--out", str(tmp_path))
+    proc = _cnnfast("bench", "--models", "lenet5", "--peers", "--in-process", "--repeat", "1", "--min-seconds",
+                    "0.05", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "cnnfast / best peer" in proc.stdout
     row = json.loads((tmp_path / "results.json").read_text())["results"][0]
@@ -48,3 +48,17 @@ def test_bench_peers_and_chart(tmp_path):
     assert abs(row["cnnfast_vs_best_peer"] - best / row["peers_ms"][row["best_peer"]]) < 1e-9
     png = (tmp_path / "chart.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_peers_time_each_method_in_its_own_process(tmp_path):
+    proc = _cnnfast("bench", "--models", "lenet5", "--peers", "--repeat", "1", "--min-seconds", "0.05",
+                    "--threads", "1", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads((tmp_path / "results.json").read_text())["results"][0]
+    assert row["isolated"] and row["eager_ms"] > 0 and row["cnnfast_ms"] > 0 and row["cnnfast_script_ms"] > 0
+    assert row["max_rel_err"] < 1e-4
+    for peer in ("onnxruntime", "openvino"):  # optional extras: measured, or the reason why not
+        assert (peer in row["peers_ms"]) != (peer in row["peer_errors"])
+    if row["best_peer"]:
+        best = min(row["cnnfast_ms"], row["cnnfast_script_ms"])
+        assert abs(row["cnnfast_vs_best_peer"] - best / row["peers_ms"][row["best_peer"]]) < 1e-9

@@ -1,0 +1,73 @@
+"""One method of `cnnfast bench --peers`, set up and timed alone in a fresh process: a runtime's
+thread pool (ONNX Runtime's spinning workers, OpenVINO's) sharing a process with torch's OpenMP
+threads on 2 cores was measured slowing the others by up to 2.5x on small models. Prints one
+JSON line: {"samples": [seconds...], "setup_s": float} or {"error": "..."}.
+
+    python -m cnnfast.peer_worker --model resnet50 --batch 1 --method openvino --onnx m.onnx --threads 2
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+
+METHODS = ("eager", "cnnfast", "cnnfast_script", "onnxruntime", "openvino")
+
+
+def _method(name, model_name, batch, onnx_path, threads):
+    import cnnfast
+    from cnnfast import models, peers
+    from cnnfast.testing import randomize_batchnorm
+
+    spec = models.get(model_name)
+    x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
+                    generator=torch.Generator().manual_seed(0))
+    if name in ("onnxruntime", "openvino"):
+        with open(onnx_path, "rb") as f:
+            onnx = f.read()
+        make = peers._onnxruntime if name == "onnxruntime" else peers._openvino
+        return make(onnx, x, threads), x
+    torch.manual_seed(0)
+    eager = randomize_batchnorm(spec.build()).eval()  # the parent builds the same weights
+    if name == "eager":
+        return eager, x
+    fast = cnnfast.optimize(eager, script=name == "cnnfast_script", example_input=x)
+    return fast, x
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="time one method of cnnfast bench --peers in this process")
+    p.add_argument("--model", required=True)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--method", choices=METHODS, required=True)
+    p.add_argument("--onnx", default=None, help="the ONNX file (ONNX Runtime, OpenVINO)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--min-seconds", type=float, default=1.0)
+    p.add_argument("--min-samples", type=int, default=5)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    try:
+        start = time.perf_counter()
+        fn, x = _method(a.method, a.model, a.batch, a.onnx, a.threads)
+        setup_s = time.perf_counter() - start
+        samples = []
+        with torch.inference_mode():
+            for _ in range(3):  # warm-up: prepacking, JIT kernels, thread pools, allocator
+                fn(x)
+            t0 = time.perf_counter()
+            while len(samples) < a.min_samples or time.perf_counter() - t0 < a.min_seconds:
+                t = time.perf_counter()
+                fn(x)
+                samples.append(time.perf_counter() - t)
+        print(json.dumps({"samples": samples, "setup_s": setup_s}))
+    except ImportError as e:
+        print(json.dumps({"error": f"not installed ({e.name})"}))
+    except Exception as e:  # reported in the table, not fatal to the run
+        print(json.dumps({"error": f"{type(e).__name__}: {str(e).strip()[:160]}"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

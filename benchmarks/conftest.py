@@ -1,27 +1,16 @@
 """Benchmark settings shared by every suite: thread count, adaptive rounds, machine info."""
 
 import os
-import platform
 import time
 
 import pytest
 import torch
 
 import cnnfast
+from benchmarks.cpu_timing import cpu_model
 
 THREADS = int(os.environ.get("CNNFAST_BENCH_THREADS", "2"))
 TARGET_SECONDS = float(os.environ.get("CNNFAST_BENCH_SECONDS", "1.0"))  # per benchmark
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def pytest_configure(config):
@@ -34,7 +23,7 @@ def pytest_configure(config):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    machine_info["cpu_model"] = _cpu_model()
+    machine_info["cpu_model"] = cpu_model()
     machine_info["torch_threads"] = THREADS
     machine_info["torch"] = torch.__version__
     machine_info["caching_cpu_allocator"] = cnnfast.memory.keeps_freed_memory()

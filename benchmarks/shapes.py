@@ -35,3 +35,30 @@ def all_conv_layers():
     for name, size in SOURCES.items():
         out += [(name, s) for s in conv_layers(name, size)]
     return out
+
+
+def lecture_conv_layers(models=None):
+    """Distinct conv geometries of the lecture models (cnnfast.models.registry) at their design
+    input size: [(model, (Cin, Cout, (R, S), stride, padding, dilation, groups, H, W))], in order,
+    each geometry once (under the first model that has it)."""
+    from cnnfast.models import registry
+
+    seen, layers = set(), []
+    for name in models or registry.MODELS:
+        spec = registry.get(name)
+        model = spec.build().eval()
+
+        def hook(m, inputs, _, name=name):
+            h, w = inputs[0].shape[2:]
+            key = (m.in_channels, m.out_channels, tuple(m.kernel_size), tuple(m.stride), tuple(m.padding),
+                   tuple(m.dilation), m.groups, int(h), int(w))
+            if key not in seen:
+                seen.add(key)
+                layers.append((name, key))
+
+        handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+        with torch.no_grad():
+            model(spec.example_input(1))
+        for handle in handles:
+            handle.remove()
+    return layers

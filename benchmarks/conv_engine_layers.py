@@ -1,0 +1,119 @@
+"""Every distinct conv of the lecture models, timed on each CPU kernel that can run it: cnnfast's
+conv engine (brgemm microkernel), oneDNN through ATen, and the direct depthwise/1x1 kernels, with
+the path the routing rule picks. All kernels are cnnfast's own ops in one process, alternated per
+round, so the ratios are side by side. Writes JSON and a markdown table (and prints progress).
+
+    python benchmarks/conv_engine_layers.py --batch 1 8 --out benchmarks/results/cpu_conv_engine
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import cnnfast  # noqa: E402
+from cnnfast import config  # noqa: E402
+from benchmarks.cpu_timing import alternating_medians, cpu_model  # noqa: E402
+from benchmarks.shapes import lecture_conv_layers  # noqa: E402
+
+
+def _forced(path, fn):
+    def call():
+        with config.force_conv_path(path):
+            return fn()
+    return call
+
+
+def measure(layer, batch, seconds):
+    cin, cout, (r, s), stride, padding, dilation, groups, h, w = layer
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, cin, h, w, generator=g).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(cout, cin // groups, r, s, generator=g) / (cin // groups * r * s) ** 0.5
+    bias = torch.randn(cout, generator=g)
+
+    def op():
+        return cnnfast.ops.conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, None, "relu")
+
+    rule = config.conv_path_for(x.shape, weight.shape, stride, padding, dilation, groups)
+    paths = ["engine", "onednn"]
+    if rule in ("depthwise", "pointwise", "gemm"):
+        paths.append(rule)
+    runnable = [p for p in paths if _runs_on(p, x, weight, stride, padding, dilation, groups)]
+    times = alternating_medians({p: _forced(p, op) for p in runnable}, seconds, max_rounds=200)
+    macs = batch * cout * (cin // groups) * r * s * ((h + 2 * padding[0] - dilation[0] * (r - 1) - 1) // stride[0] + 1) * (
+        (w + 2 * padding[1] - dilation[1] * (s - 1) - 1) // stride[1] + 1)
+    return {"rule": rule, "macs": macs, "us": {p: t * 1e6 for p, t in times.items()}}
+
+
+def _runs_on(path, x, weight, stride, padding, dilation, groups):
+    with config.force_conv_path(path):
+        return config.conv_path_for(x.shape, weight.shape, stride, padding, dilation, groups) == path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=0.15, help="per layer and batch")
+    p.add_argument("--models", nargs="*", default=None)
+    p.add_argument("--kxk", action="store_true", help="only filters larger than 1x1")
+    p.add_argument("--out", default=None, help="path prefix for .json and .md")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    layers = lecture_conv_layers(a.models)
+    if a.kxk:
+        layers = [(m, layer) for m, layer in layers if layer[2] != (1, 1)]
+    rows = []
+    with torch.inference_mode():
+        for i, (model, layer) in enumerate(layers):
+            for batch in a.batch:
+                r = measure(layer, batch, a.seconds)
+                r.update(model=model, layer=list(layer), batch=batch)
+                rows.append(r)
+                us = r["us"]
+                ratio = us["engine"] / us["onednn"] if "engine" in us and "onednn" in us else float("nan")
+                print(f"[{i + 1}/{len(layers)}] {model:18s} {_name(layer):42s} b{batch} rule={r['rule']:9s} "
+                      + " ".join(f"{k}={v:8.1f}us" for k, v in us.items()) + f"  engine/onednn={ratio:.2f}",
+                      flush=True)
+    info = {"cpu": cpu_model(), "threads": a.threads, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+    if a.out:
+        with open(a.out + ".json", "w") as f:
+            json.dump({"machine": info, "rows": rows}, f, indent=1)
+        with open(a.out + ".md", "w") as f:
+            f.write(_markdown(rows, info))
+    return rows
+
+
+def _name(layer):
+    cin, cout, (r, s), stride, padding, dilation, groups, h, w = layer
+    extra = (f" s{stride[0]}" if stride[0] > 1 else "") + (f" d{dilation[0]}" if dilation[0] > 1 else "") + (
+        f" g{groups}" if groups > 1 else "")
+    return f"{cin}->{cout} {r}x{s} {h}x{w}{extra}"
+
+
+def _markdown(rows, info):
+    out = ["# Conv layers of the lecture models: conv engine vs oneDNN vs direct kernels\n",
+           f"{info['cpu']}, {info['threads']} threads, torch {info['torch']}, {info['date']}; fp32 channels_last, "
+           "bias + ReLU; median us per call (`python benchmarks/conv_engine_layers.py`). `rule`: the path "
+           "cnnfast's router takes (csrc/conv_engine/route.cpp).\n",
+           "| model | layer | batch | rule | engine us | oneDNN us | direct us | engine / oneDNN | GFLOP/s (rule) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        us = r["us"]
+        direct = next((us[k] for k in ("depthwise", "pointwise", "gemm") if k in us), None)
+        rule_us = us.get(r["rule"], min(us.values()))
+        ratio = us["engine"] / us["onednn"] if "engine" in us and "onednn" in us else None
+        out.append(f"| {r['model']} | {_name(r['layer'])} | {r['batch']} | {r['rule']} | "
+                   f"{us.get('engine', float('nan')):.1f} | {us.get('onednn', float('nan')):.1f} | "
+                   + (f"{direct:.1f}" if direct else "") + " | " + (f"{ratio:.2f}" if ratio else "") +
+                   f" | {2 * r['macs'] / rule_us / 1e3:.0f} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    main()

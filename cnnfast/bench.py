@@ -83,13 +83,17 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
         for _ in range(repeat):  # interleaved passes, so drift hits both methods alike
             for m, fn in methods.items():
                 samples[m] += _sample(fn, x, 4, min_seconds)
-    gflop = _gflop(eager, x)
-    eager_ms = statistics.median(samples["eager"]) * 1e3
-    fast_ms = statistics.median(samples["cnnfast"]) * 1e3
-    rep = cnnfast.report(fast)
-    script_ms = statistics.median(samples["cnnfast_script"]) * 1e3 if scripted is not None else None
-    peer_ms = {m: statistics.median(v) * 1e3 for m, v in samples.items()
-               if m not in ("eager", "cnnfast", "cnnfast_script")}
+    return _result_row(name, batch, _gflop(eager, x), samples, peer_setup, peer_errors, err,
+                       cnnfast.report(fast), optimize_s)
+
+
+def _result_row(name: str, batch: int, gflop: float, samples: Dict[str, List[float]], peer_setup: Dict,
+                peer_errors: Dict, err: float, rep, optimize_s: float, **extra) -> Dict:
+    """One row of the bench table from each method's samples (seconds): eager, cnnfast,
+    cnnfast_script (optional), the rest peers."""
+    ms = {m: statistics.median(v) * 1e3 for m, v in samples.items() if v}
+    eager_ms, fast_ms, script_ms = ms["eager"], ms["cnnfast"], ms.get("cnnfast_script")
+    peer_ms = {m: v for m, v in ms.items() if m not in ("eager", "cnnfast", "cnnfast_script")}
     best = min(peer_ms, key=peer_ms.get) if peer_ms else None
     best_fast = min(fast_ms, script_ms) if script_ms is not None else fast_ms
     return {
@@ -100,7 +104,7 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
         "model": name, "batch": batch, "gflop": gflop, "eager_ms": eager_ms, "cnnfast_ms": fast_ms,
         "speedup": eager_ms / fast_ms, "gflops_per_s": gflop / (fast_ms / 1e3), "max_rel_err": err,
         "fusions": sum(rep.fused.values()), "fused": dict(rep.fused), "skipped": len(rep.skipped),
-        "optimize_s": optimize_s, "samples": {m: len(s) for m, s in samples.items()},
+        "optimize_s": optimize_s, "samples": {m: len(s) for m, s in samples.items()}, **extra,
     }
 
 
@@ -151,24 +155,12 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
                     samples[m] += result["samples"]
                     setup[m] = result["setup_s"]
                 time.sleep(0.3)  # let the last process's threads and caches go quiet
-    ms = {m: statistics.median(v) * 1e3 for m, v in samples.items() if v}
-    if "eager" not in ms or "cnnfast" not in ms:
+    if not samples["eager"] or not samples["cnnfast"]:
         raise RuntimeError(f"cnnfast bench: {name} b{batch}: eager/cnnfast could not be timed: {errors}")
-    peer_ms = {m: v for m, v in ms.items() if m in ("onnxruntime", "openvino")}
-    best = min(peer_ms, key=peer_ms.get) if peer_ms else None
-    script_ms = ms.get("cnnfast_script")
-    best_fast = min(ms["cnnfast"], script_ms) if script_ms is not None else ms["cnnfast"]
-    rep = cnnfast.report(fast)
-    return {
-        "peers_ms": peer_ms, "peer_setup_s": {m: s for m, s in setup.items() if m in peer_ms},
-        "peer_errors": {m: e for m, e in errors.items() if m in ("onnxruntime", "openvino")},
-        "cnnfast_script_ms": script_ms, "best_peer": best,
-        "cnnfast_vs_best_peer": best_fast / peer_ms[best] if best else None,
-        "model": name, "batch": batch, "gflop": gflop, "eager_ms": ms["eager"], "cnnfast_ms": ms["cnnfast"],
-        "speedup": ms["eager"] / ms["cnnfast"], "gflops_per_s": gflop / (ms["cnnfast"] / 1e3), "max_rel_err": err,
-        "fusions": sum(rep.fused.values()), "fused": dict(rep.fused), "skipped": len(rep.skipped),
-        "optimize_s": optimize_s, "samples": {m: len(s) for m, s in samples.items()}, "isolated": True,
-    }
+    peers = ("onnxruntime", "openvino")
+    return _result_row(name, batch, gflop, samples, {m: t for m, t in setup.items() if m in peers},
+                       {m: e for m, e in errors.items() if m in peers}, err, cnnfast.report(fast), optimize_s,
+                       isolated=True)
 
 
 PEER_COLUMNS = [("channels_last", "CL"), ("torchscript", "TorchScript"), ("torch.compile", "compile"),

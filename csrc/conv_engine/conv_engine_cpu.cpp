@@ -57,7 +57,8 @@ void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::o
     }
   }
   at::Tensor res;
-  if (residual.has_value()) res = residual->contiguous(at::MemoryFormat::ChannelsLast);
+  // A residual that only broadcasts is expanded to the output's shape, then made dense NHWC.
+  if (residual.has_value()) res = residual->expand(out.sizes()).contiguous(at::MemoryFormat::ChannelsLast);
   EngineCall call{geo, choose_tiling(geo, at::get_num_threads()), x.const_data_ptr<float>(),
                   filter.const_data_ptr<float>(), padded_bias.data(),
                   TileDest{out.mutable_data_ptr<float>(), out.stride(0), out.stride(2), out.stride(3),

@@ -19,9 +19,10 @@ bool engine_available();
 ConvGeometry make_geometry(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride,
                            at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups);
 
-// out = act(conv2d(x, weight) + bias + residual), written into `out`: fp32, x and residual
-// channels_last (dense), out any view with unit channel stride (a new channels_last tensor or a
-// channel slice of one). The filter is packed on first use and cached with the weight.
+// out = act(conv2d(x, weight) + bias + residual), written into `out`: fp32, x dense channels_last,
+// residual any layout that broadcasts to out, out any view with unit channel stride (a new
+// channels_last tensor or a channel slice of one). The filter is packed on first use and cached
+// with the weight.
 void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                      const ConvGeometry& geo, const std::optional<at::Tensor>& residual, Activation act,
                      at::Tensor& out);

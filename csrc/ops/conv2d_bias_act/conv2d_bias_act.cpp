@@ -9,6 +9,7 @@
 #include "cnnfast/ops.h"
 #include "common/checks.h"
 #include "common/inference_only.h"
+#include "conv_engine/geometry.h"
 
 namespace cnnfast {
 
@@ -67,7 +68,7 @@ std::vector<int64_t> check_conv2d_bias_act(const at::Tensor& x, const at::Tensor
     TORCH_CHECK_VALUE(padded >= extent, "cnnfast.conv2d_bias_act: input ", (d ? "width " : "height "),
                       x.size(2 + d), " with padding ", padding[d],
                       " is smaller than the dilated kernel (", extent, ")");
-    out[2 + d] = (padded - extent) / stride[d] + 1;
+    out[2 + d] = engine::conv_out_size(x.size(2 + d), weight.size(2 + d), stride[d], padding[d], dilation[d]);
   }
   if (residual.has_value()) {
     check_same(*residual, x, "conv2d_bias_act", "residual");

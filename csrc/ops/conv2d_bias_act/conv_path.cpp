@@ -11,7 +11,7 @@ engine::ConvPath conv_path(const at::Tensor& x, const at::Tensor& weight, at::In
                            bool into_slice) {
   engine::RouteQuery q;
   q.geo = geo;
-  q.fp32 = x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.dim() == 4;
+  q.fp32 = x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat;
   q.channels_last = format == at::MemoryFormat::ChannelsLast;
   q.onednn = onednn_conv_supported(x, weight, padding, dilation);
   q.engine = engine::engine_available();

@@ -31,9 +31,7 @@ void conv2d_bias_act_out_cpu(const at::Tensor& x, const at::Tensor& weight, cons
   if (format == at::MemoryFormat::ChannelsLast && unit_channel_stride(out)) {
     const engine::ConvGeometry geo = engine::make_geometry(x, weight, stride, padding, dilation, groups);
     if (conv_path(x, weight, padding, dilation, geo, format, /*into_slice=*/true) == engine::ConvPath::Engine) {
-      std::optional<at::Tensor> res = residual;
-      if (res.has_value() && res->sizes() != out.sizes()) res = res->expand(out.sizes());
-      engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, res, parse_activation(act), out);
+      engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, residual, parse_activation(act), out);
       return;
     }
   }

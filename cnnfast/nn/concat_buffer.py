@@ -53,7 +53,8 @@ def copy_into(buffer: torch.Tensor, offset: int, t: torch.Tensor) -> torch.Tenso
     return part
 
 
-def joined(buffer: torch.Tensor, channels: int, parts: List[torch.Tensor]) -> torch.Tensor:
-    """The concatenation of the first `channels` channels: a view of the buffer. `parts` (the
-    written slices) are taken only so that the graph orders every write before this read."""
-    return buffer.narrow(1, 0, channels)
+def joined(buffer: torch.Tensor, offset: int, channels: int, parts: List[torch.Tensor]) -> torch.Tensor:
+    """The concatenation of the parts written at channels [offset, offset + channels): a view of
+    the buffer. `parts` (the written slices) are taken only so that the graph orders every write
+    before this read."""
+    return buffer.narrow(1, offset, channels)

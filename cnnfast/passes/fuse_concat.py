@@ -42,54 +42,60 @@ def _read_only(gm: fx.GraphModule, user: fx.Node) -> bool:
     return user.op == "call_method" and user.target == "size"
 
 
-def _flatten_nested(gm: fx.GraphModule) -> None:
-    for node in list(gm.graph.nodes):
-        parts = cat_parts(node)
-        if parts is None:
-            continue
-        flat, absorbed = [], []
-        for p in parts:
-            inner = cat_parts(p)
-            if inner is not None and len(p.users) == 1 and parts.count(p) == 1:
-                flat.extend(inner)
-                absorbed.append(p)
-            else:
-                flat.append(p)
-        if absorbed:
-            node.args = (flat, 1)
-            node.kwargs = {}
-            for p in absorbed:
-                gm.graph.erase_node(p)
+def _leaves(node: fx.Node, memo):
+    """The parts of a channel cat with every part that is itself a channel cat expanded into its
+    own parts (recursively), in channel order."""
+    if node not in memo:
+        memo[node] = None  # guards cycles through malformed graphs
+        leaves = []
+        for p in cat_parts(node):
+            inner = _leaves(p, memo) if cat_parts(p) is not None else None
+            leaves.extend(inner or [p])
+        memo[node] = leaves
+    return memo[node]
 
 
-def _families(gm: fx.GraphModule):
-    """Groups of cat nodes whose part lists are prefixes of the group's longest list."""
-    cats = [(n, cat_parts(n)) for n in gm.graph.nodes if cat_parts(n) is not None]
-    families = []  # [parts of the longest, [(cat node, number of parts)]]
-    for node, parts in sorted(cats, key=lambda c: -len(c[1])):
-        for fam in families:
-            if fam[0][:len(parts)] == parts:
-                fam[1].append((node, len(parts)))
+def _find(seq, sub):
+    """Start of `sub` as a contiguous run in `seq`, else -1."""
+    for i in range(len(seq) - len(sub) + 1):
+        if seq[i:i + len(sub)] == sub:
+            return i
+    return -1
+
+
+def _groups(gm: fx.GraphModule):
+    """Cats built in one buffer: each group's cats are contiguous runs of the leaf parts of the
+    group's longest cat. That covers torchvision's DenseNet (the layer inputs [x0], [x0, x1], ...
+    are prefixes of the block output), a user's DenseNet written `cat([new, x], 1)` with x the
+    previous cat (each cat is the tail of the next), and Inception-v3's E blocks (a cat nested in
+    another is a run in the middle)."""
+    memo = {}
+    cats = [(n, _leaves(n, memo)) for n in gm.graph.nodes if cat_parts(n) is not None]
+    groups = []  # [leaves of the longest, [(cat node, first leaf, number of leaves)]]
+    for node, leaves in sorted(cats, key=lambda c: -len(c[1])):
+        for group in groups:
+            at = _find(group[0], leaves)
+            if at >= 0:
+                group[1].append((node, at, len(leaves)))
                 break
         else:
-            families.append([parts, [(node, len(parts))]])
-    return families
+            groups.append([leaves, [(node, 0, len(leaves))]])
+    return groups
 
 
 def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
-    _flatten_nested(gm)
     calls = call_site_counts(gm)
     memo = {}
     for node in gm.graph.nodes:  # before any cat is rewritten
         channel_count(gm, node, memo)
-    for parts, cats in _families(gm):
+    for parts, cats in _groups(gm):
         where = prefix + (cats[0][0].name)
         counts = [channel_count(gm, p, memo) for p in parts]
         if None in counts or len(set(parts)) != len(parts):
             report.skip(where, "torch.cat: part channel counts unknown before running, or a part repeated; "
                         "left as a copy")
             continue
-        cat_nodes = {c for c, _ in cats}
+        cat_nodes = {c for c, _, _ in cats}
         readers = [u for c in cat_nodes for u in c.users] + [u for p in parts for u in p.users if u not in cat_nodes]
         if not all(_read_only(gm, u) for u in readers):
             report.skip(where, "torch.cat: its result or a part is used by an op that may write into it; "
@@ -128,9 +134,10 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
                 with gm.graph.inserting_after(after):
                     written_parts.append(gm.graph.call_function(copy_into, (buf, offset, p)))
             offset += c
-        for cat, n in cats:
+        for cat, at, n in sorted(cats, key=lambda c: order[c[0]]):  # inner cats first: outer ones read them
             with gm.graph.inserting_before(cat):
-                view = gm.graph.call_function(joined, (buf, sum(counts[:n]), written_parts[:n]))
+                view = gm.graph.call_function(joined, (buf, sum(counts[:at]), sum(counts[at:at + n]),
+                                                       written_parts[at:at + n]))
             cat.replace_all_uses_with(view)
             gm.graph.erase_node(cat)
         report.add(f"concat in place ({len(cats)} cat{'s' if len(cats) > 1 else ''})", where)

@@ -94,7 +94,8 @@ def test_every_se_block_is_fused(case):
 # their 2x2 average pool moved ahead of the conv).
 CONCAT = {
     "googlenet": {"concat in place (1 cat)": 9, "3 sibling convs -> 1": 9, "conv writes into concat": 27},
-    "inception_v3": {"concat in place (1 cat)": 11, "3 sibling convs -> 1": 9, "2 sibling convs -> 1": 1,
+    # the two E blocks' outputs hold two inner cats each, built as views of the same buffer
+    "inception_v3": {"concat in place (1 cat)": 9, "concat in place (3 cats)": 2, "3 sibling convs -> 1": 9, "2 sibling convs -> 1": 1,
                      "conv writes into concat": 35},
     "densenet121": {"concat in place (7 cats)": 1, "concat in place (13 cats)": 1, "concat in place (25 cats)": 1,
                     "concat in place (17 cats)": 1, "conv writes into concat": 58, "bn+relu+conv1x1": 58,

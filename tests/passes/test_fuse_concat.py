@@ -112,7 +112,33 @@ def test_nested_cat_joins_the_outer_buffer():
 
     fast = _optimize(Nested(), torch.randn(2, 6, 7, 7))
     fused = cnnfast.report(fast).fused
-    assert fused["concat in place (1 cat)"] == 1 and fused["conv writes into concat"] == 3
+    # the inner cat is a run in the middle of the outer one's buffer: both are views of it
+    assert fused["concat in place (2 cats)"] == 1 and fused["conv writes into concat"] == 3
+    assert "torch.cat" not in fast.code
+
+
+class ChainedDenseLayer(nn.Module):
+    """A dense layer returning the cat of its new channels with its input, as many public
+    DenseNets write it: each layer's input is the previous layer's cat."""
+
+    def __init__(self, c_in, growth, new_first):
+        super().__init__()
+        self.bn, self.conv, self.new_first = nn.BatchNorm2d(c_in), nn.Conv2d(c_in, growth, 3, padding=1, bias=False), new_first
+
+    def forward(self, x):
+        new = self.conv(F.relu(self.bn(x)))
+        return torch.cat([new, x], 1) if self.new_first else torch.cat([x, new], 1)
+
+
+@pytest.mark.parametrize("new_first", [True, False])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_chained_cats_share_one_buffer(new_first, channels_last):
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), *[ChainedDenseLayer(8 + 4 * i, 4, new_first) for i in range(4)])
+    fast = _optimize(model, torch.randn(2, 3, 9, 9), channels_last)
+    fused = cnnfast.report(fast).fused
+    assert fused["concat in place (4 cats)"] == 1  # every layer's cat is a run of the last one's buffer
+    assert fused["conv writes into concat"] == 5
+    assert "torch.cat" not in fast.code
 
 
 class WritesIntoCat(nn.Module):

@@ -5,22 +5,18 @@ from collections import Counter
 import time
 
 import torch
-import torch.fx as fx
 import torch.nn as nn
 
 from cnnfast.memory import keep_freed_memory
-from cnnfast.nn import FUSED_MODULES
-from cnnfast.passes import (drop_dropout, fold_channel_shuffle, fuse_activation, fuse_concat, fuse_conv_bn, fuse_linear, fuse_preact_conv,
-                            fuse_residual_add, fuse_sibling_convs, fuse_small_cnn, fuse_squeeze_excite, use_max_pool2d,
-                            view_to_reshape)
-from cnnfast.passes._graph import eliminate_dead_code, has_hooks, trace
+from cnnfast.passes.pipeline import check_skip
 from cnnfast.report import Report
+from cnnfast.rewrite import Job, optimize_module
 from cnnfast.verify import verify
 
 
 def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = True,
              example_input=None, check: bool = False, script: bool = False,
-             cuda_graphs: bool = False, reuse_memory: bool = True) -> nn.Module:
+             cuda_graphs: bool = False, reuse_memory: bool = True, skip_passes=()) -> nn.Module:
     """Return a faster inference copy of `model` with the same outputs (fp32: within ~1e-5
     relative; BN folding and oneDNN's summation order change the last bits).
 
@@ -53,11 +49,26 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     CUDAGraphModel: one CUDA graph captured per input shape and replayed afterwards, outputs
     returned as fresh tensors.
 
+    The passes (cnnfast.passes.pipeline.PIPELINE, in order) each run as a transaction: one that
+    raises is undone, named in the report, and the others still run. `skip_passes` names passes
+    not to run (a ValueError lists the names for an unknown one).
+
+    Capture: a model torch.fx can trace symbolically comes back as a torch.fx.GraphModule with the
+    original submodule names, valid for any input (a LeNet-like model that became one
+    cnnfast.nn.SmallCNN comes back as that module). One it cannot (size arithmetic such as
+    `int(x.size(1) * r)`, branches on shapes) is captured on `example_input` instead
+    (cnnfast.capture: route "shapes"), as a cnnfast.capture.ShapeGuard: the graph runs on inputs
+    of the example's height, width, dtype and device (any batch where the graph does not depend
+    on it), the original module on any other input, with a warning. Without example_input, or
+    where neither route captures a module, its children are optimized one by one. The report
+    says which route captured each part.
+
+    optimize() raises only the errors above (not a module, training mode, cuda_graphs without a
+    GPU, check=True beyond tolerance, an unknown pass name): if rewriting fails or the result
+    fails on example_input, it returns an unoptimized copy and the report says why.
+
     The model must be in eval mode. The input is never modified unless inplace=True; the result
-    is an inference model (its parameters do not require grad). Models torch.fx can trace come
-    back as torch.fx.GraphModule with the original submodule names (a LeNet-like model that
-    became one cnnfast.nn.SmallCNN comes back as that module); for others, each traceable child
-    is rewritten in place of the original child.
+    is an inference model (its parameters do not require grad).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"cnnfast.optimize expects a torch.nn.Module, got {type(model).__name__}")
@@ -71,6 +82,10 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
                              "(model.cuda()) and a visible GPU")
     if check and (example_input is None or inplace):
         raise ValueError("cnnfast.optimize(check=True) needs example_input= and inplace=False")
+    skip = check_skip(skip_passes)
+    args = None
+    if example_input is not None:
+        args = example_input if isinstance(example_input, tuple) else (example_input,)
     start = time.perf_counter()
     report = Report()
     result = model if inplace else copy.deepcopy(model)
@@ -79,17 +94,21 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
             p.requires_grad_(False)
     if torch.nn.modules.module._global_forward_hooks or torch.nn.modules.module._global_forward_pre_hooks:
         report.notes.append("global module hooks are registered: fused modules no longer call them")
-    result = _optimize_module(result, report, "", channels_last)
+    result = _rewrite(model, result, Job(report, channels_last, skip, result, args), inplace)
     if reuse_memory and _runs_on_cpu(result):
         if keep_freed_memory():
             report.notes.append("caching CPU allocator installed (process-wide; reuse_memory=False leaves "
                                 "PyTorch's allocator alone): large activations are reused, not page-faulted in")
         else:
             report.notes.append("reuse_memory: the caching CPU allocator could not be installed")
-    args = None
-    if example_input is not None:
-        args = example_input if isinstance(example_input, tuple) else (example_input,)
-        report.conv_kernels = _conv_kernels(result, args)  # also prepacks every conv weight for this shape
+    if args is not None:
+        try:
+            report.conv_kernels = _conv_kernels(result, args)  # also prepacks every conv weight for this shape
+        except Exception as e:
+            if inplace:
+                raise
+            result = _unoptimized(model, report, f"the optimized model failed on example_input ({type(e).__name__}: "
+                                  f"{str(e).strip()[:160]})")
     if script:
         result = _script(result, report)
         if args is not None:
@@ -105,6 +124,29 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
         result = CUDAGraphModel(result)
     report.seconds = time.perf_counter() - start
     result._cnnfast_report = report
+    return result
+
+
+def _rewrite(model: nn.Module, result: nn.Module, job: Job, inplace: bool) -> nn.Module:
+    try:
+        return optimize_module(result, job, "")
+    except Exception as e:  # a bug outside the passes (their own errors are caught one by one)
+        if inplace:
+            raise
+        return _unoptimized(model, job.report, f"rewriting failed ({type(e).__name__}: {str(e).strip()[:160]})")
+
+
+def _unoptimized(model: nn.Module, report: Report, why: str) -> nn.Module:
+    """A plain copy of the model, and the reason in the report: optimize() returns something that
+    runs whenever the model itself does."""
+    report.skip("<model>", why + "; returned an unoptimized copy")
+    report.fused.clear()
+    report.sites.clear()
+    report.captures.clear()
+    result = copy.deepcopy(model)
+    for p in result.parameters():
+        if p.is_leaf:
+            p.requires_grad_(False)
     return result
 
 
@@ -136,73 +178,6 @@ def _conv_kernels(model: nn.Module, args) -> Counter:
 def _runs_on_cpu(model: nn.Module) -> bool:
     tensors = list(model.parameters()) + list(model.buffers())
     return not tensors or any(t.device.type == "cpu" for t in tensors)
-
-
-def _optimize_children(m: nn.Module, report: Report, prefix: str, channels_last: bool) -> nn.Module:
-    for name, child in list(m.named_children()):
-        new = _optimize_module(child, report, f"{prefix}{name}.", channels_last)
-        if new is not child:
-            setattr(m, name, new)
-    return m
-
-
-def _optimize_module(m: nn.Module, report: Report, prefix: str, channels_last: bool) -> nn.Module:
-    where = prefix.rstrip(".") or "<model>"
-    if isinstance(m, torch.jit.ScriptModule):
-        report.skip(where, "already a TorchScript module; left as is")
-        return m
-    if isinstance(m, FUSED_MODULES):
-        return m
-    if has_hooks(m):
-        report.skip(where, "module has hooks; its own forward is kept, its children are optimized")
-        return _optimize_children(m, report, prefix, channels_last)
-    try:
-        gm = trace(m)
-    except Exception as e:  # data-dependent control flow, unsupported Python, ...
-        if next(m.children(), None) is not None:
-            msg = str(e).strip().splitlines()[0][:120] if str(e).strip() else ""
-            report.skip(where, f"torch.fx cannot trace it ({type(e).__name__}: {msg}); "
-                        "optimizing its children one by one")
-            return _optimize_children(m, report, prefix, channels_last)
-        return m
-    for node in gm.graph.nodes:
-        if node.op == "call_module" and isinstance(gm.get_submodule(node.target), torch.jit.ScriptModule):
-            report.skip(prefix + node.target, "already a TorchScript module; left as is")
-    fused_before = sum(report.fused.values())
-    drop_dropout.run(gm, report, prefix)
-    fuse_conv_bn.run(gm, report, prefix, channels_last)
-    fuse_residual_add.run(gm, report, prefix)
-    fuse_activation.run(gm, report, prefix)
-    fuse_squeeze_excite.run(gm, report, prefix)
-    fuse_linear.run(gm, report, prefix)
-    fuse_preact_conv.run(gm, report, prefix)
-    fold_channel_shuffle.run(gm, report, prefix)
-    fuse_sibling_convs.run(gm, report, prefix)
-    fuse_concat.run(gm, report, prefix)
-    use_max_pool2d.run(gm, report, prefix)
-    fuse_small_cnn.run(gm, report, prefix)
-    if sum(report.fused.values()) == fused_before:
-        return m  # nothing fused here: keep the original module, untouched
-    if channels_last:
-        view_to_reshape.run(gm, report, prefix)
-    eliminate_dead_code(gm)
-    gm.graph.lint()
-    gm.delete_all_unused_submodules()
-    gm.recompile()
-    return _single_call_or(gm)
-
-
-def _single_call_or(gm: fx.GraphModule) -> nn.Module:
-    """The one submodule a graph calls on its input, when that is all the graph does (a model
-    fuse_small_cnn turned into one SmallCNN): calling it directly saves the GraphModule's own
-    Python call, ~2 us per forward, a tenth of LeNet-5's time."""
-    nodes = list(gm.graph.nodes)
-    if ([n.op for n in nodes] == ["placeholder", "call_module", "output"] and nodes[1].args == (nodes[0],)
-            and not nodes[1].kwargs and nodes[2].args == (nodes[1],) and not nodes[0].args):
-        only = gm.get_submodule(nodes[1].target)
-        only.train(gm.training)  # modules a pass builds start in training mode; the graph was eval
-        return only
-    return gm
 
 
 def _script(model: nn.Module, report: Report) -> nn.Module:

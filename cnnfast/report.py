@@ -11,6 +11,7 @@ class Report:
     sites: List[Tuple[str, str]] = field(default_factory=list)  # (module path, pattern)
     skipped: List[Tuple[str, str]] = field(default_factory=list)  # (module path, reason)
     notes: List[str] = field(default_factory=list)
+    captures: List[Tuple[str, str]] = field(default_factory=list)  # (module path, route: "fx" or "shapes")
     seconds: float = 0.0
     check: object = None  # a cnnfast.verify.Verification when optimize(check=True) ran
     # CPU kernel -> number of conv2d_bias_act layers that run on it (cnnfast.config.CONV_PATHS),

@@ -8,6 +8,7 @@ Bigger networks keep their per-layer ops: their oneDNN convolutions are far fast
 direct loops small_cnn uses. Runs last, after the passes that build the fused convs, linears and
 max pools it collects."""
 
+import operator
 from typing import List, Optional
 
 import torch
@@ -62,7 +63,34 @@ def _pool(gm: fx.GraphModule, node: fx.Node):
     return None
 
 
+def _batch_size_of(node, x: fx.Node) -> bool:
+    """node is x.size(0), x.size()[0] or x.shape[0]."""
+    if not isinstance(node, fx.Node):
+        return False
+    if node.op == "call_method" and node.target == "size" and node.args == (x, 0):
+        return True
+    if node.op == "call_function" and node.target is operator.getitem and node.args[1] == 0:
+        inner = node.args[0]
+        return isinstance(inner, fx.Node) and (
+            (inner.op == "call_method" and inner.target == "size" and inner.args == (x,))
+            or (inner.op == "call_function" and inner.target is getattr and inner.args == (x, "shape")))
+    return False
+
+
+def _size_nodes(x: fx.Node, flatten: fx.Node) -> List[fx.Node]:
+    """The nodes that only read x's batch size for its flatten (x.view(x.size(0), -1) reads x
+    twice), in graph order."""
+    n = flatten.args[1] if len(flatten.args) > 1 else None
+    if not _batch_size_of(n, x) or len(n.users) != 1:
+        return []
+    inner = n.args[0]
+    return [inner, n] if inner is not x and len(inner.users) == 1 else [n]
+
+
 def _is_flatten(gm: fx.GraphModule, node: fx.Node) -> bool:
+    if node.op == "call_method" and node.target in ("view", "reshape") and not node.kwargs:
+        # x.view(x.size(0), -1) / x.reshape(N, -1), N being x's batch size: the user's flatten
+        return len(node.args) == 3 and node.args[2] == -1 and _batch_size_of(node.args[1], node.args[0])
     m = module_of(gm, node)
     if type(m) is nn.Flatten and not has_hooks(m):
         return m.start_dim == 1 and m.end_dim == -1 and len(node.args) == 1 and not node.kwargs
@@ -79,8 +107,13 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
         return
     weights, biases, program, chain = [], [], [], []
     cur, flat, pooled = inputs[0], False, True
-    while len(cur.users) == 1:
-        node = next(iter(cur.users))
+    while True:
+        users = list(cur.users)
+        flatten = [u for u in users if u.op == "call_method" and _is_flatten(gm, u) and u.args[0] is cur]
+        extra = _size_nodes(cur, flatten[0]) if len(flatten) == 1 else []
+        if len(users) != 1 + len([n for n in extra if n.args[0] is cur]):
+            break
+        node = flatten[0] if extra else users[0]
         if node is output or node.args[:1] != (cur,):
             break
         m = module_of(gm, node)
@@ -98,7 +131,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
             weights.append(m.weight), biases.append(m.bias), program.extend(linear_layer(m.act))
         else:
             break
-        chain.append(node)
+        chain.extend(extra + [node])
         cur = node
     if not (flat and program and program[-FIELDS] == 1 and output.args == (cur,)):
         return  # not one chain of convs, pools, a flatten and linear layers from input to output

@@ -1,0 +1,129 @@
+"""optimize()'s passes as data: their order, what each produces, and a transactional runner.
+
+Each pass rewrites one traced GraphModule in place. A pass that raises must not take optimize()
+down with it, nor leave a half-rewritten graph behind: `run_pipeline` snapshots the graph, the
+module tree and the report before each pass, and on an exception puts all three back, records the
+pass and its error in the report, and goes on with the next pass. The snapshot is shallow: a pass
+may add, replace or re-attribute modules (all restored) but must never write into an existing
+tensor in place (no pass does: they register new tensors).
+"""
+
+import copy
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Tuple
+
+import torch.fx as fx
+import torch.nn as nn
+
+from cnnfast.passes import (drop_dropout, fold_channel_shuffle, fuse_activation, fuse_concat, fuse_conv_bn,
+                            fuse_linear, fuse_preact_conv, fuse_residual_add, fuse_sibling_convs, fuse_small_cnn,
+                            fuse_squeeze_excite, use_max_pool2d, view_to_reshape)
+from cnnfast.report import Report
+
+
+@dataclass
+class PassContext:
+    report: Report
+    prefix: str  # module path of the graph being rewritten, "" for the model itself, else "a.b."
+    channels_last: bool
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    produces: str  # one line: what the graph holds after it
+    run: Callable[[fx.GraphModule, PassContext], None]
+
+
+def _plain(module) -> Callable[[fx.GraphModule, PassContext], None]:
+    return lambda gm, ctx: module.run(gm, ctx.report, ctx.prefix)
+
+
+# In order: every later pass matches what the earlier ones produced (Conv2dBiasAct before its
+# epilogue, SE before Linear, pools read by the concat and small-CNN passes before use_max_pool2d).
+PIPELINE: Tuple[Pass, ...] = (
+    Pass("drop_dropout", "no Dropout / stochastic depth (identity in eval mode)", _plain(drop_dropout)),
+    Pass("fuse_conv_bn", "Conv2d [+ BatchNorm2d] as Conv2dBiasAct, weights packed",
+         lambda gm, ctx: fuse_conv_bn.run(gm, ctx.report, ctx.prefix, ctx.channels_last)),
+    Pass("fuse_residual_add", "act(conv(x) + r) as one conv with residual=r", _plain(fuse_residual_add)),
+    Pass("fuse_activation", "activations in the conv epilogue", _plain(fuse_activation)),
+    Pass("fuse_squeeze_excite", "squeeze-and-excitation blocks as SqueezeExciteScale", _plain(fuse_squeeze_excite)),
+    Pass("fuse_linear", "Linear [+ act] as LinearBiasAct", _plain(fuse_linear)),
+    Pass("fuse_preact_conv", "BN -> ReLU -> 1x1 conv [-> avgpool] as PreactConv1x1", _plain(fuse_preact_conv)),
+    Pass("fold_channel_shuffle", "channel shuffles folded into data placement and weights",
+         _plain(fold_channel_shuffle)),
+    Pass("fuse_sibling_convs", "convs reading one tensor with one geometry merged", _plain(fuse_sibling_convs)),
+    Pass("fuse_concat", "channel cats as one buffer the convs write into", _plain(fuse_concat)),
+    Pass("use_max_pool2d", "max pools without argmax indices", _plain(use_max_pool2d)),
+    Pass("fuse_small_cnn", "a whole LeNet-like network as one SmallCNN call", _plain(fuse_small_cnn)),
+)
+
+# Runs only on a graph the pipeline changed, and only for channels_last results.
+FINISHING: Tuple[Pass, ...] = (
+    Pass("view_to_reshape", "Tensor.view as reshape (channels_last maps)", _plain(view_to_reshape)),
+)
+
+PASS_NAMES = tuple(p.name for p in PIPELINE + FINISHING)
+
+
+def check_skip(skip_passes: Iterable[str]) -> frozenset:
+    skip = frozenset(skip_passes)
+    unknown = sorted(skip - set(PASS_NAMES))
+    if unknown:
+        raise ValueError(f"cnnfast.optimize: unknown pass(es) in skip_passes: {unknown}; "
+                         f"the passes are {list(PASS_NAMES)}")
+    return skip
+
+
+def _snapshot_modules(gm: nn.Module) -> List[Tuple[nn.Module, Dict, Dict, Dict, Dict]]:
+    return [(m, dict(m.__dict__), dict(m._modules), dict(m._parameters), dict(m._buffers)) for m in gm.modules()]
+
+
+def _restore_modules(saved) -> None:
+    for m, attrs, modules, params, buffers in saved:
+        m.__dict__.clear()
+        m.__dict__.update(attrs)
+        m._modules, m._parameters, m._buffers = modules, params, buffers
+
+
+def _snapshot_report(report: Report):
+    return (copy.copy(report.fused), len(report.sites), len(report.skipped), len(report.notes))
+
+
+def _restore_report(report: Report, saved) -> None:
+    fused, sites, skipped, notes = saved
+    report.fused = fused
+    del report.sites[sites:], report.skipped[skipped:], report.notes[notes:]
+
+
+def run_pass(p: Pass, gm: fx.GraphModule, ctx: PassContext) -> bool:
+    """Run one pass as a transaction; False (and everything as it was) if it raised."""
+    graph, modules, report = copy.deepcopy(gm.graph), _snapshot_modules(gm), _snapshot_report(ctx.report)
+    try:
+        p.run(gm, ctx)
+        gm.graph.lint()
+        return True
+    except Exception as e:  # a bug in a pass must cost its fusions, never the user's model
+        _restore_modules(modules)
+        gm.graph = graph
+        _restore_report(ctx.report, report)
+        msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+        ctx.report.skip(ctx.prefix.rstrip(".") or "<model>",
+                        f"pass {p.name} failed ({type(e).__name__}: {msg}); its changes were undone and "
+                        "the other passes ran")
+        return False
+
+
+def run_pipeline(gm: fx.GraphModule, ctx: PassContext, skip: frozenset = frozenset()) -> bool:
+    """Every pass not in `skip`, in order; True if any of them fused something."""
+    fused_before = sum(ctx.report.fused.values())
+    for p in PIPELINE:
+        if p.name not in skip:
+            run_pass(p, gm, ctx)
+    if sum(ctx.report.fused.values()) == fused_before:
+        return False
+    if ctx.channels_last:
+        for p in FINISHING:
+            if p.name not in skip:
+                run_pass(p, gm, ctx)
+    return True

@@ -7,6 +7,7 @@ import time
 import torch
 import torch.nn as nn
 
+from cnnfast.describe import count_layers, describe
 from cnnfast.memory import keep_freed_memory
 from cnnfast.passes.pipeline import check_skip
 from cnnfast.report import Report
@@ -87,7 +88,7 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     if example_input is not None:
         args = example_input if isinstance(example_input, tuple) else (example_input,)
     start = time.perf_counter()
-    report = Report()
+    report = Report(layers_before=count_layers(model))
     result = model if inplace else copy.deepcopy(model)
     for p in result.parameters():
         if p.is_leaf:  # a deep-copied TorchScript child can hold non-leaf parameters
@@ -109,6 +110,7 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
                 raise
             result = _unoptimized(model, report, f"the optimized model failed on example_input ({type(e).__name__}: "
                                   f"{str(e).strip()[:160]})")
+    describe(result, report)
     if script:
         result = _script(result, report)
         if args is not None:

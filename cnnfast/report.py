@@ -1,12 +1,19 @@
-"""What optimize() did to a model: fusions per pattern, and every skipped site with its reason."""
+"""What optimize() made of a model: each fused module with its pattern, every layer left unfused
+with its reason, coverage per kind, the capture route of each part, and the passes' record."""
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 
 @dataclass
 class Report:
+    # The result (cnnfast.describe): each fused module once, and what was left.
+    final: List[Tuple[str, str]] = field(default_factory=list)  # (module path, pattern)
+    unfused: List[Tuple[str, str, str]] = field(default_factory=list)  # (module path, kind, reason)
+    coverage: Dict[str, Tuple[int, int]] = field(default_factory=dict)  # kind -> (fused, total)
+    layers_before: Counter = field(default_factory=Counter)  # kind -> layers in the input model
+    # The passes' record: every rewrite as it happened (a conv fused, then its ReLU, counts twice).
     fused: Counter = field(default_factory=Counter)  # pattern -> number of sites
     sites: List[Tuple[str, str]] = field(default_factory=list)  # (module path, pattern)
     skipped: List[Tuple[str, str]] = field(default_factory=list)  # (module path, reason)
@@ -26,15 +33,29 @@ class Report:
         self.skipped.append((where, reason))
 
     def __str__(self) -> str:
-        lines = [f"cnnfast.optimize: {sum(self.fused.values())} fusions in {self.seconds:.2f} s"]
-        width = max([len(p) for p in self.fused] + [7])
-        for pattern, n in sorted(self.fused.items()):
+        patterns = Counter(p for _, p in self.final)
+        lines = [f"cnnfast.optimize: {len(self.final)} fused modules and rewrites in {self.seconds:.2f} s"]
+        width = max([len(p) for p in patterns] + [7])
+        for pattern, n in sorted(patterns.items()):
             lines.append(f"  {pattern:<{width}}  {n:4d}")
-        if not self.fused:
+        if not self.final:
             lines.append("  (nothing fused)")
-        if self.skipped:
-            lines.append(f"skipped {len(self.skipped)}:")
-            for where, reason in self.skipped:
+        if self.coverage:
+            lines.append("coverage: " + ", ".join(f"{kind} {f}/{n}" for kind, (f, n) in self.coverage.items()))
+        if self.captures:
+            routes = Counter(route for _, route in self.captures)
+            lines.append("captured by: " + ", ".join(f"{r} {n}" for r, n in sorted(routes.items()))
+                         + "".join(f" ({w} with shapes)" for w, r in self.captures if r == "shapes"))
+        if self.unfused:
+            lines.append(f"left unfused {len(self.unfused)}:")
+            for where, kind, reason in self.unfused[:30]:
+                lines.append(f"  {where} ({kind}): {reason}")
+            if len(self.unfused) > 30:
+                lines.append(f"  ... and {len(self.unfused) - 30} more (report.unfused)")
+        other = [(w, r) for w, r in self.skipped if not any(w == u for u, _, _ in self.unfused)]
+        if other:
+            lines.append(f"skipped {len(other)}:")
+            for where, reason in other:
                 lines.append(f"  {where or '<model>'}: {reason}")
         if self.conv_kernels:
             lines.append("conv kernels (CPU, example input): " + ", ".join(

@@ -87,8 +87,9 @@ def optimize_module(m: nn.Module, job: Job, prefix: str) -> nn.Module:
     for node in gm.graph.nodes:
         if node.op == "call_module" and isinstance(gm.get_submodule(node.target), torch.jit.ScriptModule):
             report.skip(prefix + node.target, "already a TorchScript module; left as is")
-    # The passes replace submodules inside m's own children; the guard's fallback must not see that.
-    original = copy.deepcopy(m) if spec is not None else None
+    # The passes replace submodules inside m's own children; the guard's fallback must not see
+    # that. They never write into a tensor, so the copy shares every parameter and buffer.
+    original = _structural_copy(m) if spec is not None else None
     if not run_pipeline(gm, PassContext(report, prefix, job.channels_last), job.skip):
         return m  # nothing fused here: keep the original module, untouched
     eliminate_dead_code(gm)
@@ -99,6 +100,11 @@ def optimize_module(m: nn.Module, job: Job, prefix: str) -> nn.Module:
     if spec is not None:
         return ShapeGuard(single_call_or(gm), original, spec, where)
     return single_call_or(gm)
+
+
+def _structural_copy(m: nn.Module) -> nn.Module:
+    shared = {id(t): t for t in list(m.parameters()) + list(m.buffers())}
+    return copy.deepcopy(m, memo=shared)
 
 
 def single_call_or(gm: fx.GraphModule) -> nn.Module:

@@ -5,8 +5,9 @@ shape stays symbolic, so the graph is valid for any input. It fails on size arit
 ShuffleNet's `int(x.size(1) * ratio)` or a branch on a shape.
 
 Route "shapes" traces the same module-level graph (same node kinds and module names, so every pass
-matches it the same way) while running each op on a real example input beside its proxy: a size
-query answers with numbers, so `int()` and `if` on sizes work. Channel counts are fixed by the
+matches it the same way) while running each op beside its proxy on a fake tensor shaped like the
+example input (FakeTensorMode: shapes and dtypes, no arithmetic): a size query answers with
+numbers, so `int()` and `if` on sizes work. Channel counts are fixed by the
 weights anyway; height, width, dtype and the rank are specialised to the example's and guarded.
 The batch stays symbolic (x.size(0) is a graph node) when two traces at two batch sizes give the
 same code; otherwise it is guarded too. ShapeGuard runs the captured graph only on inputs the
@@ -20,8 +21,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.fx as fx
 import torch.nn as nn
+from torch._subclasses.fake_tensor import FakeTensorMode
 
 from cnnfast.passes._graph import Tracer
+
+# node.meta key: the node's shape on the example input, with None for a size that differs between
+# the two batch sizes traced (the batch). The passes may read it as a fact of every input the
+# ShapeGuard admits (cnnfast.passes._graph.example_shape).
+EXAMPLE_SHAPE = "cnnfast_example_shape"
 
 _SHAPE_ATTRS = ("shape", "size", "dim", "ndim", "numel", "ndimension", "dtype", "device")
 
@@ -65,7 +72,10 @@ class ShapeTracer(Tracer):
 
     def __init__(self, example: Sequence[torch.Tensor], symbolic_batch: bool):
         super().__init__()
-        self.example = list(example)
+        # Ops run on fake tensors (shapes, dtypes, no data): a capture costs no arithmetic, and
+        # the parameters, real tensors, take part as they are.
+        self.fake = FakeTensorMode(allow_non_fake_inputs=True)
+        self.example = [self.fake.from_tensor(x) for x in example]
         self.symbolic_batch = symbolic_batch
         self.values: Dict[fx.Node, Any] = {}
         self._running = 0  # > 0 while an op runs on example values: the tracer's patches stand aside
@@ -95,16 +105,19 @@ class ShapeTracer(Tracer):
             a, kw = self._value(args), self._value(kwargs)
             self._running += 1
             try:
-                if kind == "call_module":
-                    value = self.root.get_submodule(target)(*a, **kw)
-                elif kind == "call_function":
-                    value = target(*a, **kw)
-                else:  # call_method
-                    value = getattr(a[0], target)(*a[1:], **kw)
+                with self.fake:
+                    if kind == "call_module":
+                        value = self.root.get_submodule(target)(*a, **kw)
+                    elif kind == "call_function":
+                        value = target(*a, **kw)
+                    else:  # call_method
+                        value = getattr(a[0], target)(*a[1:], **kw)
             finally:
                 self._running -= 1
         proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
         self.values[proxy.node] = value
+        if isinstance(value, torch.Tensor):
+            proxy.node.meta[EXAMPLE_SHAPE] = tuple(value.shape)
         return proxy
 
 
@@ -122,6 +135,16 @@ def _grown(example: Sequence[torch.Tensor], extra: int) -> List[torch.Tensor]:
     return [torch.cat([x] + [x[:1]] * extra) for x in example]
 
 
+def _keep_common_shapes(gm: fx.GraphModule, other: fx.GraphModule) -> None:
+    """Sizes that changed with the batch become None; a node whose rank changed loses its shape."""
+    for a, b in zip(gm.graph.nodes, other.graph.nodes):
+        sa, sb = a.meta.get(EXAMPLE_SHAPE), b.meta.get(EXAMPLE_SHAPE)
+        if sa is None or sb is None or len(sa) != len(sb):
+            a.meta.pop(EXAMPLE_SHAPE, None)
+        else:
+            a.meta[EXAMPLE_SHAPE] = tuple(x if x == y else None for x, y in zip(sa, sb))
+
+
 def trace_with_shapes(module: nn.Module, example: Sequence[torch.Tensor]) -> Tuple[fx.GraphModule, List]:
     """The module's graph captured on `example` (positional tensors, batched along dim 0), and the
     guard spec: per input, its shape with None where any size is admitted (the batch, when the
@@ -134,8 +157,10 @@ def trace_with_shapes(module: nn.Module, example: Sequence[torch.Tensor]) -> Tup
         gm = _trace(module, example, symbolic_batch=True)
         # Any number derived from the batch that was baked into the graph shows up as different
         # code at another batch size (+2: a batch-1 special case and b // 2 both change).
-        if _trace(module, _grown(example, 2), symbolic_batch=True).code != gm.code:
+        other = _trace(module, _grown(example, 2), symbolic_batch=True)
+        if other.code != gm.code:
             raise ValueError("the graph depends on the batch size")
+        _keep_common_shapes(gm, other)
     except Exception:  # int()/if on the batch, or a constant that depends on it: fix it too
         symbolic = False
         gm = _trace(module, example, symbolic_batch=False)

@@ -159,6 +159,12 @@ _SAME_CHANNEL_MODULES = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.MaxPool2d, nn.Avg
 _SAME_CHANNEL_FUNCTIONS = {F.max_pool2d, F.avg_pool2d, F.relu, torch.relu}
 
 
+def example_shape(node) -> Optional[tuple]:
+    """The node's shape on every input its graph admits, when the graph was captured on an
+    example (cnnfast.capture, route "shapes": guarded sizes, None for the batch), else None."""
+    return node.meta.get("cnnfast_example_shape") if isinstance(node, fx.Node) else None
+
+
 def channel_count(gm: fx.GraphModule, node, memo: Dict[fx.Node, Optional[int]]) -> Optional[int]:
     """Channel count of a 4-D node's output when the graph alone determines it, else None. memo
     caches results; a pass may seed it with counts it knows (nodes it is about to rewrite)."""
@@ -185,5 +191,8 @@ def channel_count(gm: fx.GraphModule, node, memo: Dict[fx.Node, Optional[int]]) 
             c = node.args[3]
         elif node.target in _SAME_CHANNEL_FUNCTIONS and node.args:
             c = channel_count(gm, node.args[0], memo)
+    if c is None:
+        shape = example_shape(node)
+        c = shape[1] if shape is not None and len(shape) == 4 else None
     memo[node] = c
     return c

@@ -28,7 +28,8 @@ import torch.fx as fx
 
 from cnnfast.nn import Conv2dBiasAct, ShuffleChannels
 from cnnfast.nn._frozen import register_frozen
-from cnnfast.passes._graph import call_site_counts, cat_parts, channel_count, eliminate_dead_code, module_of
+from cnnfast.passes._graph import (call_site_counts, cat_parts, channel_count, eliminate_dead_code, example_shape,
+                                  module_of)
 from cnnfast.report import Report
 
 Value = Tuple[fx.Node, List[int]]  # (node holding the data, order: physical channel -> logical)
@@ -46,6 +47,14 @@ def _size_dim(node, src: fx.Node) -> Optional[int]:
     if node.op == "call_method" and node.target == "size" and len(node.args) == 2 and node.args[0] is src:
         return node.args[1] if isinstance(node.args[1], int) else None
     return None
+
+
+def _is_size(node, src: fx.Node, d: int) -> bool:
+    """node is src's size along d: read from src, or a number the capture fixed to it."""
+    if _size_dim(node, src) == d:
+        return True
+    shape = example_shape(src)
+    return isinstance(node, int) and shape is not None and d < len(shape) and shape[d] == node
 
 
 def _view_shape(node: fx.Node, src: fx.Node):
@@ -89,7 +98,7 @@ def _match_shuffle(cat: fx.Node, channels: int):
     if shape is None or len(shape) != 5 or not isinstance(shape[1], int) or shape[1] < 1:
         return None
     groups = shape[1]
-    if channels % groups or [_size_dim(shape[i], cat) for i in (0, 3, 4)] != [0, 2, 3]:
+    if channels % groups or not all(_is_size(shape[i], cat, d) for i, d in ((0, 0), (3, 2), (4, 3))):
         return None
     transpose = _only_user(view)
     if transpose is None or not _is_transpose12(transpose, view):
@@ -107,12 +116,31 @@ def _match_shuffle(cat: fx.Node, channels: int):
     else:
         shape = _view_shape(last, prev)
         # Sizes read from the cat: the flattened channel entry is then forced to be c.
-        ok = shape is not None and len(shape) == 4 and [_size_dim(shape[i], cat) for i in (0, 2, 3)] == [0, 2, 3]
+        ok = shape is not None and len(shape) == 4 and all(_is_size(shape[i], cat, d) for i, d in ((0, 0), (2, 2), (3, 3)))
     return (groups, last) if ok else None
 
 
+def _channel_slice(node: fx.Node, src: fx.Node, channels: int):
+    """(lo, hi) when node is src[:, lo:hi] (constant bounds, step 1), else None."""
+    if node.op != "call_function" or node.target is not operator.getitem or node.args[0] is not src:
+        return None
+    index = node.args[1]
+    if not isinstance(index, tuple) or len(index) != 2 or index[0] != slice(None) or not isinstance(index[1], slice):
+        return None
+    s = index[1]
+    if s.step not in (None, 1) or not all(b is None or isinstance(b, int) for b in (s.start, s.stop)):
+        return None
+    return range(channels)[s].start, range(channels)[s].stop
+
+
 def _halves(node: fx.Node, channels: int):
-    """{0: node, 1: node} for ``a, b = node.chunk(2, dim=1)`` (the getitem nodes present), else None."""
+    """{0: node, 1: node} for ``a, b = node.chunk(2, dim=1)`` (the getitem nodes present) or for
+    ``node[:, :c // 2]`` and ``node[:, c // 2:]``, else None."""
+    if channels % 2 == 0 and len(node.users) == 2:
+        bounds = {u: _channel_slice(u, node, channels) for u in node.users}
+        by_bounds = {b: u for u, b in bounds.items()}
+        if set(by_bounds) == {(0, channels // 2), (channels // 2, channels)}:
+            return {0: by_bounds[(0, channels // 2)], 1: by_bounds[(channels // 2, channels)]}
     chunk = _only_user(node)
     if chunk is None or channels % 2:
         return None

@@ -14,7 +14,7 @@ EXPECT = {
     "functional_lenet": ("small_cnn (whole network)", "fx"),
     "se_resnet": ("conv+bn+relu", "fx"),
     "preact_resnet": ("bn+relu+conv1x1", "fx"),
-    "shufflenet": ("conv+bn+relu", "shapes"),
+    "shufflenet": ("channel shuffle folded (cat + shuffle + chunk in one pass)", "shapes"),
     "densenet_new_first": ("concat in place (3 cats)", "fx"),
     "densenet_x_first": ("concat in place (3 cats)", "fx"),
 }

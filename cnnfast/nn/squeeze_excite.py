@@ -19,13 +19,15 @@ class SqueezeExciteScale(nn.Module):
     With ``inplace`` the result is written over x, which the caller guarantees nothing else reads
     (optimize() sets it only when x is a fresh conv output used by this block alone).
     A residual that only broadcasts to x (never in SE-ResNet) is added unfused, as eager would.
+    ``pool_by_height``: the model pooled with ``F.avg_pool2d(x, x.size(2))``, a global mean only
+    on square maps; on any other map the block computes what that code computes, unfused.
     """
 
-    __constants__ = ["act1", "act2", "act", "inplace"]
+    __constants__ = ["act1", "act2", "act", "inplace", "pool_by_height"]
 
     def __init__(self, w1: torch.Tensor, b1: Optional[torch.Tensor], w2: torch.Tensor,
                  b2: Optional[torch.Tensor], act1: str = "relu", act2: str = "sigmoid",
-                 act: str = "none", inplace: bool = False):
+                 act: str = "none", inplace: bool = False, pool_by_height: bool = False):
         super().__init__()
         for a in (act1, act2, act):
             check_activation(a)
@@ -36,6 +38,7 @@ class SqueezeExciteScale(nn.Module):
         register_frozen(self, "b2", b2)
         self.act1, self.act2, self.act = act1, act2, act
         self.inplace = bool(inplace)
+        self.pool_by_height = bool(pool_by_height)
 
     def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
         unbatched = x.dim() == 3
@@ -43,6 +46,9 @@ class SqueezeExciteScale(nn.Module):
             x = x.unsqueeze(0)
             if residual is not None:
                 residual = residual.unsqueeze(0)
+        if self.pool_by_height and x.shape[2] != x.shape[3]:
+            y = self._pooled_by_height(x, residual)
+            return y.squeeze(0) if unbatched else y
         if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
             y = self.forward_triton(x, residual)
             return y.squeeze(0) if unbatched else y
@@ -56,6 +62,22 @@ class SqueezeExciteScale(nn.Module):
         else:
             y = torch.ops.cnnfast.se_scale(x, gate, residual, self.act)
         return y.squeeze(0) if unbatched else y
+
+    def _pooled_by_height(self, x: torch.Tensor, residual: Optional[torch.Tensor]) -> torch.Tensor:
+        """The block as the model wrote it, for a map that is not square: pool by the height
+        (an H x H window, (N, C, 1, W // H)), the two FC layers per pooled position, the scale."""
+        p = F.avg_pool2d(x, x.shape[2])
+        h = torch.einsum("rc,nchw->nrhw", self.w1, p)
+        b1, b2 = self.b1, self.b2
+        if b1 is not None:
+            h = h + b1.view(1, -1, 1, 1)
+        g = torch.einsum("cr,nrhw->nchw", self.w2, _activation(h, self.act1))
+        if b2 is not None:
+            g = g + b2.view(1, -1, 1, 1)
+        y = x * _activation(g, self.act2)
+        if residual is not None:
+            y = y + residual
+        return _activation(y, self.act)
 
     @torch.jit.unused
     def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -71,7 +93,8 @@ class SqueezeExciteScale(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"channels={self.w2.shape[0]}, hidden={self.w1.shape[0]}, act1={self.act1!r}, "
-                f"act2={self.act2!r}, act={self.act!r}, inplace={self.inplace}")
+                f"act2={self.act2!r}, act={self.act!r}, inplace={self.inplace}"
+                + (", pool_by_height=True" if self.pool_by_height else ""))
 
 
 def _activation(y: torch.Tensor, act: str) -> torch.Tensor:

@@ -3,7 +3,10 @@ becomes one SqueezeExciteScale call (se_squeeze -> se_excite -> se_scale).
 
 Matched in the traced graph, so it finds cnnfast's SE-ResNet blocks, torchvision's
 SqueezeExcitation (MobileNetV3, EfficientNet, RegNetY) and SE blocks written in a user's forward():
-the pool is x.mean((2, 3)) / F.adaptive_avg_pool2d(x, 1) / nn.AdaptiveAvgPool2d(1); each FC layer
+the pool is x.mean((2, 3)) / F.adaptive_avg_pool2d(x, 1) / nn.AdaptiveAvgPool2d(1) /
+F.avg_pool2d(x, x.size()[2:]) / F.avg_pool2d(x, x.size(2)) (global on square maps only: the fused
+module then keeps the model's own computation for other maps) / F.avg_pool2d(x, k) with k fixed
+to the map's size by an example-shape capture; each FC layer
 a Linear, a 1x1 Conv2d or an already fused Conv2dBiasAct (whose activation then comes along);
 any reshapes between them (flatten, view, [:, :, None, None], expand_as) are dropped, as the fused
 op takes the (N, C) gate directly. Runs after fuse_activation, so the FC activations and the
@@ -19,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnfast.nn import Conv2dBiasAct, SqueezeExciteScale
-from cnnfast.passes._graph import activation_of, has_hooks, is_add, is_inplace_add, module_of
+from cnnfast.passes._graph import activation_of, example_shape, has_hooks, is_add, is_inplace_add, module_of
 from cnnfast.report import Report
 
 _SHAPE_METHODS = {"view", "reshape", "flatten", "unsqueeze", "squeeze", "expand_as", "expand", "contiguous"}
@@ -91,6 +94,50 @@ def _fc_act(gm, node: fx.Node, chain: List[fx.Node]):
     return found
 
 
+def _size_of(node, x: fx.Node, dims) -> bool:
+    """node reads x's sizes `dims`: x.size()[2:], x.shape[2:] (dims (2, 3)), x.size(2), x.shape[2]."""
+    if not isinstance(node, fx.Node) or node.kwargs:
+        return False
+    if node.op == "call_method" and node.target == "size" and len(node.args) == 2 and node.args[0] is x:
+        return dims == (node.args[1],)
+    if node.op == "call_function" and node.target is operator.getitem and isinstance(node.args[0], fx.Node):
+        src, index = node.args
+        whole = (src.op == "call_method" and src.target == "size" and src.args == (x,)) or (
+            src.op == "call_function" and src.target is getattr and src.args == (x, "shape"))
+        if whole and index == slice(2, None):
+            return dims == (2, 3)
+        return whole and isinstance(index, int) and dims == (index,)
+    return False
+
+
+def _avg_pool_kind(node: fx.Node, x: fx.Node) -> Optional[str]:
+    """"global" / "by_height" for F.avg_pool2d(x, kernel) over the whole map (or its height)."""
+    names = ["input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]
+    a = {**dict(zip(names, node.args)), **node.kwargs}
+    if set(a) - set(names) or a.get("stride") not in (None, [], ()) or a.get("padding", 0) not in (0, (0, 0), [0, 0]):
+        return None
+    if a.get("ceil_mode", False) or a.get("divisor_override") is not None:
+        return None
+    k = a.get("kernel_size")
+    if _size_of(k, x, (2, 3)) or (isinstance(k, (tuple, list)) and len(k) == 2
+                                  and _size_of(k[0], x, (2,)) and _size_of(k[1], x, (3,))):
+        return "global"
+    shape = example_shape(x)
+    if shape is not None and len(shape) == 4 and None not in shape[2:]:  # fixed by the capture
+        if k == shape[2] == shape[3] or (isinstance(k, (tuple, list)) and tuple(k) == tuple(shape[2:])):
+            return "global"
+    return "by_height" if _size_of(k, x, (2,)) else None
+
+
+def _pool_kind(gm, node: fx.Node, x: fx.Node) -> Optional[str]:
+    """"global" if node averages x over its whole map, "by_height" for avg_pool2d(x, x.size(2))."""
+    if not isinstance(node, fx.Node) or not node.args or node.args[0] is not x:
+        return None
+    if node.op == "call_function" and node.target in (F.avg_pool2d, torch._C._nn.avg_pool2d):
+        return _avg_pool_kind(node, x)
+    return "global" if _is_pool_of(gm, node, x) else None
+
+
 def _is_pool_of(gm, node: fx.Node, x: fx.Node) -> bool:
     if not isinstance(node, fx.Node) or not node.args or node.args[0] is not x:
         return False
@@ -131,7 +178,8 @@ def _match(gm, gate: fx.Node, x: fx.Node) -> Optional[Tuple]:
     if fc1 is None:
         return None
     pool = _skip_shape_ops(gm, fc1[3], channels, chain)
-    if not _is_pool_of(gm, pool, x) or not _single_user(pool):
+    kind = _pool_kind(gm, pool, x)
+    if kind is None or not _single_user(pool):
         return None
     chain.append(pool)
     w1, w2 = fc1[0].reshape(fc1[0].shape[0], -1), fc2[0].reshape(fc2[0].shape[0], -1)
@@ -139,7 +187,7 @@ def _match(gm, gate: fx.Node, x: fx.Node) -> Optional[Tuple]:
         return None  # not a C -> R -> C bottleneck
     if w1.dtype != w2.dtype or not w1.is_floating_point():
         return None
-    return fc1, fc2, chain
+    return fc1, fc2, chain, kind == "by_height"
 
 
 def _reads_metadata(node: fx.Node) -> bool:
@@ -189,7 +237,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
                 break
         else:
             continue
-        fc1, fc2, chain = found
+        fc1, fc2, chain, by_height = found
         # The residual add and activation after the multiply, as SE-ResNet has them. An in-place
         # add may only mutate the product itself (r += x * s would change r for its other readers).
         tail, residual, act = [mul], None, "none"
@@ -214,7 +262,8 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
         name = _module_name(gm, chain)
         # Added first (FX checks call_module targets); where it replaces the SE module, the old
         # nodes that name its children are erased below without being looked up.
-        gm.add_submodule(name, SqueezeExciteScale(fc1[0], fc1[1], fc2[0], fc2[1], fc1[2], fc2[2], act, inplace))
+        gm.add_submodule(name, SqueezeExciteScale(fc1[0], fc1[1], fc2[0], fc2[1], fc1[2], fc2[2], act, inplace,
+                                                     pool_by_height=by_height))
         with gm.graph.inserting_before(last):
             new = gm.graph.call_module(name, (x,), {"residual": residual} if residual is not None else {})
         last.replace_all_uses_with(new)

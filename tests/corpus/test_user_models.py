@@ -12,7 +12,7 @@ from tests.corpus.user_models import USER_MODELS
 # model -> a pattern its optimized form must contain, and the capture route
 EXPECT = {
     "functional_lenet": ("small_cnn (whole network)", "fx"),
-    "se_resnet": ("conv+bn+relu", "fx"),
+    "se_resnet": ("squeeze-excite+add+relu", "fx"),
     "preact_resnet": ("bn+relu+conv1x1", "fx"),
     "shufflenet": ("channel shuffle folded (cat + shuffle + chunk in one pass)", "shapes"),
     "densenet_new_first": ("concat in place (3 cats)", "fx"),

@@ -208,3 +208,32 @@ def test_optimize_twice_is_a_no_op():
     fast = _optimize(SEResBlock(), torch.randn(1, 32, 6, 6))
     again = cnnfast.optimize(fast)
     assert sum(cnnfast.report(again).fused.values()) == 0
+
+
+class PoolBySizeSE(nn.Module):
+    """SE as many ports write it: a conv, F.avg_pool2d over the map by its size, 1x1 convs."""
+
+    def __init__(self, c=16, by_height=True):
+        super().__init__()
+        self.conv, self.by_height = nn.Conv2d(c, c, 3, padding=1), by_height
+        self.fc1, self.fc2 = nn.Conv2d(c, c // 4, 1), nn.Conv2d(c // 4, c, 1)
+
+    def forward(self, x):
+        out = self.conv(x)
+        w = F.avg_pool2d(out, out.size(2) if self.by_height else out.size()[2:])
+        return F.relu(out * torch.sigmoid(self.fc2(F.relu(self.fc1(w)))) + x)
+
+
+@pytest.mark.parametrize("by_height", [True, False])
+@pytest.mark.parametrize("shape", [(2, 16, 8, 8), (1, 16, 8, 12), (2, 16, 9, 13)])
+def test_se_pooled_by_size_fuses_and_keeps_non_square_maps_exact(by_height, shape):
+    model = PoolBySizeSE(by_height=by_height).eval()
+    fast = cnnfast.optimize(model)
+    se = [m for m in fast.modules() if isinstance(m, SqueezeExciteScale)]
+    assert len(se) == 1 and se[0].pool_by_height == by_height
+    x = torch.randn(shape)
+    with torch.no_grad():
+        # by the height on an 8 x 12 map: eager pools the left 8 x 8 window, and so must the block
+        assert rel_err(fast(x), model(x)) <= MODEL_TOLERANCE
+        scripted = torch.jit.script(fast)
+        assert rel_err(scripted(x), model(x)) <= MODEL_TOLERANCE

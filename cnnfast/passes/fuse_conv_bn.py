@@ -80,7 +80,8 @@ def run(gm: fx.GraphModule, report: Report, prefix: str, channels_last: bool) ->
             else:
                 bn = candidate
         padding = _explicit_padding(conv)
-        fused = Conv2dBiasAct(*fold_batchnorm(conv, bn), conv.stride, padding, conv.dilation, conv.groups,
+        # copy=False: the model is optimize()'s own copy (or the user asked for inplace=True)
+        fused = Conv2dBiasAct(*fold_batchnorm(conv, bn, copy=False), conv.stride, padding, conv.dilation, conv.groups,
                               "none", channels_last)
         gm.add_submodule(node.target, fused)
         if bn is not None:

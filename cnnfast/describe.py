@@ -24,8 +24,14 @@ _GRAPH_LEVEL = ("concat in place", "channel shuffle", "shuffle order", "shuffled
                 "dropout removed")
 
 
+def _kind(m: nn.Module):
+    """"Conv2d" / "BatchNorm2d" / "Linear" for those and their subclasses (timm's BatchNormAct2d,
+    StdConv2d, ...), else None."""
+    return next((k.__name__ for k in KINDS if isinstance(m, k)), None)
+
+
 def count_layers(model: nn.Module) -> Counter:
-    return Counter(type(m).__name__ for _, m in _walk(model) if type(m) in KINDS)
+    return Counter(k for _, m in _walk(model) if (k := _kind(m)) is not None)
 
 
 def _walk(model: nn.Module, prefix: str = "") -> Iterator[Tuple[str, nn.Module]]:
@@ -39,6 +45,33 @@ def _walk(model: nn.Module, prefix: str = "") -> Iterator[Tuple[str, nn.Module]]
         return
     for name, child in model.named_children():
         yield from _walk(child, f"{prefix}.{name}" if prefix else name)
+
+
+def _live(model: nn.Module) -> Dict[str, bool]:
+    """path -> whether the module still computes: inside a GraphModule, only if the graph calls it
+    or reads its own parameters (a BN folded into a conv stays in the tree while its child, the
+    activation, is called); outside any graph (parts run eagerly), always."""
+    live: Dict[str, bool] = {}
+
+    def visit(m: nn.Module, path: str, used) -> None:
+        from cnnfast.capture import ShapeGuard
+
+        if isinstance(m, ShapeGuard):
+            return visit(m.captured, path, used)
+        if isinstance(m, fx.GraphModule):
+            base = path + "." if path else ""
+            used = set()
+            for node in m.graph.nodes:
+                if node.op == "call_module":
+                    used.add(base + node.target)
+                elif node.op == "get_attr":
+                    used.add(base + node.target.rsplit(".", 1)[0] if "." in node.target else path)
+        live[path] = used is None or path in used
+        for name, child in m.named_children():
+            visit(child, f"{path}.{name}" if path else name, used)
+
+    visit(model, "", None)
+    return live
 
 
 def _calls(model: nn.Module) -> Dict[int, List[fx.Node]]:
@@ -105,7 +138,8 @@ def describe(model: nn.Module, report) -> None:
         if pattern is not None:
             report.final.append((path or "<model>", pattern))
     report.final += [(w, p) for w, p in report.sites if p.startswith(_GRAPH_LEVEL)]
-    report.unfused = [(path, type(m).__name__, _reason(path, type(m).__name__, report.skipped))
-                      for path, m in _walk(model) if type(m) in KINDS]
+    live = _live(model)
+    report.unfused = [(path, k, _reason(path, k, report.skipped))
+                      for path, m in _walk(model) if (k := _kind(m)) is not None and live.get(path, True)]
     left = Counter(kind for _, kind, _ in report.unfused)
     report.coverage = {kind: (n - left[kind], n) for kind, n in report.layers_before.items()}

@@ -65,8 +65,9 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     says which route captured each part.
 
     optimize() raises only the errors above (not a module, training mode, cuda_graphs without a
-    GPU, check=True beyond tolerance, an unknown pass name): if rewriting fails or the result
-    fails on example_input, it returns an unoptimized copy and the report says why.
+    GPU, check=True beyond tolerance, an unknown pass name) and a ValueError for an example_input
+    the model itself cannot run on: if rewriting fails or the result fails on example_input, it
+    returns an unoptimized copy and the report says why.
 
     The model must be in eval mode. The input is never modified unless inplace=True; the result
     is an inference model (its parameters do not require grad).
@@ -108,6 +109,7 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
         except Exception as e:
             if inplace:
                 raise
+            _check_example_runs(model, args)
             result = _unoptimized(model, report, f"the optimized model failed on example_input ({type(e).__name__}: "
                                   f"{str(e).strip()[:160]})")
     describe(result, report)
@@ -136,6 +138,17 @@ def _rewrite(model: nn.Module, result: nn.Module, job: Job, inplace: bool) -> nn
         if inplace:
             raise
         return _unoptimized(model, job.report, f"rewriting failed ({type(e).__name__}: {str(e).strip()[:160]})")
+
+
+def _check_example_runs(model: nn.Module, args) -> None:
+    """A ValueError when the model itself cannot run on example_input: the user's input is wrong,
+    and an unoptimized copy would hide that."""
+    try:
+        with torch.inference_mode():
+            model(*args)
+    except Exception as e:
+        raise ValueError(f"cnnfast.optimize: the model itself fails on example_input "
+                         f"({type(e).__name__}: {str(e).strip()[:200]})") from e
 
 
 def _unoptimized(model: nn.Module, report: Report, why: str) -> nn.Module:

@@ -107,6 +107,20 @@ def activation_of(gm: fx.GraphModule, node: fx.Node, source: fx.Node) -> Optiona
     return None
 
 
+def reads_metadata(node: fx.Node) -> bool:
+    """The node reads only a tensor's shape, rank, dtype or device (timm asserts x.ndim == 4 on
+    every norm layer's input): a rewrite that keeps the tensor's shape may move it to a new producer."""
+    if node.op == "call_method":
+        return node.target in ("size", "dim")
+    return (node.op == "call_function" and node.target is getattr
+            and node.args[1] in ("shape", "ndim", "dtype", "device"))
+
+
+def data_users(node: fx.Node):
+    """The users of node that read its values."""
+    return [u for u in node.users if not reads_metadata(u)]
+
+
 def is_add(node: fx.Node) -> bool:
     """x + y with no alpha/out, in any spelling; in-place forms report through is_inplace_add."""
     if len(node.args) != 2 or node.kwargs:

@@ -1,4 +1,7 @@
-"""Pass: Dropout (and torchvision's stochastic depth) in eval mode is the identity: remove it.
+"""Pass: Dropout (and torchvision's stochastic depth) in eval mode is the identity: remove it, and
+nn.Identity with it (timm's norm layers call `self.drop`, an Identity, between the BN and the
+activation, which would keep the activation out of the conv's epilogue; not reported: nothing
+is fused by it).
 
 That also lets the residual pass see EfficientNet's `stochastic_depth(block(x)) + x` as conv + add."""
 
@@ -37,8 +40,17 @@ def _is_identity_dropout(gm, node) -> bool:
     return False
 
 
+def _is_identity_module(gm, node) -> bool:
+    m = module_of(gm, node)
+    return type(m) is nn.Identity and not has_hooks(m) and len(node.args) == 1 and not node.kwargs
+
+
 def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
     for node in list(gm.graph.nodes):
+        if _is_identity_module(gm, node) and isinstance(node.args[0], fx.Node):
+            node.replace_all_uses_with(node.args[0])
+            gm.graph.erase_node(node)
+            continue
         if _is_identity_dropout(gm, node) and isinstance(node.args[0], fx.Node):
             node.replace_all_uses_with(node.args[0])
             gm.graph.erase_node(node)

@@ -3,16 +3,17 @@
 import torch.fx as fx
 
 from cnnfast.nn import Conv2dBiasAct
-from cnnfast.passes._graph import activation_of, module_of
+from cnnfast.passes._graph import activation_of, data_users, module_of
 from cnnfast.report import Report
 
 
 def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
     for node in list(gm.graph.nodes):
         m = module_of(gm, node)
-        if not isinstance(m, Conv2dBiasAct) or m.act != "none" or len(node.users) != 1:
+        users = data_users(node)  # shape reads stay valid: the activation keeps the shape
+        if not isinstance(m, Conv2dBiasAct) or m.act != "none" or len(users) != 1:
             continue
-        user = next(iter(node.users))
+        user = users[0]
         act = activation_of(gm, user, node)
         if act is None:
             continue

@@ -1,10 +1,14 @@
 """Pass: every eligible Conv2d becomes a Conv2dBiasAct, folding the eval-mode BatchNorm after it."""
 
+from types import SimpleNamespace
+
+import torch
 import torch.fx as fx
 import torch.nn as nn
+import torch.nn.functional as F
 
 from cnnfast.nn import Conv2dBiasAct, fold_batchnorm
-from cnnfast.passes._graph import call_site_counts, has_hooks, module_of
+from cnnfast.passes._graph import call_site_counts, data_users, has_hooks, module_of
 from cnnfast.report import Report
 
 
@@ -58,6 +62,35 @@ def _bn_skip_reason(bn: nn.Module, calls: int, conv: nn.Conv2d):
     return None
 
 
+def _attr(gm: fx.GraphModule, node):
+    """The tensor a get_attr node reads (None for a literal None), or False for anything else."""
+    if node is None:
+        return None
+    if not isinstance(node, fx.Node) or node.op != "get_attr":
+        return False
+    value = gm
+    for atom in node.target.split("."):
+        value = getattr(value, atom, None)
+    return value if isinstance(value, torch.Tensor) else False
+
+
+def _functional_bn(gm: fx.GraphModule, node: fx.Node, x: fx.Node, conv: nn.Conv2d):
+    """The eval-mode statistics of F.batch_norm(x, mean, var, weight, bias, training=False, ...)
+    read from the model (timm's BatchNormAct2d traces to this), as a BN-like object, else None."""
+    if node.op != "call_function" or node.target is not F.batch_norm or node.args[:1] != (x,):
+        return None
+    names = ["input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"]
+    a = {**dict(zip(names, node.args)), **node.kwargs}
+    if set(a) - set(names) or a.get("training", False) is not False:
+        return None
+    stats = {k: _attr(gm, a.get(k)) for k in ("running_mean", "running_var", "weight", "bias")}
+    if any(v is False for v in stats.values()) or stats["running_mean"] is None or stats["running_var"] is None:
+        return None
+    if any(v is not None and (v.dtype != conv.weight.dtype or v.device != conv.weight.device) for v in stats.values()):
+        return None
+    return SimpleNamespace(eps=float(a.get("eps", 1e-5)), **stats)
+
+
 def run(gm: fx.GraphModule, report: Report, prefix: str, channels_last: bool) -> None:
     calls = call_site_counts(gm)
     for node in list(gm.graph.nodes):
@@ -70,8 +103,10 @@ def run(gm: fx.GraphModule, report: Report, prefix: str, channels_last: bool) ->
             report.skip(where, reason)
             continue
         bn = None
-        users = list(node.users)
-        if (len(users) == 1 and len(users[0].args) == 1 and not users[0].kwargs
+        users = data_users(node)  # timm's norm layers assert on x.ndim first
+        if len(users) == 1 and _functional_bn(gm, users[0], node, conv) is not None:
+            bn = _functional_bn(gm, users[0], node, conv)
+        elif (len(users) == 1 and len(users[0].args) == 1 and not users[0].kwargs
                 and isinstance(module_of(gm, users[0]), nn.modules.batchnorm._BatchNorm)):
             candidate = module_of(gm, users[0])
             bn_reason = _bn_skip_reason(candidate, calls[users[0].target], conv)

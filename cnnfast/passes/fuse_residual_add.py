@@ -9,8 +9,16 @@ from cnnfast.report import Report
 
 def _fusable_conv(gm, node, add):
     m = module_of(gm, node)
-    return (isinstance(m, Conv2dBiasAct) and m.act == "none" and len(node.users) == 1
-            and next(iter(node.users)) is add and len(node.args) == 1 and not node.kwargs)
+    users = [u for u in node.users if not _reads_rank(u)]  # rank reads move to the conv's input below
+    return (isinstance(m, Conv2dBiasAct) and m.act == "none" and len(users) == 1
+            and users[0] is add and len(node.args) == 1 and not node.kwargs)
+
+
+def _reads_rank(node: fx.Node) -> bool:
+    """x.ndim / x.dim(): timm's norm layers assert it. The conv's input has the same rank and
+    exists before the fused call, which sits where the add was."""
+    return (node.op == "call_function" and node.target is getattr and node.args[1] == "ndim") or (
+        node.op == "call_method" and node.target == "dim" and len(node.args) == 1)
 
 
 def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
@@ -39,6 +47,8 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
         with gm.graph.inserting_before(last):
             fused = gm.graph.call_module(conv.target, (conv.args[0],), {"residual": residual})
         last.replace_all_uses_with(fused)
+        for reader in [u for u in conv.users if _reads_rank(u)]:
+            reader.replace_input_with(conv, conv.args[0])
         if last is not add:
             gm.graph.erase_node(last)
         gm.graph.erase_node(add)

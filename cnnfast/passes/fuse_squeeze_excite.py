@@ -22,7 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnfast.nn import Conv2dBiasAct, SqueezeExciteScale
-from cnnfast.passes._graph import activation_of, example_shape, has_hooks, is_add, is_inplace_add, module_of
+from cnnfast.passes._graph import (activation_of, example_shape, has_hooks, is_add, is_inplace_add, module_of,
+                                  reads_metadata)
 from cnnfast.report import Report
 
 _SHAPE_METHODS = {"view", "reshape", "flatten", "unsqueeze", "squeeze", "expand_as", "expand", "contiguous"}
@@ -190,12 +191,6 @@ def _match(gm, gate: fx.Node, x: fx.Node) -> Optional[Tuple]:
     return fc1, fc2, chain, kind == "by_height"
 
 
-def _reads_metadata(node: fx.Node) -> bool:
-    if node.op == "call_method":
-        return node.target in ("size", "dim")
-    return node.op == "call_function" and node.target is getattr and node.args[1] in ("shape", "ndim", "dtype", "device")
-
-
 def _is_mul(node: fx.Node) -> bool:
     if len(node.args) != 2 or node.kwargs or not all(isinstance(a, fx.Node) for a in node.args):
         return False
@@ -257,7 +252,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
         last = tail[-1]
         # Writing over x is safe when x is a fresh conv output whose values only this block reads
         # (x.size() and the like read metadata, which does not change).
-        data_users = {u for u in x.users if u not in chain and not _reads_metadata(u)}
+        data_users = {u for u in x.users if u not in chain and not reads_metadata(u)}
         inplace = isinstance(module_of(gm, x), Conv2dBiasAct) and data_users == {mul}
         name = _module_name(gm, chain)
         # Added first (FX checks call_module targets); where it replaces the SE module, the old

@@ -163,3 +163,9 @@ def test_a_crash_outside_the_passes_returns_an_unoptimized_copy(monkeypatch):
     fast = cnnfast.optimize(model)
     assert fast is not model and not cnnfast.report(fast).fused
     assert any("walk failed" in why for _, why in cnnfast.report(fast).skipped)
+
+
+def test_an_example_the_model_cannot_run_is_a_clear_error():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    with pytest.raises(ValueError, match="the model itself fails on example_input"):
+        cnnfast.optimize(model, example_input=torch.randn(1, 5, 8, 8))

@@ -134,7 +134,7 @@ def describe(model: nn.Module, report) -> None:
     calls = _calls(model)
     report.final = []
     for path, m in _walk(model):
-        pattern = _pattern(m, calls.get(id(m), []), history.get(path, []))
+        pattern = _pattern(m, calls.get(id(m), []), history.get(path or "<model>", []))
         if pattern is not None:
             report.final.append((path or "<model>", pattern))
     report.final += [(w, p) for w, p in report.sites if p.startswith(_GRAPH_LEVEL)]

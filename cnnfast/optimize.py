@@ -12,12 +12,14 @@ from cnnfast.memory import keep_freed_memory
 from cnnfast.passes.pipeline import check_skip
 from cnnfast.report import Report
 from cnnfast.rewrite import Job, optimize_module
+from cnnfast.speed_check import slower_than_original
 from cnnfast.verify import verify
 
 
 def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = True,
              example_input=None, check: bool = False, script: bool = False,
-             cuda_graphs: bool = False, reuse_memory: bool = True, skip_passes=()) -> nn.Module:
+             cuda_graphs: bool = False, reuse_memory: bool = True, skip_passes=(),
+             speed_check: bool = True) -> nn.Module:
     """Return a faster inference copy of `model` with the same outputs (fp32: within ~1e-5
     relative; BN folding and oneDNN's summation order change the last bits).
 
@@ -63,6 +65,11 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     on it), the original module on any other input, with a warning. Without example_input, or
     where neither route captures a module, its children are optimized one by one. The report
     says which route captured each part.
+
+    With example_input and speed_check=True, a small network (under ~20 ms a call) is also timed
+    against the original on it (cnnfast.speed_check, ~0.2 s): if the optimized one is slower, an
+    unoptimized copy is returned and the report says so. speed_check=False makes the result
+    independent of timing.
 
     optimize() raises only the errors above (not a module, training mode, cuda_graphs without a
     GPU, check=True beyond tolerance, an unknown pass name) and a ValueError for an example_input
@@ -112,6 +119,11 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
             _check_example_runs(model, args)
             result = _unoptimized(model, report, f"the optimized model failed on example_input ({type(e).__name__}: "
                                   f"{str(e).strip()[:160]})")
+    if speed_check and args is not None and not inplace and not cuda_graphs:
+        slower = slower_than_original(model, result, args)
+        if slower is not None:
+            result = _unoptimized(model, report, f"measured slower than the original on example_input "
+                                  f"({slower[1] * 1e3:.3f} vs {slower[0] * 1e3:.3f} ms a call)")
     describe(result, report)
     if script:
         result = _script(result, report)

@@ -97,9 +97,13 @@ def optimize_module(m: nn.Module, job: Job, prefix: str) -> nn.Module:
     gm.delete_all_unused_submodules()
     gm.recompile()
     report.captures.append((where, route))
+    result = single_call_or(gm)
+    if result is not gm:  # the module is now its one submodule: its record goes by the module's path
+        only = prefix + next(n.target for n in gm.graph.nodes if n.op == "call_module")
+        report.sites[:] = [(where if w == only else w, p) for w, p in report.sites]
     if spec is not None:
-        return ShapeGuard(single_call_or(gm), original, spec, where)
-    return single_call_or(gm)
+        return ShapeGuard(result, original, spec, where)
+    return result
 
 
 def _structural_copy(m: nn.Module) -> nn.Module:

@@ -83,7 +83,8 @@ def main(argv=None):
         opt_s = fresh[name]
         report = cnnfast.report(fast)
         fused, total = report.coverage.get("Conv2d", (0, 0))
-        routes = sorted({r for _, r in report.captures}) or ["children"]
+        kept_original = any("measured slower" in why for _, why in report.skipped)
+        routes = sorted({r for _, r in report.captures}) or (["original (speed check)"] if kept_original else ["children"])
         for batch in args.batch:
             x = torch.randn(batch, *shape)
             with torch.inference_mode():

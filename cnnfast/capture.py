@@ -24,6 +24,7 @@ import torch.nn as nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from cnnfast.passes._graph import Tracer
+from cnnfast.pre_hooks import run_with_pre_hook
 
 # node.meta key: the node's shape on the example input, with None for a size that differs between
 # the two batch sizes traced (the batch). The passes may read it as a fact of every input the
@@ -215,13 +216,7 @@ def example_inputs(model: nn.Module, args: Tuple) -> Dict[nn.Module, Tuple]:
                              x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
                              and not x.is_contiguous()) for x in inputs)
 
-    handles = [m.register_forward_pre_hook(record) for m in model.modules()]
-    try:
-        with torch.inference_mode():
-            model(*args)
-    finally:
-        for h in handles:
-            h.remove()
+    run_with_pre_hook(model, args, record)
     return seen
 
 

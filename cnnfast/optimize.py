@@ -10,6 +10,7 @@ import torch.nn as nn
 from cnnfast.describe import count_layers, describe
 from cnnfast.memory import keep_freed_memory
 from cnnfast.passes.pipeline import check_skip
+from cnnfast.pre_hooks import run_with_pre_hook
 from cnnfast.report import Report
 from cnnfast.rewrite import Job, optimize_module
 from cnnfast.speed_check import slower_than_original
@@ -192,13 +193,7 @@ def _conv_kernels(model: nn.Module, args) -> Counter:
                                   dtype=str(x.dtype).replace("torch.", ""),
                                   channels_last=m.channels_last or x.is_contiguous(memory_format=torch.channels_last))] += 1
 
-    handles = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, Conv2dBiasAct)]
-    try:
-        with torch.inference_mode():
-            model(*args)
-    finally:
-        for h in handles:
-            h.remove()
+    run_with_pre_hook(model, args, record, where=lambda m: isinstance(m, Conv2dBiasAct))
     return kernels
 
 

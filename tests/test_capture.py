@@ -11,6 +11,7 @@ import torch.nn.functional as F
 import cnnfast
 from cnnfast.capture import ShapeGuard
 from cnnfast.testing import randomize_batchnorm
+from tests.corpus.user_models import ShuffleUnit  # split by int(size * ratio), shuffle by x.size()
 from tests.conftest import MODEL_TOLERANCE, rel_err
 
 
@@ -19,24 +20,8 @@ def _cbr(c_in, c_out, k=1, groups=1, act=True):
     return nn.Sequential(*layers, nn.ReLU()) if act else nn.Sequential(*layers)
 
 
-class SizeArithmetic(nn.Module):
-    """A ShuffleNet V2 unit as third-party code writes it: split by `int(size * ratio)`, shuffle
-    by unpacking x.size()."""
-
-    def __init__(self, c=16, ratio=0.5):
-        super().__init__()
-        self.ratio, b = ratio, int(c * ratio)
-        self.branch = nn.Sequential(_cbr(b, b), _cbr(b, b, 3, groups=b, act=False), _cbr(b, b))
-
-    def forward(self, x):
-        c = int(x.size(1) * self.ratio)
-        out = torch.cat([x[:, :c], self.branch(x[:, c:])], 1)
-        n, ch, h, w = out.size()
-        return out.view(n, 2, ch // 2, h, w).permute(0, 2, 1, 3, 4).reshape(n, ch, h, w)
-
-
 class Net(nn.Module):
-    def __init__(self, block=SizeArithmetic):
+    def __init__(self, block=lambda: ShuffleUnit(16)):
         super().__init__()
         self.stem = _cbr(3, 16, 3)
         self.blocks = nn.Sequential(block(), block())

@@ -11,6 +11,7 @@ import cnnfast
 from cnnfast.nn import Conv2dBiasAct, PreactConv1x1
 from cnnfast.testing import randomize_batchnorm
 from tests.conftest import MODEL_TOLERANCE, rel_err
+from tests.corpus.user_models import DenseLayer  # returns cat([new, x]) or cat([x, new]): a chain of cats
 
 
 def _cbr(c_in, c_out, k, **kw):
@@ -117,23 +118,10 @@ def test_nested_cat_joins_the_outer_buffer():
     assert "torch.cat" not in fast.code
 
 
-class ChainedDenseLayer(nn.Module):
-    """A dense layer returning the cat of its new channels with its input, as many public
-    DenseNets write it: each layer's input is the previous layer's cat."""
-
-    def __init__(self, c_in, growth, new_first):
-        super().__init__()
-        self.bn, self.conv, self.new_first = nn.BatchNorm2d(c_in), nn.Conv2d(c_in, growth, 3, padding=1, bias=False), new_first
-
-    def forward(self, x):
-        new = self.conv(F.relu(self.bn(x)))
-        return torch.cat([new, x], 1) if self.new_first else torch.cat([x, new], 1)
-
-
 @pytest.mark.parametrize("new_first", [True, False])
 @pytest.mark.parametrize("channels_last", [True, False])
 def test_chained_cats_share_one_buffer(new_first, channels_last):
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), *[ChainedDenseLayer(8 + 4 * i, 4, new_first) for i in range(4)])
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), *[DenseLayer(8 + 4 * i, 4, new_first) for i in range(4)])
     fast = _optimize(model, torch.randn(2, 3, 9, 9), channels_last)
     fused = cnnfast.report(fast).fused
     assert fused["concat in place (4 cats)"] == 1  # every layer's cat is a run of the last one's buffer

@@ -1,4 +1,6 @@
-"""Shared test helpers: the per-dtype tolerance table, random BatchNorm statistics, error metric."""
+"""Process settings and fixtures for the whole suite (Triton's interpreter without a GPU, TF32
+off, hypothesis profiles, two threads, no timing-dependent optimize()). Shared helpers live in
+tests/_helpers.py."""
 
 import os
 
@@ -13,22 +15,10 @@ from hypothesis import settings  # noqa: E402
 
 
 import cnnfast  # noqa: F401,E402  (loads the ops)
-from cnnfast.testing import randomize_batchnorm, rel_err  # noqa: F401,E402  (re-exported for tests)
-
-# Relative to the largest magnitude of the reference output. fp32: oneDNN's blocked summation
-# order and BN folding differ from eager in the last bits (~1e-6 seen); fp64 is exact to ~1e-12;
-# half types keep 8 (bf16) / 11 (fp16) mantissa bits and round every intermediate.
-TOLERANCE = {
-    torch.float64: 1e-10,
-    torch.float32: 1e-5,
-    torch.bfloat16: 2e-2,
-    torch.float16: 4e-3,
-}
-MODEL_TOLERANCE = 1e-4  # whole fp32 models: the foundation issue's bar
 
 # On a GPU, cuDNN and cuBLAS run fp32 convolutions and matmuls in TF32 by default (10-bit
-# mantissa, ~1e-3 relative): the fp32 bars above are for fp32 arithmetic, so the tests turn TF32
-# off. The CUDA ops go through ATen's cuDNN calls and follow whatever a user chooses here.
+# mantissa, ~1e-3 relative): the fp32 bars are for fp32 arithmetic, so the tests turn TF32
+# off (tests/_helpers.TOLERANCE). The CUDA ops go through ATen's cuDNN calls and follow whatever a user chooses here.
 if torch.cuda.is_available():
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -56,20 +46,3 @@ def _two_threads():
     torch.set_num_threads(min(2, old))
     yield
     torch.set_num_threads(old)
-
-
-def _triton_usable(device: str) -> bool:
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return device == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
-
-
-# (device, backend) pairs every op test runs on: the C++ kernels on the CPU always; the Triton
-# kernels through the interpreter here; CUDA and Triton-on-GPU where a GPU is present.
-DEVICE_BACKENDS = [("cpu", "auto")]
-if _triton_usable("cpu"):
-    DEVICE_BACKENDS.append(("cpu", "triton"))
-if torch.cuda.is_available():
-    DEVICE_BACKENDS += [("cuda", "auto")] + ([("cuda", "triton")] if _triton_usable("cuda") else [])

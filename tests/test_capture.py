@@ -12,7 +12,7 @@ import cnnfast
 from cnnfast.capture import ShapeGuard
 from cnnfast.testing import randomize_batchnorm
 from tests.corpus.user_models import ShuffleUnit  # split by int(size * ratio), shuffle by x.size()
-from tests.conftest import MODEL_TOLERANCE, rel_err
+from tests._helpers import MODEL_TOLERANCE, rel_err
 
 
 def _cbr(c_in, c_out, k=1, groups=1, act=True):

@@ -10,7 +10,7 @@ import torchvision
 
 import cnnfast
 from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, SqueezeExciteScale
-from tests.conftest import DEVICE_BACKENDS, MODEL_TOLERANCE, TOLERANCE, randomize_batchnorm, rel_err
+from tests._helpers import DEVICE_BACKENDS, MODEL_TOLERANCE, TOLERANCE, randomize_batchnorm, rel_err
 
 TRITON_DEVICES = [d for d, b in DEVICE_BACKENDS if b == "triton"]
 

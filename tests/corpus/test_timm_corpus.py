@@ -12,7 +12,7 @@ import torch
 
 import cnnfast
 from cnnfast.testing import randomize_batchnorm
-from tests.conftest import MODEL_TOLERANCE, rel_err
+from tests._helpers import MODEL_TOLERANCE, rel_err
 from tests.corpus.timm_models import TIMM_CORPUS
 
 timm = pytest.importorskip("timm")

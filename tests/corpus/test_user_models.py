@@ -6,7 +6,7 @@ import torch
 
 import cnnfast
 from cnnfast.testing import randomize_batchnorm
-from tests.conftest import MODEL_TOLERANCE, rel_err
+from tests._helpers import MODEL_TOLERANCE, rel_err
 from tests.corpus.user_models import USER_MODELS
 
 # model -> a pattern its optimized form must contain, and the capture route

@@ -7,7 +7,7 @@ import torch
 import cnnfast
 from cnnfast import models
 from cnnfast.testing import randomize_batchnorm, rel_err
-from tests.conftest import MODEL_TOLERANCE
+from tests._helpers import MODEL_TOLERANCE
 
 # Small inputs keep the test fast; every model here accepts them (Inception-v3 needs >= 75).
 SIZE = {"inception_v3": 96}

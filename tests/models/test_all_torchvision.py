@@ -7,8 +7,8 @@ import torch
 import torchvision
 
 import cnnfast
-from tests.conftest import MODEL_TOLERANCE, randomize_batchnorm, rel_err
-from tests.models.test_torchvision_models import MODELS as DETAILED
+from tests._helpers import MODEL_TOLERANCE, randomize_batchnorm, rel_err
+from cnnfast.models import MODELS as DETAILED
 
 TOO_BIG = {"vit_h_14", "vit_l_16", "vit_l_32", "regnet_y_128gf", "regnet_y_32gf", "regnet_y_16gf"}
 OTHERS = [n for n in torchvision.models.list_models(module=torchvision.models)

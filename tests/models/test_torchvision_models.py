@@ -11,7 +11,7 @@ import torch
 
 import cnnfast
 from cnnfast import models
-from tests.conftest import MODEL_TOLERANCE, randomize_batchnorm, rel_err
+from tests._helpers import MODEL_TOLERANCE, randomize_batchnorm, rel_err
 
 MODELS = list(models.MODELS)
 

@@ -7,7 +7,7 @@ import torch.nn as nn
 import cnnfast
 from cnnfast import models
 from cnnfast.testing import randomize_batchnorm, rel_err
-from tests.conftest import MODEL_TOLERANCE
+from tests._helpers import MODEL_TOLERANCE
 
 
 @pytest.mark.parametrize("builder", [models.lenet5, models.lenet5_modern])

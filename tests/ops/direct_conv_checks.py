@@ -5,7 +5,7 @@ import torch
 
 import cnnfast
 from cnnfast.reference import conv2d_bias_act as reference
-from tests.conftest import TOLERANCE, rel_err
+from tests._helpers import TOLERANCE, rel_err
 
 
 def check(x, weight, bias, stride, padding, dilation, groups, res, act):

@@ -10,7 +10,7 @@ import cnnfast
 from cnnfast import reference
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.testing import rel_err
-from tests.conftest import TOLERANCE
+from tests._helpers import TOLERANCE
 
 
 def _map(g, n, c, h, w, layout, extra=0):

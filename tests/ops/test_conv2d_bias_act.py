@@ -9,7 +9,7 @@ import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.ops.conv2d_bias_act import output_memory_format
 from cnnfast.reference import conv2d_bias_act as reference
-from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
+from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (C_in, C_out, kernel, stride, padding, dilation, groups, H, W): the layer kinds of the lecture
 # models: LeNet/AlexNet big kernels, VGG/ResNet 3x3, 1x1 bottlenecks, grouped (ResNeXt),

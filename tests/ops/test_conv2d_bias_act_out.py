@@ -7,7 +7,7 @@ import torch
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.reference import conv2d_bias_act as reference
-from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
+from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (C_in, C_out, kernel, stride, padding, H): GoogLeNet branch convs, a DenseNet growth conv, odd sizes.
 CONVS = [(192, 64, 1, 1, 0, 28), (96, 128, 3, 1, 1, 28), (128, 32, 3, 1, 1, 14), (16, 24, 5, 1, 2, 12),

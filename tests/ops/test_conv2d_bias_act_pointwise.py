@@ -11,7 +11,7 @@ import torch
 import cnnfast
 from cnnfast import config
 from cnnfast.reference import conv2d_bias_act as reference
-from tests.conftest import TOLERANCE, rel_err
+from tests._helpers import TOLERANCE, rel_err
 from tests.ops.direct_conv_checks import check, check_nan_and_inf
 
 ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]

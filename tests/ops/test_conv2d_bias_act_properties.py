@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.reference import conv2d_bias_act as reference
-from tests.conftest import TOLERANCE
+from tests._helpers import TOLERANCE
 
 
 @st.composite

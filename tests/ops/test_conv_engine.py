@@ -15,7 +15,7 @@ import cnnfast
 from cnnfast import config
 from cnnfast.ops.conv2d_bias_act import output_memory_format
 from cnnfast.reference import conv2d_bias_act as reference
-from tests.conftest import TOLERANCE, rel_err
+from tests._helpers import TOLERANCE, rel_err
 
 pytestmark = pytest.mark.skipif(not cnnfast.build_info()["conv_engine"],
                                 reason="this torch or CPU has no fp32 brgemm microkernel")

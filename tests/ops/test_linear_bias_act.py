@@ -7,7 +7,7 @@ import torch
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.reference import linear_bias_act as reference
-from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
+from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (K, M): ResNet-50, MobileNetV3 and AlexNet/VGG-style heads (reduced), SE widths, odd sizes;
 # 5000 inputs span two of the streaming kernel's k tiles (4096) and end in a partial vector, and

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 import cnnfast
 from cnnfast.reference import max_pool2d as reference
-from tests.conftest import DEVICE_BACKENDS
+from tests._helpers import DEVICE_BACKENDS
 
 # (C, H, kernel, stride, padding, ceil_mode): GoogLeNet's stem/stage pools and its 3x3/s1 branch
 # pool, ResNet's stem, AlexNet/VGG, Inception-v3's stem, odd maps where ceil mode adds a window.

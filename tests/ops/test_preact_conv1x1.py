@@ -9,7 +9,7 @@ import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.ops.preact_conv1x1 import output_memory_format
 from cnnfast.reference import preact_conv1x1 as reference
-from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
+from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (C_in, C_out, H): DenseNet-121 layers (the first and last of blocks 1-4), a transition,
 # a map big enough to be split into several blocks at batch 3, odd and tiny sizes.

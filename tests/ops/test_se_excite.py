@@ -8,7 +8,7 @@ import torch
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.reference import se_excite as reference
-from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
+from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (C, R): SE-ResNet-50 (reduction 16), MobileNetV3 / EfficientNet / RegNetY SE widths, odd sizes.
 WIDTHS = [(256, 16), (2048, 128), (72, 24), (960, 240), (96, 4), (37, 5), (3, 1), (5000, 312)]

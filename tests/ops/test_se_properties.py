@@ -9,7 +9,7 @@ import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast import reference
 from cnnfast.testing import rel_err, to_layout
-from tests.conftest import TOLERANCE
+from tests._helpers import TOLERANCE
 
 LAYOUTS = ["nchw", "channels_last", "strided"]
 

@@ -8,7 +8,7 @@ from cnnfast.ops import ACTIVATIONS
 from cnnfast.ops.se_scale import output_memory_format
 from cnnfast.reference import se_scale as reference
 from cnnfast.testing import to_layout
-from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
+from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (C, H, W): SE-ResNet-50's four stages, MobileNetV3/EfficientNet SE maps, odd and tiny maps.
 SHAPES = [(256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7, 7), (72, 28, 28), (40, 13, 11),

@@ -6,7 +6,7 @@ import torch
 import cnnfast
 from cnnfast.reference import se_squeeze as reference
 from cnnfast.testing import to_layout
-from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
+from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (C, H, W): SE-ResNet-50's four stages, MobileNetV3/EfficientNet SE inputs, odd and tiny maps.
 SHAPES = [(256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7, 7), (72, 28, 28), (40, 13, 11),

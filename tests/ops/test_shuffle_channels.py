@@ -7,7 +7,7 @@ import torch
 
 import cnnfast
 from cnnfast.reference import shuffle_channels as reference
-from tests.conftest import DEVICE_BACKENDS
+from tests._helpers import DEVICE_BACKENDS
 
 
 def _t(batch, c, h, layout, dtype=torch.float32, seed=0):

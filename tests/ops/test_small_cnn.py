@@ -9,7 +9,7 @@ import cnnfast
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.ops.small_cnn import conv_layer, linear_layer
 from cnnfast.reference import small_cnn as reference
-from tests.conftest import DEVICE_BACKENDS, TOLERANCE, rel_err
+from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 
 def _net(convs, linears, in_c=1, size=32, dtype=torch.float32, bias=True, seed=0):

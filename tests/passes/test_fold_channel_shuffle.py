@@ -10,7 +10,7 @@ import torchvision
 
 import cnnfast
 from cnnfast.testing import randomize_batchnorm
-from tests.conftest import MODEL_TOLERANCE, rel_err
+from tests._helpers import MODEL_TOLERANCE, rel_err
 
 SITE = "channel shuffle folded (cat + shuffle + chunk in one pass)"
 FOLDED = "shuffle order folded into conv weights"

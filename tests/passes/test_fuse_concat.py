@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import cnnfast
 from cnnfast.nn import Conv2dBiasAct, PreactConv1x1
 from cnnfast.testing import randomize_batchnorm
-from tests.conftest import MODEL_TOLERANCE, rel_err
+from tests._helpers import MODEL_TOLERANCE, rel_err
 from tests.corpus.user_models import DenseLayer  # returns cat([new, x]) or cat([x, new]): a chain of cats
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import cnnfast
 from cnnfast.testing import randomize_batchnorm
-from tests.conftest import MODEL_TOLERANCE, rel_err
+from tests._helpers import MODEL_TOLERANCE, rel_err
 
 
 class FunctionalNormAct(nn.Module):

@@ -5,7 +5,7 @@ import torch.nn as nn
 
 import cnnfast
 from cnnfast.nn import LinearBiasAct
-from tests.passes.test_optimize import _check_same as _run
+from tests._helpers import check_same as _run
 
 
 def test_classifier_head_fuses_with_activations():

@@ -15,8 +15,8 @@ import cnnfast
 from cnnfast import models
 from cnnfast.nn import SmallCNN
 from cnnfast.passes import fuse_small_cnn
-from tests.conftest import MODEL_TOLERANCE, rel_err
-from tests.passes.test_optimize import _check_same as _run
+from tests._helpers import MODEL_TOLERANCE, rel_err
+from tests._helpers import check_same as _run
 
 KEY = "small_cnn (whole network in one call)"
 

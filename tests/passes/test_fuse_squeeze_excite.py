@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import cnnfast
 from cnnfast.nn import SqueezeExciteScale
-from tests.conftest import MODEL_TOLERANCE, randomize_batchnorm, rel_err
+from tests._helpers import MODEL_TOLERANCE, randomize_batchnorm, rel_err
 
 
 class ClassicSE(nn.Module):

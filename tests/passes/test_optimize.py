@@ -9,18 +9,7 @@ import torch.nn.functional as F
 
 import cnnfast
 from cnnfast.nn import Conv2dBiasAct
-from tests.conftest import MODEL_TOLERANCE, randomize_batchnorm, rel_err
-
-
-def _check_same(model, x, tol=MODEL_TOLERANCE):
-    model = randomize_batchnorm(model).eval()
-    with torch.no_grad():
-        ref = model(x)
-    fast = cnnfast.optimize(model)
-    with torch.no_grad():
-        out = fast(x)
-    assert rel_err(out, ref) <= tol
-    return fast
+from tests._helpers import check_same, MODEL_TOLERANCE, randomize_batchnorm, rel_err
 
 
 def _fused_convs(model):
@@ -41,7 +30,7 @@ class UserResidual(nn.Module):
 
 
 def test_user_residual_block_is_fully_fused():
-    fast = _check_same(UserResidual(), torch.randn(2, 8, 10, 10))
+    fast = check_same(UserResidual(), torch.randn(2, 8, 10, 10))
     rep = cnnfast.report(fast)
     assert rep.fused["conv+bn"] == 2 and rep.fused["+relu"] == 1 and rep.fused["conv+add+relu"] == 1
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
@@ -67,7 +56,7 @@ def test_input_model_is_never_mutated():
 
 def test_optimize_twice_is_a_no_op():
     x = torch.randn(1, 8, 9, 9)
-    once = _check_same(UserResidual(), x)
+    once = check_same(UserResidual(), x)
     twice = cnnfast.optimize(once)
     assert sum(cnnfast.report(twice).fused.values()) == 0
     with torch.no_grad():
@@ -181,7 +170,7 @@ SKIPS = [
 
 @pytest.mark.parametrize("cls,reason", SKIPS, ids=[c.__name__ for c, _ in SKIPS])
 def test_unsafe_sites_are_skipped_with_a_reason(cls, reason):
-    fast = _check_same(cls(), torch.randn(2, 4, 7, 7))
+    fast = check_same(cls(), torch.randn(2, 4, 7, 7))
     assert any(reason in r for _, r in cnnfast.report(fast).skipped), cnnfast.report(fast)
 
 
@@ -199,17 +188,17 @@ def test_batchnorm_left_in_training_mode_is_not_folded():
 
 
 def test_preactivation_used_twice_folds_bn_but_keeps_relu():
-    fast = _check_same(PreActivationReused(), torch.randn(2, 4, 7, 7))
+    fast = check_same(PreActivationReused(), torch.randn(2, 4, 7, 7))
     assert cnnfast.report(fast).fused["conv+bn"] == 1 and "+relu" not in cnnfast.report(fast).fused
 
 
 def test_untraceable_model_still_fuses_its_children():
-    fast = _check_same(DataDependent(), torch.randn(2, 4, 7, 7))
+    fast = check_same(DataDependent(), torch.randn(2, 4, 7, 7))
     assert _fused_convs(fast) == 1 and cnnfast.report(fast).fused["+relu"] == 1
 
 
 def test_inplace_add_into_a_reused_tensor_is_not_fused():
-    fast = _check_same(InplaceResidualMutation(), torch.randn(2, 4, 7, 7))
+    fast = check_same(InplaceResidualMutation(), torch.randn(2, 4, 7, 7))
     assert not any(p.startswith("conv+add") for p in cnnfast.report(fast).fused)
 
 
@@ -256,7 +245,7 @@ class LeNetView(nn.Module):
 
 @pytest.mark.parametrize("batch", [1, 4])
 def test_view_after_channels_last_conv(batch):
-    fast = _check_same(LeNetView(), torch.randn(batch, 1, 32, 32))
+    fast = check_same(LeNetView(), torch.randn(batch, 1, 32, 32))
     rep = cnnfast.report(fast)
     assert rep.fused["conv"] == 2 and rep.fused["+relu"] == 2 and rep.fused["dropout removed"] == 1
 
@@ -337,7 +326,7 @@ def test_batchnorm_in_another_dtype_than_its_conv_is_not_folded():
 def test_module_used_inside_two_parents_is_not_fused():
     shared = nn.Conv2d(4, 4, 3, padding=1)
     model = nn.Sequential(nn.Sequential(shared, nn.BatchNorm2d(4)), nn.Sequential(shared, nn.ReLU()))
-    fast = _check_same(model, torch.randn(2, 4, 6, 6))
+    fast = check_same(model, torch.randn(2, 4, 6, 6))
     assert any("called at 2 sites" in r for _, r in cnnfast.report(fast).skipped)
 
 

@@ -10,7 +10,7 @@ import torchvision
 import cnnfast
 from cnnfast.passes import pipeline
 from cnnfast.testing import randomize_batchnorm
-from tests.conftest import MODEL_TOLERANCE, rel_err
+from tests._helpers import MODEL_TOLERANCE, rel_err
 
 
 def _cbr(c_in, c_out, k=3):

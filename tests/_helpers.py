@@ -1,0 +1,51 @@
+"""What the tests share: the per-dtype tolerance table, the (device, backend) pairs the op tests
+run on, the error metric and random BatchNorm statistics, and the optimize-and-compare check.
+Test modules import from here, never from one another (conftest.py holds only fixtures and
+process settings)."""
+
+import os
+
+import torch
+
+import cnnfast
+from cnnfast.testing import randomize_batchnorm, rel_err  # noqa: F401  (re-exported for tests)
+
+# Relative to the largest magnitude of the reference output. fp32: oneDNN's blocked summation
+# order and BN folding differ from eager in the last bits (~1e-6 seen); fp64 is exact to ~1e-12;
+# half types keep 8 (bf16) / 11 (fp16) mantissa bits and round every intermediate.
+TOLERANCE = {
+    torch.float64: 1e-10,
+    torch.float32: 1e-5,
+    torch.bfloat16: 2e-2,
+    torch.float16: 4e-3,
+}
+MODEL_TOLERANCE = 1e-4  # whole fp32 models: the foundation issue's bar
+
+
+def _triton_usable(device: str) -> bool:
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return device == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+# (device, backend) pairs every op test runs on: the C++ kernels on the CPU always; the Triton
+# kernels through the interpreter here; CUDA and Triton-on-GPU where a GPU is present.
+DEVICE_BACKENDS = [("cpu", "auto")]
+if _triton_usable("cpu"):
+    DEVICE_BACKENDS.append(("cpu", "triton"))
+if torch.cuda.is_available():
+    DEVICE_BACKENDS += [("cuda", "auto")] + ([("cuda", "triton")] if _triton_usable("cuda") else [])
+
+
+def check_same(model, x, tol=MODEL_TOLERANCE):
+    """optimize(model) with random BN statistics; its output on x within tol of eager; returned."""
+    model = randomize_batchnorm(model).eval()
+    with torch.no_grad():
+        ref = model(x)
+    fast = cnnfast.optimize(model)
+    with torch.no_grad():
+        out = fast(x)
+    assert rel_err(out, ref) <= tol
+    return fast

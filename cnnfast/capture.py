@@ -23,13 +23,8 @@ import torch.fx as fx
 import torch.nn as nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from cnnfast.passes._graph import Tracer
+from cnnfast.passes._graph import EXAMPLE_SHAPE, Tracer
 from cnnfast.pre_hooks import run_with_pre_hook
-
-# node.meta key: the node's shape on the example input, with None for a size that differs between
-# the two batch sizes traced (the batch). The passes may read it as a fact of every input the
-# ShapeGuard admits (cnnfast.passes._graph.example_shape).
-EXAMPLE_SHAPE = "cnnfast_example_shape"
 
 _SHAPE_ATTRS = ("shape", "size", "dim", "ndim", "numel", "ndimension", "dtype", "device")
 

@@ -8,6 +8,7 @@ from typing import Dict, Iterator, List, Tuple
 import torch.fx as fx
 import torch.nn as nn
 
+from cnnfast.capture import ShapeGuard
 from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, PreactConv1x1, SmallCNN, SqueezeExciteScale
 
 KINDS = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
@@ -37,8 +38,6 @@ def count_layers(model: nn.Module) -> Counter:
 def _walk(model: nn.Module, prefix: str = "") -> Iterator[Tuple[str, nn.Module]]:
     """named_modules() without the original copies a ShapeGuard keeps for other shapes, and
     without looking inside TorchScript modules."""
-    from cnnfast.capture import ShapeGuard
-
     yield prefix, model
     if isinstance(model, ShapeGuard):
         yield from _walk(model.captured, prefix)
@@ -54,8 +53,6 @@ def _live(model: nn.Module) -> Dict[str, bool]:
     live: Dict[str, bool] = {}
 
     def visit(m: nn.Module, path: str, used) -> None:
-        from cnnfast.capture import ShapeGuard
-
         if isinstance(m, ShapeGuard):
             return visit(m.captured, path, used)
         if isinstance(m, fx.GraphModule):

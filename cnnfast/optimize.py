@@ -11,7 +11,7 @@ from cnnfast.describe import count_layers, describe
 from cnnfast.memory import keep_freed_memory
 from cnnfast.passes.pipeline import check_skip
 from cnnfast.pre_hooks import run_with_pre_hook
-from cnnfast.report import Report
+from cnnfast.report import Report, error_line
 from cnnfast.rewrite import Job, optimize_module
 from cnnfast.speed_check import slower_than_original
 from cnnfast.verify import verify
@@ -98,10 +98,7 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
         args = example_input if isinstance(example_input, tuple) else (example_input,)
     start = time.perf_counter()
     report = Report(layers_before=count_layers(model))
-    result = model if inplace else copy.deepcopy(model)
-    for p in result.parameters():
-        if p.is_leaf:  # a deep-copied TorchScript child can hold non-leaf parameters
-            p.requires_grad_(False)
+    result = _frozen(model) if inplace else _inference_copy(model)
     if torch.nn.modules.module._global_forward_hooks or torch.nn.modules.module._global_forward_pre_hooks:
         report.notes.append("global module hooks are registered: fused modules no longer call them")
     result = _rewrite(model, result, Job(report, channels_last, skip, result, args), inplace)
@@ -118,8 +115,7 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
             if inplace:
                 raise
             _check_example_runs(model, args)
-            result = _unoptimized(model, report, f"the optimized model failed on example_input ({type(e).__name__}: "
-                                  f"{str(e).strip()[:160]})")
+            result = _unoptimized(model, report, f"the optimized model failed on example_input ({error_line(e)})")
     if speed_check and args is not None and not inplace and not cuda_graphs:
         slower = slower_than_original(model, result, args)
         if slower is not None:
@@ -150,7 +146,7 @@ def _rewrite(model: nn.Module, result: nn.Module, job: Job, inplace: bool) -> nn
     except Exception as e:  # a bug outside the passes (their own errors are caught one by one)
         if inplace:
             raise
-        return _unoptimized(model, job.report, f"rewriting failed ({type(e).__name__}: {str(e).strip()[:160]})")
+        return _unoptimized(model, job.report, f"rewriting failed ({error_line(e)})")
 
 
 def _check_example_runs(model: nn.Module, args) -> None:
@@ -160,8 +156,7 @@ def _check_example_runs(model: nn.Module, args) -> None:
         with torch.inference_mode():
             model(*args)
     except Exception as e:
-        raise ValueError(f"cnnfast.optimize: the model itself fails on example_input "
-                         f"({type(e).__name__}: {str(e).strip()[:200]})") from e
+        raise ValueError(f"cnnfast.optimize: the model itself fails on example_input ({error_line(e, 200)})") from e
 
 
 def _unoptimized(model: nn.Module, report: Report, why: str) -> nn.Module:
@@ -171,11 +166,18 @@ def _unoptimized(model: nn.Module, report: Report, why: str) -> nn.Module:
     report.fused.clear()
     report.sites.clear()
     report.captures.clear()
-    result = copy.deepcopy(model)
-    for p in result.parameters():
-        if p.is_leaf:
+    return _inference_copy(model)
+
+
+def _frozen(model: nn.Module) -> nn.Module:
+    for p in model.parameters():
+        if p.is_leaf:  # a deep-copied TorchScript child can hold non-leaf parameters
             p.requires_grad_(False)
-    return result
+    return model
+
+
+def _inference_copy(model: nn.Module) -> nn.Module:
+    return _frozen(copy.deepcopy(model))
 
 
 def _conv_kernels(model: nn.Module, args) -> Counter:
@@ -210,7 +212,6 @@ def _script(model: nn.Module, report: Report) -> nn.Module:
             warnings.simplefilter("ignore")  # TorchScript's deprecation notices
             return torch.jit.freeze(torch.jit.script(model))
     except Exception as e:  # a model TorchScript cannot compile still gets the eager result
-        msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        report.notes.append(f"script=True: TorchScript could not compile the model ({msg}); "
+        report.notes.append(f"script=True: TorchScript could not compile the model ({error_line(e)}); "
                             "returned the eager-mode result")
         return model

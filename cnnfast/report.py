@@ -69,6 +69,12 @@ class Report:
     __repr__ = __str__
 
 
+def error_line(e: BaseException, width: int = 160) -> str:
+    """An exception as the report shows it: its type and the first line of its message."""
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0][:width]}" if text else type(e).__name__
+
+
 def report(model) -> Report:
     """The Report attached to a model returned by cnnfast.optimize()."""
     rep = getattr(model, "_cnnfast_report", None)

@@ -13,7 +13,7 @@ from cnnfast.capture import ShapeGuard, example_inputs, rebuild, trace_with_shap
 from cnnfast.nn import FUSED_MODULES
 from cnnfast.passes._graph import eliminate_dead_code, has_hooks, trace
 from cnnfast.passes.pipeline import PassContext, run_pipeline
-from cnnfast.report import Report
+from cnnfast.report import Report, error_line
 
 
 @dataclass
@@ -38,11 +38,6 @@ class Job:
         return rebuild(records) if records else None
 
 
-def _first_line(e: Exception) -> str:
-    msg = str(e).strip().splitlines()[0][:120] if str(e).strip() else ""
-    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
-
-
 def optimize_children(m: nn.Module, job: Job, prefix: str) -> nn.Module:
     for name, child in list(m.named_children()):
         new = optimize_module(child, job, f"{prefix}{name}.")
@@ -59,13 +54,13 @@ def _capture(m: nn.Module, job: Job, where: str):
         fx_error = e
     example = job.example_for(m)
     if example is None:
-        return None, (f"torch.fx cannot trace it ({_first_line(fx_error)}); pass example_input= to capture it "
+        return None, (f"torch.fx cannot trace it ({error_line(fx_error, 120)}); pass example_input= to capture it "
                       "with shapes"), None
     try:
         gm, spec = trace_with_shapes(m, example)
         return gm, "shapes", spec
     except Exception as e:
-        return None, f"neither route captures it (fx: {_first_line(fx_error)}; shapes: {_first_line(e)})", None
+        return None, f"neither route captures it (fx: {error_line(fx_error, 120)}; shapes: {error_line(e, 120)})", None
 
 
 def optimize_module(m: nn.Module, job: Job, prefix: str) -> nn.Module:

@@ -187,10 +187,31 @@ _SAME_CHANNEL_MODULES = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.MaxPool2d, nn.Avg
 _SAME_CHANNEL_FUNCTIONS = {F.max_pool2d, F.avg_pool2d, F.relu, torch.relu}
 
 
+# node.meta key: the node's shape on the example input, None for a size that varies with the
+# batch. Written by cnnfast.capture (route "shapes"), whose guard makes it a fact of every input
+# the graph runs on; read through example_shape.
+EXAMPLE_SHAPE = "cnnfast_example_shape"
+
+
 def example_shape(node) -> Optional[tuple]:
     """The node's shape on every input its graph admits, when the graph was captured on an
     example (cnnfast.capture, route "shapes": guarded sizes, None for the batch), else None."""
-    return node.meta.get("cnnfast_example_shape") if isinstance(node, fx.Node) else None
+    return node.meta.get(EXAMPLE_SHAPE) if isinstance(node, fx.Node) else None
+
+
+def size_read(node, x: fx.Node):
+    """What of x's size node reads, in any spelling: d for x.size(d), x.size()[d] or x.shape[d];
+    the slice for x.size()[a:b] or x.shape[a:b]; None when node is not such a read of x."""
+    if not isinstance(node, fx.Node) or node.kwargs:
+        return None
+    if node.op == "call_method" and node.target == "size" and len(node.args) == 2 and node.args[0] is x:
+        return node.args[1] if isinstance(node.args[1], int) else None
+    if node.op == "call_function" and node.target is operator.getitem and isinstance(node.args[0], fx.Node):
+        whole, index = node.args
+        if (whole.op == "call_method" and whole.target == "size" and whole.args == (x,) and not whole.kwargs) or (
+                whole.op == "call_function" and whole.target is getattr and whole.args == (x, "shape")):
+            return index if isinstance(index, (int, slice)) else None
+    return None
 
 
 def channel_count(gm: fx.GraphModule, node, memo: Dict[fx.Node, Optional[int]]) -> Optional[int]:

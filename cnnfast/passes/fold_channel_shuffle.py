@@ -29,29 +29,16 @@ import torch.fx as fx
 from cnnfast.nn import Conv2dBiasAct, ShuffleChannels
 from cnnfast.nn._frozen import register_frozen
 from cnnfast.passes._graph import (call_site_counts, cat_parts, channel_count, eliminate_dead_code, example_shape,
-                                  module_of)
+                                  module_of, size_read)
 from cnnfast.report import Report
 
 Value = Tuple[fx.Node, List[int]]  # (node holding the data, order: physical channel -> logical)
 
 
-def _size_dim(node, src: fx.Node) -> Optional[int]:
-    """d when node reads src's size along d (``src.size(d)`` or ``src.size()[d]``), else None."""
-    if not isinstance(node, fx.Node):
-        return None
-    if node.op == "call_function" and node.target is operator.getitem and len(node.args) == 2:
-        size, d = node.args
-        if (isinstance(size, fx.Node) and size.op == "call_method" and size.target == "size"
-                and size.args == (src,) and not size.kwargs and isinstance(d, int)):
-            return d
-    if node.op == "call_method" and node.target == "size" and len(node.args) == 2 and node.args[0] is src:
-        return node.args[1] if isinstance(node.args[1], int) else None
-    return None
-
-
 def _is_size(node, src: fx.Node, d: int) -> bool:
     """node is src's size along d: read from src, or a number the capture fixed to it."""
-    if _size_dim(node, src) == d:
+    read = size_read(node, src)
+    if isinstance(read, int) and read == d:
         return True
     shape = example_shape(src)
     return isinstance(node, int) and shape is not None and d < len(shape) and shape[d] == node

@@ -8,7 +8,6 @@ Bigger networks keep their per-layer ops: their oneDNN convolutions are far fast
 direct loops small_cnn uses. Runs last, after the passes that build the fused convs, linears and
 max pools it collects."""
 
-import operator
 from typing import List, Optional
 
 import torch
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, SmallCNN
 from cnnfast.nn.max_pool2d import max_pool2d
 from cnnfast.ops.small_cnn import FIELDS, conv_layer, linear_layer
-from cnnfast.passes._graph import has_hooks, module_of
+from cnnfast.passes._graph import has_hooks, module_of, size_read
 from cnnfast.report import Report
 
 # Above this many weights a network's convolutions are no longer small: LeNet-5 has 61,706.
@@ -64,17 +63,8 @@ def _pool(gm: fx.GraphModule, node: fx.Node):
 
 
 def _batch_size_of(node, x: fx.Node) -> bool:
-    """node is x.size(0), x.size()[0] or x.shape[0]."""
-    if not isinstance(node, fx.Node):
-        return False
-    if node.op == "call_method" and node.target == "size" and node.args == (x, 0):
-        return True
-    if node.op == "call_function" and node.target is operator.getitem and node.args[1] == 0:
-        inner = node.args[0]
-        return isinstance(inner, fx.Node) and (
-            (inner.op == "call_method" and inner.target == "size" and inner.args == (x,))
-            or (inner.op == "call_function" and inner.target is getattr and inner.args == (x, "shape")))
-    return False
+    read = size_read(node, x)
+    return isinstance(read, int) and read == 0
 
 
 def _size_nodes(x: fx.Node, flatten: fx.Node) -> List[fx.Node]:

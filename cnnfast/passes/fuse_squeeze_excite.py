@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from cnnfast.nn import Conv2dBiasAct, SqueezeExciteScale
 from cnnfast.passes._graph import (activation_of, example_shape, has_hooks, is_add, is_inplace_add, module_of,
-                                  reads_metadata)
+                                  reads_metadata, size_read)
 from cnnfast.report import Report
 
 _SHAPE_METHODS = {"view", "reshape", "flatten", "unsqueeze", "squeeze", "expand_as", "expand", "contiguous"}
@@ -96,19 +96,9 @@ def _fc_act(gm, node: fx.Node, chain: List[fx.Node]):
 
 
 def _size_of(node, x: fx.Node, dims) -> bool:
-    """node reads x's sizes `dims`: x.size()[2:], x.shape[2:] (dims (2, 3)), x.size(2), x.shape[2]."""
-    if not isinstance(node, fx.Node) or node.kwargs:
-        return False
-    if node.op == "call_method" and node.target == "size" and len(node.args) == 2 and node.args[0] is x:
-        return dims == (node.args[1],)
-    if node.op == "call_function" and node.target is operator.getitem and isinstance(node.args[0], fx.Node):
-        src, index = node.args
-        whole = (src.op == "call_method" and src.target == "size" and src.args == (x,)) or (
-            src.op == "call_function" and src.target is getattr and src.args == (x, "shape"))
-        if whole and index == slice(2, None):
-            return dims == (2, 3)
-        return whole and isinstance(index, int) and dims == (index,)
-    return False
+    """node reads x's sizes `dims`: (2, 3) for x.size()[2:] / x.shape[2:], (d,) for x.size(d)."""
+    read = size_read(node, x)
+    return (dims == (2, 3) and read == slice(2, None)) or (isinstance(read, int) and dims == (read,))
 
 
 def _avg_pool_kind(node: fx.Node, x: fx.Node) -> Optional[str]:

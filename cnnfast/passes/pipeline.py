@@ -2,8 +2,9 @@
 
 Each pass rewrites one traced GraphModule in place. A pass that raises must not take optimize()
 down with it, nor leave a half-rewritten graph behind: `run_pipeline` snapshots the graph, the
-module tree and the report before each pass, and on an exception puts all three back, records the
-pass and its error in the report, and goes on with the next pass. The snapshot is shallow: a pass
+module tree and the report once, and when a pass raises (or leaves a graph that fails lint) puts
+all three back, replays the passes before it, records the pass and its error in the report, and
+goes on with the next pass. The snapshot is shallow: a pass
 may add, replace or re-attribute modules (all restored) but must never write into an existing
 tensor in place (no pass does: they register new tensors).
 """
@@ -18,7 +19,7 @@ import torch.nn as nn
 from cnnfast.passes import (drop_dropout, fold_channel_shuffle, fuse_activation, fuse_concat, fuse_conv_bn,
                             fuse_linear, fuse_preact_conv, fuse_residual_add, fuse_sibling_convs, fuse_small_cnn,
                             fuse_squeeze_excite, use_max_pool2d, view_to_reshape)
-from cnnfast.report import Report
+from cnnfast.report import Report, error_line
 
 
 @dataclass
@@ -101,11 +102,6 @@ class _Snapshot:
         del report.sites[sites:], report.skipped[skipped:], report.notes[notes:]
 
 
-def _error(e: Exception) -> str:
-    msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
-    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
-
-
 def _run_all(passes: Tuple[Pass, ...], gm: fx.GraphModule, ctx: PassContext, skip: frozenset) -> None:
     """The passes in order as one transaction per pass. Snapshotting before every pass costs more
     than the passes (13 graph copies: 1.8 s on inception_resnet_v2), so there is one snapshot: when
@@ -124,7 +120,7 @@ def _run_all(passes: Tuple[Pass, ...], gm: fx.GraphModule, ctx: PassContext, ski
             break
         except Exception as e:  # a bug in a pass must cost its fusions, never the user's model
             snapshot.restore(gm, ctx.report)
-            failed.append((current.name, _error(e)))
+            failed.append((current.name, error_line(e)))
             todo.remove(current)
     for name, error in failed:
         ctx.report.skip(ctx.prefix.rstrip(".") or "<model>",

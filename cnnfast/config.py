@@ -48,12 +48,12 @@ def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
 
     if onednn is None:
         onednn = dtype in ("float32", "bfloat16") and torch.backends.mkldnn.is_available()
-    from torch.nn.modules.utils import _pair as pair
+    from cnnfast.contracts.geometry import pair
 
     _C = _extension_module()
     n, c, h, w = (int(v) for v in x_shape)
     k, _, r, s = (int(v) for v in weight_shape)
-    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, int(groups))
     return _C._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn), bool(into_slice))
 

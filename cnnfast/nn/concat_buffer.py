@@ -11,6 +11,9 @@ from typing import List
 
 import torch
 
+from cnnfast.contracts.geometry import conv_output_size
+from cnnfast.contracts.layout import channels_innermost, is_channels_last
+
 
 def _check_batched(t: torch.Tensor) -> None:
     # The pass read torch.cat(..., 1) as a channel concatenation of (N, C, H, W) maps; for an
@@ -20,18 +23,14 @@ def _check_batched(t: torch.Tensor) -> None:
                          f"but got a {t.dim()}-D tensor; add a batch dimension (x.unsqueeze(0))")
 
 
-def _conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
-
-
 def buffer_for_conv(x: torch.Tensor, kernel: List[int], stride: List[int], padding: List[int],
                     dilation: List[int], channels: int, channels_last: bool) -> torch.Tensor:
     """An uninitialised (N, channels, H_out, W_out) buffer for the output of a conv with this
     geometry applied to x, in the layout that conv would produce."""
     _check_batched(x)
-    h = _conv_out(x.shape[2], kernel[0], stride[0], padding[0], dilation[0])
-    w = _conv_out(x.shape[3], kernel[1], stride[1], padding[1], dilation[1])
-    cl = channels_last or (x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous())
+    h = conv_output_size(x.shape[2], kernel[0], stride[0], padding[0], dilation[0])
+    w = conv_output_size(x.shape[3], kernel[1], stride[1], padding[1], dilation[1])
+    cl = channels_last or is_channels_last(x)
     fmt = torch.channels_last if cl else torch.contiguous_format
     return torch.empty([x.shape[0], channels, h, w], dtype=x.dtype, device=x.device, memory_format=fmt)
 
@@ -40,8 +39,7 @@ def buffer_like(t: torch.Tensor, channels: int) -> torch.Tensor:
     """An uninitialised buffer with t's batch, spatial size, dtype, device and layout (t may be a
     channel slice of a channels_last tensor: channels innermost counts as channels_last)."""
     _check_batched(t)
-    cl = t.stride(1) == 1 and t.shape[1] > 1 and t.shape[2] * t.shape[3] > 1
-    fmt = torch.channels_last if cl else torch.contiguous_format
+    fmt = torch.channels_last if channels_innermost(t) else torch.contiguous_format
     return torch.empty([t.shape[0], channels, t.shape[2], t.shape[3]], dtype=t.dtype, device=t.device,
                        memory_format=fmt)
 

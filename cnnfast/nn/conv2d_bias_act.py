@@ -6,8 +6,9 @@ import torch
 import torch.nn as nn
 
 from cnnfast import config
+from cnnfast.contracts.activations import check_activation
+from cnnfast.contracts.geometry import conv_output_size
 from cnnfast.nn._frozen import register_frozen
-from cnnfast.ops._activations import check_activation
 
 
 def batchnorm_affine64(bn: nn.modules.batchnorm._BatchNorm):
@@ -147,10 +148,9 @@ class Conv2dBiasAct(nn.Module):
 
     @torch.jit.unused
     def _output_shape(self, x: torch.Tensor):
-        kh, kw = self.weight.shape[2:]
-        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
-        return (x.shape[0], self.weight.shape[0], (x.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
-                (x.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+        hw = [conv_output_size(x.shape[2 + d], self.weight.shape[2 + d], self.stride[d], self.padding[d],
+                               self.dilation[d]) for d in range(2)]
+        return (x.shape[0], self.weight.shape[0], hw[0], hw[1])
 
     def extra_repr(self) -> str:
         o, i, kh, kw = self.weight.shape

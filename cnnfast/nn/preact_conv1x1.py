@@ -8,7 +8,7 @@ import torch.nn as nn
 from cnnfast import config
 from cnnfast.nn._frozen import register_frozen
 from cnnfast.nn.conv2d_bias_act import batchnorm_affine64
-from cnnfast.ops._activations import check_activation
+from cnnfast.contracts.activations import check_activation
 
 
 def batchnorm_affine(bn: nn.modules.batchnorm._BatchNorm):

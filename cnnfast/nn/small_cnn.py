@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from cnnfast import config
-from cnnfast.ops.small_cnn import FIELDS
+from cnnfast.contracts.small_cnn_program import CONV, FIELDS
 
 
 class SmallCNN(nn.Module):
@@ -66,5 +66,5 @@ class SmallCNN(nn.Module):
         return super()._apply(fn, recurse)
 
     def extra_repr(self) -> str:
-        kinds = ["conv" if self.program[i * FIELDS] == 0 else "linear" for i in range(len(self.weights))]
+        kinds = ["conv" if self.program[i * FIELDS] == CONV else "linear" for i in range(len(self.weights))]
         return f"layers={'+'.join(kinds)}"

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from cnnfast import config
 from cnnfast.nn._frozen import register_frozen
-from cnnfast.ops._activations import check_activation
+from cnnfast.contracts.activations import check_activation
 
 
 class SqueezeExciteScale(nn.Module):

@@ -1,6 +1,6 @@
 """cnnfast's fused ops as typed Python functions; each calls torch.ops.cnnfast.<op>."""
 
-from cnnfast.ops._activations import ACTIVATIONS
+from cnnfast.contracts.activations import ACTIVATIONS
 from cnnfast.ops.conv2d_bias_act import conv2d_bias_act
 from cnnfast.ops.conv2d_bias_act_out import conv2d_bias_act_out
 from cnnfast.ops.linear_bias_act import linear_bias_act

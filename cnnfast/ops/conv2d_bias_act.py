@@ -4,23 +4,15 @@ The schema and kernels live in csrc/ops/conv2d_bias_act; this file holds the typ
 wrapper and the fake (meta) kernel that torch.compile / torch.export trace with.
 """
 
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 import torch
 
-from cnnfast.ops._activations import check_activation
+from cnnfast.contracts.activations import check_activation
+from cnnfast.contracts.geometry import IntPair, conv_output_size, pair
+from cnnfast.contracts.layout import conv_memory_format
 from cnnfast.ops._backend import check_backend, use_triton
 
-IntPair = Union[int, Sequence[int]]
-
-
-def _pair(v: IntPair, name: str) -> list:
-    if isinstance(v, int):
-        return [v, v]
-    v = [int(i) for i in v]
-    if len(v) != 2:
-        raise ValueError(f"cnnfast.conv2d_bias_act: {name} must be an int or a pair, got {v}")
-    return v
 
 
 def conv2d_bias_act(
@@ -47,25 +39,12 @@ def conv2d_bias_act(
     """
     check_activation(act)
     check_backend(backend)
-    stride, padding, dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     if use_triton(backend):
         from cnnfast.triton.conv2d_bias_act import conv2d_bias_act as triton_conv2d_bias_act
 
         return triton_conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual, act)
     return torch.ops.cnnfast.conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual, act)
-
-
-def output_memory_format(x: torch.Tensor) -> torch.memory_format:
-    """The layout of conv2d_bias_act's output for input x (mirrors csrc/.../conv2d_bias_act.h):
-    x's layout; where x is both NCHW and channels_last, a single-channel image counts as
-    channels_last and anything else (1x1 maps) as NCHW."""
-    if not x.is_contiguous(memory_format=torch.channels_last):
-        return torch.contiguous_format
-    if not x.is_contiguous():
-        return torch.channels_last
-    if x.shape[1] == 1 and x.shape[2] * x.shape[3] > 1:
-        return torch.channels_last
-    return torch.contiguous_format
 
 
 @torch.library.register_fake("cnnfast::conv2d_bias_act")
@@ -80,9 +59,7 @@ def _conv2d_bias_act_fake(x, weight, bias, stride, padding, dilation, groups, re
     torch._check(x.shape[1] > 0 and x.shape[2] > 0 and x.shape[3] > 0,
                  lambda: "cnnfast.conv2d_bias_act: x must have non-zero channels, height and width")
     torch._check(weight.shape[0] > 0, lambda: "cnnfast.conv2d_bias_act: weight must have output channels")
-    out_hw = [
-        (x.shape[2 + d] + 2 * padding[d] - dilation[d] * (weight.shape[2 + d] - 1) - 1) // stride[d] + 1
-        for d in range(2)
-    ]
+    out_hw = [conv_output_size(x.shape[2 + d], weight.shape[2 + d], stride[d], padding[d], dilation[d])
+              for d in range(2)]
     shape = (x.shape[0], weight.shape[0], out_hw[0], out_hw[1])
-    return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=output_memory_format(x))
+    return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=conv_memory_format(x))

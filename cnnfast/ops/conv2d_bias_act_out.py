@@ -12,9 +12,10 @@ from typing import Optional
 
 import torch
 
-from cnnfast.ops._activations import check_activation
+from cnnfast.contracts.activations import check_activation
 from cnnfast.ops._backend import check_backend, use_triton
-from cnnfast.ops.conv2d_bias_act import IntPair, _conv2d_bias_act_fake, _pair
+from cnnfast.contracts.geometry import IntPair, pair
+from cnnfast.ops.conv2d_bias_act import _conv2d_bias_act_fake
 
 
 def conv2d_bias_act_out(
@@ -38,7 +39,7 @@ def conv2d_bias_act_out(
     """
     check_activation(act)
     check_backend(backend)
-    stride, padding, dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     if use_triton(backend):
         from cnnfast.triton.conv2d_bias_act import conv2d_bias_act as triton_conv2d_bias_act
 

@@ -5,17 +5,13 @@ kernel in csrc/ops/max_pool2d takes a vector max over whole rows of channels per
 Triton version: cnnfast/triton/max_pool2d.py.
 """
 
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 import torch
 
+from cnnfast.contracts.geometry import IntPair, pair, pool_output_size
+from cnnfast.contracts.layout import elementwise_memory_format
 from cnnfast.ops._backend import check_backend, use_triton
-
-IntPair = Union[int, Sequence[int]]
-
-
-def _pair(v: IntPair) -> list:
-    return [int(v), int(v)] if isinstance(v, int) else [int(i) for i in v]
 
 
 def max_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0,
@@ -24,28 +20,18 @@ def max_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: Optional[IntPair] 
     (N, C, H, W) in either layout, and the result keeps it. NaN in a window gives NaN, as in eager.
     backend: "auto" (the C++/CUDA kernel) or "triton" (cnnfast/triton/max_pool2d.py; no float64)."""
     check_backend(backend)
-    kernel = _pair(kernel_size)
-    stride = kernel if stride is None or stride == [] else _pair(stride)
+    kernel = pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None or stride == [] else pair(stride, "stride")
     if use_triton(backend):
         from cnnfast.triton.max_pool2d import max_pool2d as triton_max_pool2d
 
-        return triton_max_pool2d(x, kernel, stride, _pair(padding), bool(ceil_mode))
-    return torch.ops.cnnfast.max_pool2d(x, kernel, stride, _pair(padding), bool(ceil_mode))
-
-
-def output_size(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
-    """ATen's pooling output size (mirrors check_max_pool2d in csrc/ops/max_pool2d/max_pool2d.cpp)."""
-    span = size + 2 * p - k
-    o = (span + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (o - 1) * s >= size + p:
-        o -= 1
-    return o
+        return triton_max_pool2d(x, kernel, stride, pair(padding, "padding"), bool(ceil_mode))
+    return torch.ops.cnnfast.max_pool2d(x, kernel, stride, pair(padding, "padding"), bool(ceil_mode))
 
 
 @torch.library.register_fake("cnnfast::max_pool2d")
 def _max_pool2d_fake(x, kernel, stride, padding, ceil_mode):
     torch._check(x.dim() == 4, lambda: f"cnnfast.max_pool2d: x must be 4-D, got {x.dim()}-D")
-    h, w = (output_size(x.shape[2 + d], kernel[d], stride[d], padding[d], ceil_mode) for d in range(2))
-    cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    h, w = (pool_output_size(x.shape[2 + d], kernel[d], stride[d], padding[d], ceil_mode) for d in range(2))
     return torch.empty((x.shape[0], x.shape[1], h, w), dtype=x.dtype, device=x.device,
-                       memory_format=torch.channels_last if cl else torch.contiguous_format)
+                       memory_format=elementwise_memory_format(x))

@@ -15,7 +15,8 @@ from typing import Optional
 
 import torch
 
-from cnnfast.ops._activations import check_activation
+from cnnfast.contracts.activations import check_activation
+from cnnfast.contracts.layout import preact_memory_format
 from cnnfast.ops._backend import check_backend, use_triton
 
 
@@ -28,7 +29,7 @@ def preact_conv1x1(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, we
     scale, shift: (C,) (an eval BatchNorm: scale = gamma / sqrt(var + eps), shift = beta - mean *
     scale); weight: (C_out, C, 1, 1); bias: (C_out,) or None; pool: 1 (none) or 2 (2x2, stride 2).
     Returns (N, C_out, H // pool, W // pool), channels_last when x has its channels innermost (see
-    output_memory_format). Inference only. backend: "auto" (the C++/CUDA kernels) or "triton"
+    cnnfast.contracts.layout.preact_memory_format). Inference only. backend: "auto" (the C++/CUDA kernels) or "triton"
     (cnnfast/triton/preact_conv1x1.py: the prologue applied to each tile as it is loaded).
     """
     check_activation(act)
@@ -38,14 +39,6 @@ def preact_conv1x1(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, we
 
         return triton_preact_conv1x1(x, scale, shift, weight, bias, act, pool)
     return torch.ops.cnnfast.preact_conv1x1(x, scale, shift, weight, bias, act, pool)
-
-
-def output_memory_format(x: torch.Tensor, pool: int = 1) -> torch.memory_format:
-    """channels_last when x has its channels innermost and the output map is larger than 1x1
-    (mirrors preact_output_format in csrc/ops/preact_conv1x1/preact_conv1x1.h)."""
-    if x.stride(1) == 1 and x.shape[1] > 1 and (x.shape[2] // pool) * (x.shape[3] // pool) > 1:
-        return torch.channels_last
-    return torch.contiguous_format
 
 
 @torch.library.register_fake("cnnfast::preact_conv1x1")
@@ -58,4 +51,4 @@ def _preact_conv1x1_fake(x, scale, shift, weight, bias, act, pool=1):
                  lambda: "cnnfast.preact_conv1x1: scale and shift must have shape (C,)")
     torch._check(pool in (1, 2), lambda: f"cnnfast.preact_conv1x1: pool must be 1 or 2, got {pool}")
     shape = (x.shape[0], weight.shape[0], x.shape[2] // pool, x.shape[3] // pool)
-    return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=output_memory_format(x, pool))
+    return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=preact_memory_format(x, pool))

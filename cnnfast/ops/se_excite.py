@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from cnnfast.ops._activations import check_activation
+from cnnfast.contracts.activations import check_activation
 from cnnfast.ops._backend import check_backend, use_triton
 
 

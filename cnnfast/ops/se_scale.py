@@ -8,7 +8,8 @@ from typing import Optional
 
 import torch
 
-from cnnfast.ops._activations import check_activation
+from cnnfast.contracts.activations import check_activation
+from cnnfast.contracts.layout import elementwise_memory_format
 from cnnfast.ops._backend import check_backend, use_triton
 
 
@@ -43,13 +44,6 @@ def se_scale_(x: torch.Tensor, gate: torch.Tensor, residual: Optional[torch.Tens
     return x
 
 
-def output_memory_format(x: torch.Tensor) -> torch.memory_format:
-    """se_scale's output layout (csrc/common/memory_format.h, elementwise_memory_format)."""
-    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-        return torch.channels_last
-    return torch.contiguous_format
-
-
 @torch.library.register_fake("cnnfast::se_scale")
 def _se_scale_fake(x, gate, residual, act):
     torch._check(x.dim() == 4, lambda: f"cnnfast.se_scale: x must be 4-D (N, C, H, W), got {x.dim()}-D")
@@ -57,7 +51,7 @@ def _se_scale_fake(x, gate, residual, act):
                  lambda: "cnnfast.se_scale: gate must have shape (N, C) or (N, C, 1, 1)")
     if residual is not None:
         torch._check(residual.shape == x.shape, lambda: "cnnfast.se_scale: residual must have x's shape")
-    return torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=output_memory_format(x))
+    return torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=elementwise_memory_format(x))
 
 
 @torch.library.register_fake("cnnfast::se_scale_")

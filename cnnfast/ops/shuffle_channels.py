@@ -12,6 +12,7 @@ from typing import List, Sequence
 
 import torch
 
+from cnnfast.contracts.layout import elementwise_memory_format
 from cnnfast.ops._backend import check_backend, use_triton
 
 
@@ -33,17 +34,12 @@ def shuffle_channels(inputs: Sequence[torch.Tensor], index: torch.Tensor, split:
     return torch.ops.cnnfast.shuffle_channels(list(inputs), index, split)
 
 
-def _layout(x: torch.Tensor) -> torch.memory_format:
-    cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-    return torch.channels_last if cl else torch.contiguous_format
-
-
 @torch.library.register_fake("cnnfast::shuffle_channels")
 def _shuffle_channels_fake(inputs, index, split):
     torch._check(len(inputs) > 0, lambda: "cnnfast.shuffle_channels: inputs must hold at least one tensor")
     x = inputs[0]
     torch._check(index.dim() == 1 and index.shape[0] == sum(split),
                  lambda: f"cnnfast.shuffle_channels: index must be 1-D with sum(split) = {sum(split)} values")
-    fmt = _layout(x)
+    fmt = elementwise_memory_format(x)
     return [torch.empty((x.shape[0], s, x.shape[2], x.shape[3]), dtype=x.dtype, device=x.device, memory_format=fmt)
             for s in split]

@@ -7,31 +7,14 @@ time. One call runs the whole network per image with no op, allocation or dispat
 Schema and kernels: csrc/ops/small_cnn; Triton version: cnnfast/triton/small_cnn.py.
 """
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 
-from cnnfast.ops._activations import ACTIVATIONS, check_activation
+from cnnfast.contracts.small_cnn_program import FIELDS, conv_layer, linear_layer, output_shape
 from cnnfast.ops._backend import check_backend, use_triton
 
-FIELDS = 6  # ints per layer in the program
-POOLS = ("none", "avg", "max")
-
-
-def conv_layer(stride: int = 1, padding: int = 0, act: str = "none", pool: str = "none", pool_size: int = 2) -> List[int]:
-    """Program entry for ``pool(act(conv2d(x, w, b, stride, padding)))``; the pool is pool_size x
-    pool_size with stride pool_size, no padding, floor mode ("avg" or "max")."""
-    check_activation(act)
-    if pool not in POOLS:
-        raise ValueError(f"cnnfast.small_cnn: pool must be one of {', '.join(POOLS)}; got {pool!r}")
-    return [0, int(stride), int(padding), ACTIVATIONS.index(act), POOLS.index(pool), int(pool_size) if pool != "none" else 0]
-
-
-def linear_layer(act: str = "none") -> List[int]:
-    """Program entry for ``act(x @ w.T + b)``; the first one flattens the (C, H, W) map as nn.Flatten."""
-    check_activation(act)
-    return [1, ACTIVATIONS.index(act), 0, 0, 0, 0]
-
+__all__ = ["small_cnn", "conv_layer", "linear_layer"]  # the program builders live in contracts
 
 def small_cnn(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence[Optional[torch.Tensor]],
               program: Sequence[int], *, backend: str = "auto") -> torch.Tensor:
@@ -47,23 +30,6 @@ def small_cnn(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence
         return triton_small_cnn(x, weights, biases, program)
     biases = [b if b is not None else x.new_empty(0) for b in biases]
     return torch.ops.cnnfast.small_cnn(x, list(weights), biases, [int(v) for v in program])
-
-
-def output_shape(x_shape: Sequence[int], weights: Sequence, program: Sequence[int]) -> Tuple[int, ...]:
-    """The result's shape (mirrors check_small_cnn in csrc/ops/small_cnn/small_cnn.cpp)."""
-    n, c, h, w = x_shape
-    flat = False
-    for i, wt in enumerate(weights):
-        kind, a, b, _, pool, size = program[i * FIELDS:(i + 1) * FIELDS]
-        if kind == 0:
-            h = (h + 2 * b - wt.shape[2]) // a + 1
-            w = (w + 2 * b - wt.shape[3]) // a + 1
-            if pool:
-                h, w = h // size, w // size
-            c = wt.shape[0]
-        else:
-            c, flat = wt.shape[0], True
-    return (n, c) if flat else (n, c, h, w)
 
 
 @torch.library.register_fake("cnnfast::small_cnn")

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, SmallCNN
 from cnnfast.nn.max_pool2d import max_pool2d
-from cnnfast.ops.small_cnn import FIELDS, conv_layer, linear_layer
+from cnnfast.contracts.small_cnn_program import FIELDS, LINEAR, conv_layer, linear_layer
 from cnnfast.passes._graph import has_hooks, module_of, size_read
 from cnnfast.report import Report
 
@@ -123,7 +123,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
             break
         chain.extend(extra + [node])
         cur = node
-    if not (flat and program and program[-FIELDS] == 1 and output.args == (cur,)):
+    if not (flat and program and program[-FIELDS] == LINEAR and output.args == (cur,)):
         return  # not one chain of convs, pools, a flatten and linear layers from input to output
     if len({w.dtype for w in weights}) != 1 or sum(w.numel() for w in weights) > MAX_PARAMS:
         return

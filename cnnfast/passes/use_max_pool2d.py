@@ -6,13 +6,10 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnnfast.contracts.geometry import pair
 from cnnfast.nn.max_pool2d import max_pool2d
 from cnnfast.passes._graph import has_hooks, module_of
 from cnnfast.report import Report
-
-
-def _pair(v):
-    return [int(v), int(v)] if isinstance(v, int) else [int(i) for i in v]
 
 
 def _params(gm: fx.GraphModule, node: fx.Node):
@@ -33,8 +30,8 @@ def _params(gm: fx.GraphModule, node: fx.Node):
     values = (k, s, p, ceil)
     if any(isinstance(v, fx.Node) for v in values) or not isinstance(ceil, bool):
         return None
-    k = _pair(k)
-    return k, (k if s is None or s == [] or s == () else _pair(s)), _pair(p), ceil
+    k = pair(k, "kernel_size")
+    return k, (k if s is None or s == [] or s == () else pair(s, "stride")), pair(p, "padding"), ceil
 
 
 def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:

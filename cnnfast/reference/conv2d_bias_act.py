@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from cnnfast.ops._activations import apply_activation
+from cnnfast.contracts.activations import apply_activation
 
 
 def conv2d_bias_act(

@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from cnnfast.ops._activations import apply_activation
+from cnnfast.contracts.activations import apply_activation
 
 
 def linear_bias_act(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,

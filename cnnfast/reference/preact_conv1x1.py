@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from cnnfast.ops._activations import apply_activation
+from cnnfast.contracts.activations import apply_activation
 
 
 def preact_conv1x1(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, weight: torch.Tensor,

@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from cnnfast.ops._activations import apply_activation
+from cnnfast.contracts.activations import apply_activation
 
 
 def se_excite(s: torch.Tensor, w1: torch.Tensor, b1: Optional[torch.Tensor], w2: torch.Tensor,

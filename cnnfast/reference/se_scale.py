@@ -4,7 +4,7 @@ from typing import Optional
 
 import torch
 
-from cnnfast.ops._activations import apply_activation
+from cnnfast.contracts.activations import apply_activation
 
 
 def se_scale(x: torch.Tensor, gate: torch.Tensor, residual: Optional[torch.Tensor] = None,

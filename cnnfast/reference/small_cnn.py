@@ -5,8 +5,8 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from cnnfast.ops._activations import ACTIVATIONS, apply_activation
-from cnnfast.ops.small_cnn import FIELDS
+from cnnfast.contracts.activations import ACTIVATIONS, apply_activation
+from cnnfast.contracts.small_cnn_program import CONV, layer
 
 
 def small_cnn(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence[Optional[torch.Tensor]],
@@ -14,8 +14,8 @@ def small_cnn(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence
     y = x
     for i, (w, b) in enumerate(zip(weights, biases)):
         b = b if b is not None and b.numel() > 0 else None  # the op's "no bias": None or empty
-        kind, a, p, act, pool, size = program[i * FIELDS:(i + 1) * FIELDS]
-        if kind == 0:
+        kind, a, p, act, pool, size = layer(program, i)
+        if kind == CONV:
             y = apply_activation(F.conv2d(y, w, b, a, p), ACTIVATIONS[act])
             if pool == 1:
                 y = F.avg_pool2d(y, size)

@@ -4,7 +4,7 @@ constexpr code), the accumulation dtype, tile products, and a conv-as-GEMM outpu
 import triton
 import triton.language as tl
 
-from cnnfast.ops._activations import ACTIVATIONS
+from cnnfast.contracts.activations import ACTIVATIONS
 
 # The kernels take the activation as a small integer constexpr: its index in ACTIVATIONS.
 CODES = {name: i for i, name in enumerate(ACTIVATIONS)}

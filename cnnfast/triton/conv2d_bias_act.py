@@ -11,6 +11,8 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 
+from cnnfast.contracts.geometry import conv_output_size
+from cnnfast.contracts.layout import conv_memory_format
 from cnnfast.triton._activations import acc_dtype, activate, code, dot, pixel_tile, upcast_for_dot
 
 
@@ -96,18 +98,16 @@ def conv2d_bias_act(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
     x's layout), or written into `out` (any strides: a channel slice of a concat buffer).
     conv="cudnn": ATen's convolution then the Triton epilogue; conv="triton": the implicit-GEMM
     kernel with the epilogue fused (groups=1 only)."""
-    from cnnfast.ops.conv2d_bias_act import output_memory_format
-
     if x.dim() != 4 or weight.dim() != 4:
         raise ValueError("cnnfast.conv2d_bias_act (Triton): x and weight must be 4-D")
     stride, padding, dilation = list(stride), list(padding), list(dilation)
     n, c, h, w = x.shape
     k_out, _, kh, kw = weight.shape
-    oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    oh = conv_output_size(h, kh, stride[0], padding[0], dilation[0])
+    ow = conv_output_size(w, kw, stride[1], padding[1], dilation[1])
     if out is None:
         out = torch.empty((n, k_out, oh, ow), dtype=x.dtype, device=x.device,
-                          memory_format=output_memory_format(x))
+                          memory_format=conv_memory_format(x))
     if residual is not None:
         residual = residual.expand(out.shape)
     if conv == "cudnn":

@@ -5,6 +5,9 @@ import torch
 import triton
 import triton.language as tl
 
+from cnnfast.contracts.geometry import pool_output_size
+from cnnfast.contracts.layout import elementwise_memory_format
+
 
 @triton.jit
 def _max_pool2d_kernel(x_ptr, o_ptr, C, H, W, OH, OW, KH, KW, stride_h, stride_w, pad_h, pad_w,
@@ -33,8 +36,6 @@ def _max_pool2d_kernel(x_ptr, o_ptr, C, H, W, OH, OW, KH, KW, stride_h, stride_w
 
 def max_pool2d(x: torch.Tensor, kernel, stride, padding, ceil_mode: bool) -> torch.Tensor:
     """Like torch.ops.cnnfast.max_pool2d (kernel/stride/padding as pairs; output in x's layout)."""
-    from cnnfast.ops.max_pool2d import output_size
-
     if x.dim() != 4:
         raise ValueError(f"cnnfast.max_pool2d (Triton): x must be 4-D, got shape {tuple(x.shape)}")
     if x.dtype == torch.float64:
@@ -44,10 +45,8 @@ def max_pool2d(x: torch.Tensor, kernel, stride, padding, ceil_mode: bool) -> tor
     if ph * 2 > kh or pw * 2 > kw:
         raise ValueError("cnnfast.max_pool2d: padding must be at most half the kernel size")
     n, c, h, w = x.shape
-    oh, ow = output_size(h, kh, sh, ph, ceil_mode), output_size(w, kw, sw, pw, ceil_mode)
-    cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-    out = torch.empty((n, c, oh, ow), dtype=x.dtype, device=x.device,
-                      memory_format=torch.channels_last if cl else torch.contiguous_format)
+    oh, ow = pool_output_size(h, kh, sh, ph, ceil_mode), pool_output_size(w, kw, sw, pw, ceil_mode)
+    out = torch.empty((n, c, oh, ow), dtype=x.dtype, device=x.device, memory_format=elementwise_memory_format(x))
     if out.numel() == 0:
         return out
     bp, bc = 32, min(64, triton.next_power_of_2(c))

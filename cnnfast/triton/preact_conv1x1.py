@@ -9,6 +9,7 @@ import torch
 import triton
 import triton.language as tl
 
+from cnnfast.contracts.layout import preact_memory_format
 from cnnfast.triton._activations import acc_dtype, activate, code, dot, pixel_tile, upcast_for_dot
 
 
@@ -48,8 +49,6 @@ def _preact_kernel(x_ptr, scale_ptr, shift_ptr, w_ptr, b_ptr, o_ptr, N, C, K_OUT
 def preact_conv1x1(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, weight: torch.Tensor,
                    bias: Optional[torch.Tensor] = None, act: str = "none", pool: int = 1) -> torch.Tensor:
     """Like torch.ops.cnnfast.preact_conv1x1 (same definition and output layout)."""
-    from cnnfast.ops.preact_conv1x1 import output_memory_format
-
     if x.dim() != 4 or weight.dim() != 4 or weight.shape[1] != x.shape[1] or weight.shape[2:] != (1, 1):
         raise ValueError(f"cnnfast.preact_conv1x1 (Triton): x (N, C, H, W) and weight (C_out, C, 1, 1) "
                          f"expected, got {tuple(x.shape)} and {tuple(weight.shape)}")
@@ -59,7 +58,7 @@ def preact_conv1x1(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, we
     k_out = weight.shape[0]
     oh, ow = h // pool, w // pool
     out = torch.empty((n, k_out, oh, ow), dtype=x.dtype, device=x.device,
-                      memory_format=output_memory_format(x, pool))
+                      memory_format=preact_memory_format(x, pool))
     if out.numel() == 0:
         return out
     w2 = weight.reshape(k_out, c)

@@ -6,6 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
+from cnnfast.contracts.layout import elementwise_memory_format
 from cnnfast.triton._activations import acc_dtype, activate, code
 
 
@@ -28,8 +29,6 @@ def se_scale(x: torch.Tensor, gate: torch.Tensor, residual: Optional[torch.Tenso
              act: str = "none", out: Optional[torch.Tensor] = None) -> torch.Tensor:
     """act(x * gate[:, :, None, None] + residual), like torch.ops.cnnfast.se_scale (same layout
     rule); with out=x, written over x like torch.ops.cnnfast.se_scale_."""
-    from cnnfast.ops.se_scale import output_memory_format
-
     if x.dim() != 4:
         raise ValueError(f"cnnfast.se_scale: x must be 4-D (N, C, H, W), got shape {tuple(x.shape)}")
     n, c, h, w = x.shape
@@ -38,11 +37,11 @@ def se_scale(x: torch.Tensor, gate: torch.Tensor, residual: Optional[torch.Tenso
     if residual is not None and residual.shape != x.shape:
         raise ValueError(f"cnnfast.se_scale: residual must have x's shape {tuple(x.shape)}, "
                          f"got {tuple(residual.shape)}")
-    if out is not None and (out is not x or not x.is_contiguous(memory_format=output_memory_format(x))):
+    if out is not None and (out is not x or not x.is_contiguous(memory_format=elementwise_memory_format(x))):
         if out is x:  # a strided view: compute, then write back
             return x.copy_(se_scale(x, gate, residual, act))
         raise ValueError("cnnfast.se_scale (Triton): out must be x itself")
-    fmt = output_memory_format(x)
+    fmt = elementwise_memory_format(x)
     x = x.contiguous(memory_format=fmt)
     if out is None:
         out = torch.empty_like(x, memory_format=fmt)

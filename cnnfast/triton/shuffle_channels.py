@@ -9,6 +9,8 @@ import torch
 import triton
 import triton.language as tl
 
+from cnnfast.contracts.layout import elementwise_memory_format
+
 
 @triton.jit
 def _gather_kernel(x_ptr, idx_ptr, o_ptr, C_OUT, HW, W, sxn, sxc, sxh, sxw, son, soc, soh, sow,
@@ -32,8 +34,7 @@ def shuffle_channels(inputs: List[torch.Tensor], index: torch.Tensor, split: Lis
     if index.dtype != torch.int64 or index.dim() != 1 or index.shape[0] != sum(split):
         raise ValueError("cnnfast.shuffle_channels (Triton): index must be 1-D int64 with sum(split) values")
     x = inputs[0]
-    cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-    fmt = torch.channels_last if cl else torch.contiguous_format
+    fmt = elementwise_memory_format(x)
     src = x if len(inputs) == 1 else torch.cat(inputs, 1)
     n, c, h, w = src.shape
     # Checked only for a CPU index (the interpreter): on a GPU the check would synchronise on every

@@ -9,8 +9,8 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from cnnfast.ops._activations import ACTIVATIONS
-from cnnfast.ops.small_cnn import FIELDS, output_shape
+from cnnfast.contracts.activations import ACTIVATIONS
+from cnnfast.contracts.small_cnn_program import CONV, FIELDS, layer, output_shape
 from cnnfast.triton.conv2d_bias_act import conv2d_bias_act
 from cnnfast.triton.linear_bias_act import linear_bias_act
 from cnnfast.triton.max_pool2d import max_pool2d
@@ -25,8 +25,8 @@ def small_cnn(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence
     y = x
     for i, (w, b) in enumerate(zip(weights, biases)):
         b = b if b is not None and b.numel() > 0 else None
-        kind, a, p, act, pool, size = program[i * FIELDS:(i + 1) * FIELDS]
-        if kind == 0:
+        kind, a, p, act, pool, size = layer(program, i)
+        if kind == CONV:
             y = conv2d_bias_act(y, w, b, (a, a), (p, p), (1, 1), 1, None, ACTIVATIONS[act], conv="triton")
             if pool == 1:
                 y = F.avg_pool2d(y, size)

@@ -7,7 +7,7 @@
 namespace cnnfast {
 
 // channels_last when x is channels_last and not also plain contiguous, else contiguous. The
-// elementwise SE ops use this rule; cnnfast/ops/_layout.py mirrors it for the fake kernels.
+// elementwise SE ops use this rule; cnnfast/contracts/layout.py mirrors it for the fake kernels.
 inline c10::MemoryFormat elementwise_memory_format(const at::Tensor& x) {
   return (x.is_contiguous(c10::MemoryFormat::ChannelsLast) && !x.is_contiguous())
              ? c10::MemoryFormat::ChannelsLast

@@ -7,7 +7,7 @@ import torch
 
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
-from cnnfast.ops.conv2d_bias_act import output_memory_format
+from cnnfast.contracts.layout import conv_memory_format as output_memory_format
 from cnnfast.reference import conv2d_bias_act as reference
 from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import cnnfast
 from cnnfast import config
-from cnnfast.ops.conv2d_bias_act import output_memory_format
+from cnnfast.contracts.layout import conv_memory_format as output_memory_format
 from cnnfast.reference import conv2d_bias_act as reference
 from tests._helpers import TOLERANCE, rel_err
 

@@ -7,7 +7,7 @@ import torch
 
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
-from cnnfast.ops.preact_conv1x1 import output_memory_format
+from cnnfast.contracts.layout import preact_memory_format as output_memory_format
 from cnnfast.reference import preact_conv1x1 as reference
 from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 

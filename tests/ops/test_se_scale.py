@@ -5,7 +5,7 @@ import torch
 
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
-from cnnfast.ops.se_scale import output_memory_format
+from cnnfast.contracts.layout import elementwise_memory_format as output_memory_format
 from cnnfast.reference import se_scale as reference
 from cnnfast.testing import to_layout
 from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err

@@ -7,7 +7,7 @@ import torch
 
 import cnnfast
 from cnnfast.ops import ACTIVATIONS
-from cnnfast.ops.small_cnn import conv_layer, linear_layer
+from cnnfast.contracts.small_cnn_program import conv_layer, linear_layer
 from cnnfast.reference import small_cnn as reference
 from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 

@@ -17,7 +17,7 @@ namespace cnnfast {
 //           pool_size pool with the same stride, no padding, floor mode (pool: 0 none, 1 average,
 //           2 max); the kernel size comes from the weight (O, I, KH, KW).
 //   linear: [1, act, 0, 0, 0, 0]: act(x @ w.T + b), w (O, K).
-// act: the index in cnnfast.ops.ACTIVATIONS (none, relu, relu6, silu, sigmoid, hardswish,
+// act: the index in cnnfast.contracts.activations.ACTIVATIONS (none, relu, relu6, silu, sigmoid, hardswish,
 // hardsigmoid, tanh), the order of the Activation enum.
 constexpr int64_t kSmallCnnFields = 6;
 

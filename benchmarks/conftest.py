@@ -14,19 +14,19 @@ TARGET_SECONDS = float(os.environ.get("CNNFAST_BENCH_SECONDS", "1.0"))  # per be
 
 
 def pytest_configure(config):
-    # optimize() installs cnnfast's caching CPU allocator process-wide (cnnfast.memory); install
-    # it before any benchmark runs, so eager PyTorch and the peers are timed under the same
-    # allocator whatever the order of the tests.
-    from cnnfast.memory import keep_freed_memory
+    # optimize() installs cnnfast's block cache process-wide (cnnfast.memory); install it before
+    # any benchmark runs, so eager PyTorch and the peers are timed under the same allocator
+    # whatever the order of the tests.
+    from cnnfast.memory import install_block_cache
 
-    keep_freed_memory()
+    install_block_cache()
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["cpu_model"] = cpu_model()
     machine_info["torch_threads"] = THREADS
     machine_info["torch"] = torch.__version__
-    machine_info["caching_cpu_allocator"] = cnnfast.memory.keeps_freed_memory()
+    machine_info["block_cache"] = cnnfast.memory.block_cache_stats().installed
     machine_info["cnnfast"] = cnnfast.__version__
     machine_info["cnnfast_build"] = {k: v for k, v in cnnfast.build_info().items() if k != "extension_path"}
 

@@ -44,16 +44,6 @@ def _kernels(fn, x):
     return len(kernels), sum(e.time_range.elapsed_us() for e in kernels) / 1e3
 
 
-@contextlib.contextmanager
-def _gpu_backend(name):
-    old = cnnfast.config.gpu_backend
-    cnnfast.config.set_gpu_backend(name)
-    try:
-        yield
-    finally:
-        cnnfast.config.set_gpu_backend(old)
-
-
 def _cases():
     order = [TARGET]
     for dtype in ("float16", "float32"):
@@ -95,7 +85,7 @@ class Case:
             row["ms"]["eager_cl_amp"] = _time(amp, self.x32.contiguous(memory_format=torch.channels_last), iters)
             # "cnnfast" and "cnnfast_cuda_graphs": gpu_backend "cuda" (the C++/CUDA kernels:
             # cuDNN conv + cnnfast's epilogue kernel), whatever the default is.
-            with _gpu_backend("cuda"):
+            with cnnfast.config.gpu_backend("cuda"):
                 start = time.time()
                 fast = cnnfast.optimize(self.model)
                 row["optimize_s"] = time.time() - start
@@ -109,7 +99,7 @@ class Case:
             # shape, so the target case only).
             for backend in ("cudnn", "triton") if profile_kernels else ("cudnn",):
                 try:
-                    with _gpu_backend(backend):
+                    with cnnfast.config.gpu_backend(backend):
                         start = time.time()
                         g = cnnfast.optimize(self.model, cuda_graphs=True)
                         row[f"max_rel_err_{backend}"] = rel_err(g(x).float(), ref)
@@ -121,7 +111,7 @@ class Case:
                 row["kernels"] = {}
                 for label, fn in (("eager_cl", self.model), ("cnnfast", fast)):
                     try:
-                        with _gpu_backend("cuda"):
+                        with cnnfast.config.gpu_backend("cuda"):
                             n, ms = _kernels(fn, x)
                         row["kernels"][label] = {"launches": n, "gpu_ms": ms}
                     except Exception as e:  # a profiler quirk must not cost the case

@@ -1,9 +1,15 @@
-"""Process-wide runtime choices for optimized models."""
+"""Runtime choices for optimized models: the GPU backend (per model, or scoped to a block) and,
+for tests and benchmarks, which CPU conv kernel runs."""
+
+import contextlib
+import contextvars
+from typing import Optional
 
 GPU_BACKENDS = ("cuda", "triton", "cudnn")
 
-# Which kernels the fused modules (Conv2dBiasAct, SqueezeExciteScale, LinearBiasAct) run on CUDA
-# tensors. CPU tensors always take the C++ kernels.
+# Which kernels the fused modules (Conv2dBiasAct, SqueezeExciteScale, LinearBiasAct, ...) run on
+# CUDA tensors; CPU tensors always take the C++ kernels. Chosen per model when it is optimized,
+# optimize(model, gpu_backend=...), and for a block of code with `with gpu_backend(...)`.
 # - "cudnn" (default): convs with a ReLU as one cuDNN fused graph (conv + bias (+ residual) +
 #   ReLU through ATen's cudnn_convolution_relu / cudnn_convolution_add_relu, no separate
 #   epilogue kernel); everything else as "cuda". Measured on an H200 (benchmarks/results/
@@ -12,15 +18,32 @@ GPU_BACKENDS = ("cuda", "triton", "cudnn")
 # - "cuda": the C++/CUDA kernels (cuDNN conv + cnnfast's epilogue kernel); the only ones
 #   TorchScript and C++ (LibTorch) see, whatever is chosen here.
 # - "triton": the Triton kernels in cnnfast/triton (eager and torch.compile).
-gpu_backend = "cudnn"
+DEFAULT_GPU_BACKEND = "cudnn"
+
+_scoped_gpu_backend: contextvars.ContextVar = contextvars.ContextVar("cnnfast_gpu_backend", default=None)
 
 
-def set_gpu_backend(name: str) -> None:
-    """cnnfast.config.set_gpu_backend("triton") routes every fused module's CUDA calls to Triton."""
-    global gpu_backend
+def check_gpu_backend(name: str) -> None:
     if name not in GPU_BACKENDS:
         raise ValueError(f"cnnfast: gpu backend must be one of {', '.join(GPU_BACKENDS)}; got {name!r}")
-    gpu_backend = name
+
+
+@contextlib.contextmanager
+def gpu_backend(name: str):
+    """``with cnnfast.config.gpu_backend("triton"):`` runs every fused module's CUDA calls made in
+    the block (in this thread or task) on that backend, whatever each model was optimized with;
+    the models' own choices apply again after it."""
+    check_gpu_backend(name)
+    token = _scoped_gpu_backend.set(name)
+    try:
+        yield
+    finally:
+        _scoped_gpu_backend.reset(token)
+
+
+def scoped_gpu_backend() -> Optional[str]:
+    """The backend of the innermost `with gpu_backend(...)` block, or None outside one."""
+    return _scoped_gpu_backend.get()
 
 
 # The CPU kernels a conv2d_bias_act can take, in the order of the C++ enum

@@ -7,9 +7,11 @@ import time
 import torch
 import torch.nn as nn
 
+from cnnfast import memory
+from cnnfast.config import DEFAULT_GPU_BACKEND, check_gpu_backend
 from cnnfast.describe import count_layers, describe
-from cnnfast.memory import keep_freed_memory
 from cnnfast.passes.pipeline import check_skip
+from cnnfast.passes.set_gpu_backend import set_gpu_backend
 from cnnfast.pre_hooks import run_with_pre_hook
 from cnnfast.report import Report, error_line
 from cnnfast.rewrite import Job, optimize_module
@@ -19,8 +21,8 @@ from cnnfast.verify import verify
 
 def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = True,
              example_input=None, check: bool = False, script: bool = False,
-             cuda_graphs: bool = False, reuse_memory: bool = True, skip_passes=(),
-             speed_check: bool = True) -> nn.Module:
+             cuda_graphs: bool = False, block_cache: bool = True, skip_passes=(),
+             speed_check: bool = True, gpu_backend: str = DEFAULT_GPU_BACKEND) -> nn.Module:
     """Return a faster inference copy of `model` with the same outputs (fp32: within ~1e-5
     relative; BN folding and oneDNN's summation order change the last bits).
 
@@ -42,12 +44,16 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     4.5 -> 3.6 ms, GoogLeNet 9.9 -> 9.0, ResNet-50 21.2 -> 20.4). If scripting fails, the eager
     result is returned and the report says why.
 
-    With `reuse_memory=True` (the default) and a CPU model, cnnfast's caching CPU allocator is
-    installed (cnnfast.memory.keep_freed_memory): freed blocks of 256 KB and more are kept and reused,
-    where glibc would page-fault every activation above 32 MB in afresh on each call (VGG-16-BN at
-    batch 8: 650 -> 500 ms). It serves the whole process, as torch.cuda's caching allocator does;
-    cnnfast.memory.release_cached_memory() returns what it holds. reuse_memory=False leaves
-    PyTorch's allocator alone. The report says when it was installed.
+    With `block_cache=True` (the default) and a CPU model, cnnfast's block cache is installed as
+    the process's CPU allocator (cnnfast.memory): freed blocks of 256 KB and more are kept and
+    reused, where glibc would page-fault every activation above 32 MB in afresh on each call
+    (VGG-16-BN at batch 8: 650 -> 500 ms). It serves the whole process, as torch.cuda's caching
+    allocator does, and the report says so. A choice made with cnnfast.memory (a cap, or
+    uninstall_block_cache()) is never changed; block_cache=False leaves PyTorch's allocator alone.
+
+    `gpu_backend` ("cudnn", "cuda" or "triton"; cnnfast/config.py) picks the kernels the fused
+    modules run on CUDA tensors, for this model; `with cnnfast.config.gpu_backend(...)` overrides
+    it for a block of code.
 
     With `cuda_graphs=True` (a CUDA model) the result is wrapped in cnnfast.cuda_graphs.
     CUDAGraphModel: one CUDA graph captured per input shape and replayed afterwards, outputs
@@ -93,6 +99,7 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     if check and (example_input is None or inplace):
         raise ValueError("cnnfast.optimize(check=True) needs example_input= and inplace=False")
     skip = check_skip(skip_passes)
+    check_gpu_backend(gpu_backend)
     args = None
     if example_input is not None:
         args = example_input if isinstance(example_input, tuple) else (example_input,)
@@ -102,12 +109,9 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     if torch.nn.modules.module._global_forward_hooks or torch.nn.modules.module._global_forward_pre_hooks:
         report.notes.append("global module hooks are registered: fused modules no longer call them")
     result = _rewrite(model, result, Job(report, channels_last, skip, result, args), inplace)
-    if reuse_memory and _runs_on_cpu(result):
-        if keep_freed_memory():
-            report.notes.append("caching CPU allocator installed (process-wide; reuse_memory=False leaves "
-                                "PyTorch's allocator alone): large activations are reused, not page-faulted in")
-        else:
-            report.notes.append("reuse_memory: the caching CPU allocator could not be installed")
+    set_gpu_backend(result, gpu_backend)
+    if block_cache and _runs_on_cpu(result):
+        report.notes.append(memory.install_for_optimize())
     if args is not None:
         try:
             report.conv_kernels = _conv_kernels(result, args)  # also prepacks every conv weight for this shape

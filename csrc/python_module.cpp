@@ -1,96 +1,68 @@
 // The Python module cnnfast._C: importing it loads the library and runs the op registrations.
-// The ops are reached through torch.ops.cnnfast, so this module only adds diagnostics, in the
-// plain C API (no pybind11).
-#include <Python.h>
+// The ops themselves are reached through torch.ops.cnnfast; this module only adds diagnostics
+// and the block cache's switches, bound with pybind11 (the copy torch ships with its headers).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
-#include "common/cpu_block_cache.h"
+#include <cstdint>
+#include <tuple>
+#include <vector>
+
+#include "allocator/block_cache.h"
 #include "common/prepacked_weights.h"
 #include "conv_engine/conv_engine_cpu.h"
 #include "conv_engine/route.h"
 
+namespace py = pybind11;
+
 namespace {
 
-PyObject* prepacked_weight_count(PyObject*, PyObject*) {
-  return PyLong_FromLongLong(cnnfast::prepacked_conv2d_weight_count());
-}
-
-PyObject* cpu_block_cache(PyObject*, PyObject* args) {
-  int enable = 0;
-  long long max_bytes = 0;
-  if (!PyArg_ParseTuple(args, "pL", &enable, &max_bytes)) return nullptr;
-  return PyBool_FromLong(cnnfast::set_cpu_block_cache(enable != 0, max_bytes));
-}
-
-PyObject* cpu_block_cache_stats(PyObject*, PyObject*) {
-  const cnnfast::CpuBlockCacheStats s = cnnfast::cpu_block_cache_stats();
-  return Py_BuildValue("(NLLL)", PyBool_FromLong(s.installed), static_cast<long long>(s.cached_bytes),
-                       static_cast<long long>(s.hits),
-                       static_cast<long long>(s.misses));
-}
-
-PyObject* release_cpu_block_cache(PyObject*, PyObject*) {
-  cnnfast::release_cpu_block_cache();
-  Py_RETURN_NONE;
-}
-
-// _conv_path((n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, groups), fp32, channels_last, onednn,
-// into_slice): the CPU kernel conv2d_bias_act (into_slice: conv2d_bias_act_out writing a slice)
-// takes for that shape (the router's decision, tested).
-PyObject* conv_path(PyObject*, PyObject* args) {
+// The router's decision for one conv shape: geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh,
+// dw, groups); into_slice: conv2d_bias_act_out writing a channel slice of a concat buffer.
+const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn,
+                      bool into_slice) {
+  if (geometry.size() != 14) throw py::value_error("_conv_path: geometry must hold 14 ints");
   cnnfast::engine::RouteQuery q;
   auto& g = q.geo;
-  int fp32 = 1, channels_last = 1, onednn = 1, into_slice = 0;
-  if (!PyArg_ParseTuple(args, "(LLLLLLLLLLLLLL)ppp|p", &g.n, &g.c, &g.h, &g.w, &g.k, &g.r, &g.s, &g.sh, &g.sw,
-                        &g.ph, &g.pw, &g.dh, &g.dw, &g.groups, &fp32, &channels_last, &onednn, &into_slice)) {
-    return nullptr;
-  }
+  int64_t* fields[] = {&g.n, &g.c, &g.h, &g.w, &g.k, &g.r, &g.s, &g.sh, &g.sw, &g.ph, &g.pw, &g.dh, &g.dw, &g.groups};
+  for (size_t i = 0; i < geometry.size(); ++i) *fields[i] = geometry[i];
   if (g.groups <= 0 || g.c % g.groups || g.k % g.groups) {
-    PyErr_SetString(PyExc_ValueError, "_conv_path: channels must divide into groups");
-    return nullptr;
+    throw py::value_error("_conv_path: channels must divide into groups");
   }
   g.ho = cnnfast::engine::conv_out_size(g.h, g.r, g.sh, g.ph, g.dh);
   g.wo = cnnfast::engine::conv_out_size(g.w, g.s, g.sw, g.pw, g.dw);
   q.fp32 = fp32, q.channels_last = channels_last, q.onednn = onednn;
   q.engine = cnnfast::engine::engine_available();
-  const auto path = into_slice ? cnnfast::engine::route_conv_into_slice(q) : cnnfast::engine::route_conv(q);
-  return PyUnicode_FromString(cnnfast::engine::conv_path_name(path));
+  return cnnfast::engine::conv_path_name(into_slice ? cnnfast::engine::route_conv_into_slice(q)
+                                                    : cnnfast::engine::route_conv(q));
 }
 
-PyObject* force_conv_path(PyObject*, PyObject* args) {
-  int path = -1;
-  if (!PyArg_ParseTuple(args, "i", &path)) return nullptr;
+int force_conv_path(int path) {
   const int before = cnnfast::engine::forced_conv_path();
   cnnfast::engine::set_forced_conv_path(path);
-  return PyLong_FromLong(before);
+  return before;
 }
 
-PyObject* conv_engine_available(PyObject*, PyObject*) {
-  return PyBool_FromLong(cnnfast::engine::engine_available());
+std::tuple<bool, int64_t, int64_t, int64_t, int64_t> block_cache_stats() {
+  const auto s = cnnfast::block_cache::stats();
+  return {s.installed, s.max_cached_bytes, s.cached_bytes, s.hits, s.misses};
 }
-
-PyMethodDef methods[] = {
-    {"_conv_path", conv_path, METH_VARARGS,
-     "_conv_path(geometry, fp32, channels_last, onednn): the CPU kernel conv2d_bias_act runs for it."},
-    {"_force_conv_path", force_conv_path, METH_VARARGS,
-     "_force_conv_path(i): run every conv on path i where it can (-1: the rule); returns the previous."},
-    {"_conv_engine_available", conv_engine_available, METH_NOARGS,
-     "Whether the brgemm conv engine is built in and runs on this CPU."},
-    {"_prepacked_weight_count", prepacked_weight_count, METH_NOARGS,
-     "Live entries in the cache of oneDNN-prepacked conv weights (dead weights are swept first)."},
-    {"_cpu_block_cache", cpu_block_cache, METH_VARARGS,
-     "_cpu_block_cache(enable, max_cached_bytes): install or remove the caching CPU allocator; returns "
-     "whether it is installed (see cnnfast.memory)."},
-    {"_cpu_block_cache_stats", cpu_block_cache_stats, METH_NOARGS,
-     "(installed, cached bytes, hits, misses) of the caching CPU allocator."},
-    {"_release_cpu_block_cache", release_cpu_block_cache, METH_NOARGS,
-     "Return every block the caching CPU allocator holds free to the system."},
-    {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace
 
-extern "C" {
-PyMODINIT_FUNC PyInit__C(void) {
-  static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, methods};
-  return PyModule_Create(&module_def);
-}
+PYBIND11_MODULE(_C, m) {
+  m.def("_conv_path", &conv_path, py::arg("geometry"), py::arg("fp32"), py::arg("channels_last"),
+        py::arg("onednn"), py::arg("into_slice") = false,
+        "The CPU kernel conv2d_bias_act runs for this conv shape (the routing rule's decision).");
+  m.def("_force_conv_path", &force_conv_path, py::arg("path"),
+        "Run every conv on path i where it can (-1: the rule); returns the previous setting.");
+  m.def("_conv_engine_available", &cnnfast::engine::engine_available,
+        "Whether the brgemm conv engine is built in and runs on this CPU.");
+  m.def("_prepacked_weight_count", &cnnfast::prepacked_conv2d_weight_count,
+        "Live entries in the cache of prepacked conv weights (dead weights are swept first).");
+  m.def("_block_cache_install", &cnnfast::block_cache::install, py::arg("max_cached_bytes"),
+        "Install the block cache (max_cached_bytes < 0 keeps the cap); returns whether it is installed.");
+  m.def("_block_cache_uninstall", &cnnfast::block_cache::uninstall, "Put c10's CPU allocator back.");
+  m.def("_block_cache_stats", &block_cache_stats, "(installed, cap, cached bytes, hits, misses).");
+  m.def("_block_cache_release", &cnnfast::block_cache::release, "Return every cached block to the system.");
 }

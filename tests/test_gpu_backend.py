@@ -1,6 +1,7 @@
-"""The GPU-side choices: cnnfast.config.gpu_backend routes the fused modules to Triton (checked on
-the CPU through the interpreter via the modules' forward_triton), and CUDA graphs (on a GPU; on
-the CPU only their clear refusal)."""
+"""The GPU-side choices: the GPU backend (per model with optimize(gpu_backend=...), per block with
+cnnfast.config.gpu_backend(...)) routes the fused modules to Triton (checked on the CPU through
+the interpreter via the modules' forward_triton), and CUDA graphs (on a GPU; on the CPU only
+their clear refusal)."""
 
 import copy
 
@@ -34,42 +35,41 @@ def test_cudnn_backend_matches_reference(geometry, residual, dtype, batch):
     res = torch.randn(batch, cout, 14 // stride, 14 // stride, device="cuda", dtype=dtype) if residual else None
     ref = reference(x.double(), mod.weight.double(), mod.bias.double(), mod.stride, mod.padding, mod.dilation,
                     groups, res.double() if residual else None, "relu")
-    old = cnnfast.config.gpu_backend
-    try:
-        cnnfast.config.set_gpu_backend("cudnn")
-        for layout in (torch.contiguous_format, torch.channels_last):
-            with torch.no_grad():
-                out = mod(x.contiguous(memory_format=layout), res)
-            assert out.dtype == dtype
-            assert rel_err(out.double(), ref) <= TOLERANCE[dtype]
-    finally:
-        cnnfast.config.set_gpu_backend(old)
+    mod.gpu_backend = "cudnn"
+    for layout in (torch.contiguous_format, torch.channels_last):
+        with torch.no_grad():
+            out = mod(x.contiguous(memory_format=layout), res)
+        assert out.dtype == dtype
+        assert rel_err(out.double(), ref) <= TOLERANCE[dtype]
 
 
 def test_cudnn_backend_leaves_cpu_tensors_to_the_cpu_kernels():
     model = randomize_batchnorm(torchvision.models.resnet18()).eval()
-    fast = cnnfast.optimize(model)
+    fast = cnnfast.optimize(model, gpu_backend="cudnn")
     x = torch.randn(1, 3, 64, 64)
-    old = cnnfast.config.gpu_backend
-    try:
-        cnnfast.config.set_gpu_backend("cudnn")
-        with torch.no_grad():
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) <= MODEL_TOLERANCE
+        with cnnfast.config.gpu_backend("triton"):
             assert rel_err(fast(x), model(x)) <= MODEL_TOLERANCE
-    finally:
-        cnnfast.config.set_gpu_backend(old)
 
 
-def test_set_gpu_backend_validates():
+def test_gpu_backend_block_overrides_the_models_choice():
+    from types import SimpleNamespace
+
+    from cnnfast.nn._gpu_backend import cuda_backend
+
+    on_gpu, on_cpu = SimpleNamespace(is_cuda=True), torch.zeros(1)
+    assert cuda_backend("cudnn", on_gpu) == "cudnn" and cuda_backend("triton", on_cpu) == ""
+    with cnnfast.config.gpu_backend("triton"):
+        assert cuda_backend("cudnn", on_gpu) == "triton"
+        with cnnfast.config.gpu_backend("cuda"):
+            assert cuda_backend("cudnn", on_gpu) == "cuda"
+        assert cuda_backend("cudnn", on_gpu) == "triton"
+        assert cuda_backend("cudnn", on_cpu) == ""  # CPU tensors always take the C++ kernels
+    assert cuda_backend("cudnn", on_gpu) == "cudnn"
     with pytest.raises(ValueError, match="gpu backend must be one of"):
-        cnnfast.config.set_gpu_backend("tensorrt")
-    old = cnnfast.config.gpu_backend
-    try:
-        for name in cnnfast.config.GPU_BACKENDS:
-            cnnfast.config.set_gpu_backend(name)
-            assert cnnfast.config.gpu_backend == name
-    finally:
-        cnnfast.config.set_gpu_backend(old)
-    assert old == "cudnn"  # the measured-fastest default (cnnfast/config.py)
+        with cnnfast.config.gpu_backend("tensorrt"):
+            pass
 
 
 @pytest.mark.parametrize("device", TRITON_DEVICES)
@@ -181,19 +181,19 @@ GPU_MODELS = ["resnet50", "googlenet", "densenet121", "se_resnet50", "mobilenet_
                                         if (n, d) != ("inception_v3", torch.float16)],
                          ids=lambda v: {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}.get(v, v))
 @pytest.mark.parametrize("backend", ["cudnn", "cuda"])
-def test_lecture_models_on_cuda(name, dtype, backend, monkeypatch):
+def test_lecture_models_on_cuda(name, dtype, backend):
     # Every fused op and pass on the GPU at once (concat buffers, preact convs, SE, heads), in
     # channels_last as the GPU benchmark runs them. fp32 against fp32 eager within the model bar;
     # half types against fp32 eager, allowed up to twice stock PyTorch's own half-precision error
     # (at least 1e-2), since rounding, not the fusion, dominates there.
     from cnnfast import models
 
-    monkeypatch.setattr(cnnfast.config, "gpu_backend", backend)
     torch.manual_seed(0)
     spec = models.get(name)
     model = randomize_batchnorm(spec.build()).eval().cuda()
     x = spec.example_input(2).cuda()
-    fast = cnnfast.optimize(copy.deepcopy(model).to(dtype=dtype, memory_format=torch.channels_last))
+    fast = cnnfast.optimize(copy.deepcopy(model).to(dtype=dtype, memory_format=torch.channels_last),
+                            gpu_backend=backend)
     xh = x.to(dtype).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         ref = model(x)

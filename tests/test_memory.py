@@ -1,6 +1,6 @@
-"""cnnfast.memory: the caching CPU allocator hands freed large blocks back without page faults,
-leaves small ones to c10, respects its cap, uninstalls cleanly; optimize() installs it only when
-asked (the default) and says so."""
+"""cnnfast.memory: the block cache hands freed large blocks back without page faults, leaves small
+ones to c10, respects its cap, uninstalls cleanly; optimize() installs it only when asked (the
+default), says so, and never changes what the user chose (the cap, or leaving it out)."""
 
 import resource
 import sys
@@ -15,14 +15,23 @@ MB = 1 << 20
 
 
 @pytest.fixture
-def installed():
-    was = memory.keeps_freed_memory()
-    assert memory.keep_freed_memory()
-    memory.release_cached_memory()  # earlier tests may have filled it
+def user_choice():
+    """Restores the process's block cache, its cap and the user's recorded choice afterwards."""
+    before = memory.block_cache_stats()
+    choice = memory._user_choice
     yield
-    memory.keep_freed_memory(was)
-    if was:
-        memory.keep_freed_memory()  # restores the default cap
+    if before.installed:
+        memory.install_block_cache(before.max_cached_bytes)
+    else:
+        memory.uninstall_block_cache()
+    memory._user_choice = choice
+
+
+@pytest.fixture
+def installed(user_choice):
+    assert memory.install_block_cache(memory.DEFAULT_MAX_CACHED_BYTES)
+    memory.release_block_cache()  # earlier tests may have filled it
+    yield
 
 
 def _touch(nbytes):
@@ -34,10 +43,10 @@ def _touch(nbytes):
 def test_freed_large_block_is_reused_without_page_faults(installed):
     first = _touch(96 * MB)  # above glibc's largest adaptive mmap threshold (32 MB)
     before_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    before = memory.cache_stats()
+    before = memory.block_cache_stats()
     second = _touch(96 * MB)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before_faults
-    after = memory.cache_stats()
+    after = memory.block_cache_stats()
     assert second == first
     assert after.hits == before.hits + 1
     # Without the cache, each round maps 24576 fresh pages (measured); with it, none.
@@ -56,45 +65,45 @@ def test_values_are_kept_and_blocks_do_not_alias(installed):
 
 def test_mid_size_blocks_are_reused(installed):
     # 256 KB - 1 MB: where glibc sometimes trims or maps afresh (MobileNetV3's batch-1 activations).
-    memory.release_cached_memory()
+    memory.release_block_cache()
     first = torch.empty(300 * 1024 // 4)
     ptr = first.data_ptr()
-    before = memory.cache_stats()
+    before = memory.block_cache_stats()
     del first
     second = torch.empty(300 * 1024 // 4)
     assert second.data_ptr() == ptr
-    assert memory.cache_stats().hits == before.hits + 1
+    assert memory.block_cache_stats().hits == before.hits + 1
 
 
 def test_small_blocks_are_not_cached(installed):
-    memory.release_cached_memory()
-    before = memory.cache_stats()
+    memory.release_block_cache()
+    before = memory.block_cache_stats()
     for _ in range(10):
         torch.empty(1000)
-    after = memory.cache_stats()
+    after = memory.block_cache_stats()
     assert (after.hits, after.misses, after.cached_bytes) == (before.hits, before.misses, 0)
 
 
 def test_cap_and_release(installed):
-    memory.keep_freed_memory(True, max_cached_bytes=5 * MB)
+    memory.install_block_cache(max_cached_bytes=5 * MB)
     blocks = [torch.empty(2 * MB // 4) for _ in range(3)]
     del blocks  # two 2 MB blocks fit under a 5 MB cap; the third flushes them and stays
-    assert memory.cache_stats().cached_bytes == 2 * MB
+    assert memory.block_cache_stats().cached_bytes == 2 * MB
     big = torch.empty(8 * MB // 4)
     del big  # larger than the cap: not cached, and what is cached stays
-    assert memory.cache_stats().cached_bytes == 2 * MB
-    memory.release_cached_memory()
-    assert memory.cache_stats().cached_bytes == 0
+    assert memory.block_cache_stats().cached_bytes == 2 * MB
+    memory.release_block_cache()
+    assert memory.block_cache_stats().cached_bytes == 0
 
 
 def test_uninstall_keeps_existing_tensors_valid(installed):
     t = torch.full((4 * MB // 4,), 5.0)
-    assert memory.keep_freed_memory(False) is False
-    assert not memory.keeps_freed_memory()
-    assert memory.cache_stats().cached_bytes == 0
+    memory.uninstall_block_cache()
+    assert not memory.block_cache_stats().installed
+    assert memory.block_cache_stats().cached_bytes == 0
     assert bool((t == 5).all())
     del t  # freed through the cache's deleter after uninstalling: straight to the system
-    assert memory.cache_stats().cached_bytes == 0
+    assert memory.block_cache_stats().cached_bytes == 0
 
 
 def test_profiler_still_sees_allocations(installed):
@@ -111,39 +120,78 @@ def test_raw_buffers_cross_the_install_boundary(installed, size):
     # oneDNN tensors (to_mkldnn, prepacked weights) are freed by ideep through the CPU allocator
     # current at free time: blocks from before the install come to this allocator's deleter,
     # and blocks from while it is installed may be freed after it is removed.
-    memory.keep_freed_memory(False)
+    memory.uninstall_block_cache()
     before = torch.randn(size).to_mkldnn()
-    assert memory.keep_freed_memory()
+    assert memory.install_block_cache()
     during = torch.randn(size).to_mkldnn()
     del before
-    assert memory.keep_freed_memory(False) is False
+    memory.uninstall_block_cache()
     assert torch.equal(during.to_dense(), during.to_dense())
     del during
-    assert memory.keep_freed_memory()
+    assert memory.install_block_cache()
     again = torch.randn(size).to_mkldnn()
     del again
 
 
 def test_bad_cap_is_a_clear_error():
     with pytest.raises(ValueError, match="max_cached_bytes must be >= 0"):
-        memory.keep_freed_memory(True, max_cached_bytes=-1)
+        memory.install_block_cache(max_cached_bytes=-1)
 
 
 def _model():
     return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU()).eval()
 
 
-def test_optimize_installs_it_only_when_asked(monkeypatch):
-    calls = []
-    monkeypatch.setattr(sys.modules["cnnfast.optimize"], "keep_freed_memory", lambda: calls.append(1) or True)
-    cnnfast.optimize(_model(), reuse_memory=False)
-    assert calls == []
+def test_optimize_installs_it_only_when_asked(user_choice):
+    memory.uninstall_block_cache()
+    memory._user_choice = None  # as in a fresh process
+    rep = cnnfast.report(cnnfast.optimize(_model(), block_cache=False))
+    assert not memory.block_cache_stats().installed
+    assert not any("block cache" in n for n in rep.notes)
     rep = cnnfast.report(cnnfast.optimize(_model()))
-    assert calls == [1]
-    assert any("caching CPU allocator installed" in n for n in rep.notes)
+    assert memory.block_cache_stats().installed
+    assert any("block cache installed (process-wide" in n for n in rep.notes)
 
 
-def test_optimize_reports_when_it_cannot(monkeypatch):
-    monkeypatch.setattr(sys.modules["cnnfast.optimize"], "keep_freed_memory", lambda: False)
+def test_optimize_keeps_the_users_cap(user_choice):
+    assert memory.install_block_cache(max_cached_bytes=7 * MB)
     rep = cnnfast.report(cnnfast.optimize(_model()))
-    assert any("could not be installed" in n for n in rep.notes)
+    assert memory.block_cache_stats().max_cached_bytes == 7 * MB
+    assert any("block cache in use" in n for n in rep.notes)
+
+
+def test_optimize_respects_an_uninstall(user_choice):
+    memory.uninstall_block_cache()
+    rep = cnnfast.report(cnnfast.optimize(_model()))
+    assert not memory.block_cache_stats().installed
+    assert any("uninstall_block_cache() was called" in n for n in rep.notes)
+
+
+def test_install_is_thread_safe(user_choice):
+    # Installs and uninstalls racing from several threads leave one consistent state: the cache
+    # installed exactly when the last call says so, and c10's allocator usable throughout.
+    import threading
+
+    errors = []
+
+    def flip(i):
+        try:
+            for j in range(200):
+                if (i + j) % 2:
+                    memory.install_block_cache()
+                else:
+                    memory.uninstall_block_cache()
+                torch.empty(300 * 1024 // 4).fill_(1.0)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=flip, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert memory.install_block_cache()
+    assert memory.block_cache_stats().installed
+    memory.uninstall_block_cache()
+    assert not memory.block_cache_stats().installed

@@ -5,7 +5,8 @@ from typing import List, Optional
 import torch
 import torch.nn as nn
 
-from cnnfast import config
+from cnnfast.config import DEFAULT_GPU_BACKEND
+from cnnfast.nn._gpu_backend import cuda_backend
 from cnnfast.contracts.activations import check_activation
 from cnnfast.contracts.geometry import conv_output_size
 from cnnfast.nn._frozen import register_frozen
@@ -60,6 +61,7 @@ class Conv2dBiasAct(nn.Module):
     def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor], stride, padding,
                  dilation, groups: int, act: str = "none", channels_last: bool = True):
         super().__init__()
+        self.gpu_backend = DEFAULT_GPU_BACKEND  # the CUDA kernels to run (cnnfast/nn/_gpu_backend.py)
         check_activation(act)
         register_frozen(self, "weight", weight)
         register_frozen(self, "bias", bias)
@@ -106,17 +108,20 @@ class Conv2dBiasAct(nn.Module):
                 out = out.unsqueeze(0)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        # is_scripting() stays inline in each condition so TorchScript drops the Triton branches.
+        # is_scripting() stays inline in each condition so TorchScript drops the GPU-backend branches.
+        backend = ""
+        if not torch.jit.is_scripting():
+            backend = cuda_backend(self.gpu_backend, x)
         if out is not None:
-            if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+            if backend == "triton":
                 self.forward_triton(x, residual, out)
             else:
                 torch.ops.cnnfast.conv2d_bias_act_out(x, self.weight, self.bias, self.stride, self.padding,
                                                       self.dilation, self.groups, residual, self.act, out)
             y = out
-        elif not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+        elif not torch.jit.is_scripting() and backend == "triton":
             y = self.forward_triton(x, residual)
-        elif not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "cudnn" and self.act == "relu":
+        elif not torch.jit.is_scripting() and backend == "cudnn" and self.act == "relu":
             y = self.forward_cudnn(x, residual)
         else:
             y = torch.ops.cnnfast.conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding,
@@ -126,7 +131,7 @@ class Conv2dBiasAct(nn.Module):
     @torch.jit.unused
     def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None,
                        out: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        """The same computation through cnnfast/triton (gpu_backend "triton")."""
         from cnnfast.triton.conv2d_bias_act import conv2d_bias_act
 
         return conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
@@ -135,7 +140,7 @@ class Conv2dBiasAct(nn.Module):
     @torch.jit.unused
     def forward_cudnn(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
         """conv + bias (+ residual) + ReLU as one cuDNN fused graph (CUDA, act="relu" only;
-        cnnfast.config.gpu_backend = "cudnn")."""
+        gpu_backend "cudnn")."""
         if residual is not None and tuple(residual.shape) != self._output_shape(x):
             # cuDNN adds a residual of the output's own shape; a broadcasting one takes the kernel.
             return torch.ops.cnnfast.conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding,

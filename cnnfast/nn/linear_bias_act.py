@@ -5,7 +5,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from cnnfast import config
+from cnnfast.config import DEFAULT_GPU_BACKEND
+from cnnfast.nn._gpu_backend import cuda_backend
 from cnnfast.nn._frozen import register_frozen
 from cnnfast.contracts.activations import check_activation
 
@@ -18,6 +19,7 @@ class LinearBiasAct(nn.Module):
 
     def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor], act: str = "none"):
         super().__init__()
+        self.gpu_backend = DEFAULT_GPU_BACKEND  # the CUDA kernels to run (cnnfast/nn/_gpu_backend.py)
         check_activation(act)
         register_frozen(self, "weight", weight)
         register_frozen(self, "bias", bias)
@@ -29,7 +31,7 @@ class LinearBiasAct(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x if x.dim() == 2 else x.reshape(-1, x.shape[-1])
-        if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+        if not torch.jit.is_scripting() and cuda_backend(self.gpu_backend, x) == "triton":
             y = self.forward_triton(rows)
         else:
             y = torch.ops.cnnfast.linear_bias_act(rows, self.weight, self.bias, self.act)
@@ -37,7 +39,7 @@ class LinearBiasAct(nn.Module):
 
     @torch.jit.unused
     def forward_triton(self, rows: torch.Tensor) -> torch.Tensor:
-        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        """The same computation through cnnfast/triton (gpu_backend "triton")."""
         from cnnfast.triton.linear_bias_act import linear_bias_act
 
         return linear_bias_act(rows, self.weight, self.bias, self.act)

@@ -4,18 +4,20 @@ from typing import List
 
 import torch
 
-from cnnfast import config
+from cnnfast.config import DEFAULT_GPU_BACKEND
+from cnnfast.nn._gpu_backend import cuda_backend
 
 
 def max_pool2d(x: torch.Tensor, kernel: List[int], stride: List[int], padding: List[int],
-               ceil_mode: bool) -> torch.Tensor:
+               ceil_mode: bool, gpu_backend: str = DEFAULT_GPU_BACKEND) -> torch.Tensor:
     """cnnfast.ops.max_pool2d, also for an unbatched (C, H, W) input as nn.MaxPool2d accepts; on
-    CUDA tensors through Triton when cnnfast.config.gpu_backend is "triton"."""
+    CUDA tensors through Triton when the GPU backend in force (the model's `gpu_backend`, or a
+    `with cnnfast.config.gpu_backend(...)` block) is "triton"."""
     unbatched = x.dim() == 3
     if unbatched:
         x = x.unsqueeze(0)
     # is_scripting() stays inline so TorchScript drops the Triton branch.
-    if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+    if not torch.jit.is_scripting() and cuda_backend(gpu_backend, x) == "triton":
         y = _triton_max_pool2d(x, kernel, stride, padding, ceil_mode)
     else:
         y = torch.ops.cnnfast.max_pool2d(x, kernel, stride, padding, ceil_mode)

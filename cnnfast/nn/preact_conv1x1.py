@@ -5,7 +5,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from cnnfast import config
+from cnnfast.config import DEFAULT_GPU_BACKEND
+from cnnfast.nn._gpu_backend import cuda_backend
 from cnnfast.nn._frozen import register_frozen
 from cnnfast.nn.conv2d_bias_act import batchnorm_affine64
 from cnnfast.contracts.activations import check_activation
@@ -29,6 +30,7 @@ class PreactConv1x1(nn.Module):
     def __init__(self, scale: torch.Tensor, shift: torch.Tensor, weight: torch.Tensor,
                  bias: Optional[torch.Tensor], act: str = "none", pool: int = 1):
         super().__init__()
+        self.gpu_backend = DEFAULT_GPU_BACKEND  # the CUDA kernels to run (cnnfast/nn/_gpu_backend.py)
         check_activation(act)
         register_frozen(self, "scale", scale)
         register_frozen(self, "shift", shift)
@@ -39,14 +41,14 @@ class PreactConv1x1(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # is_scripting() stays inline so TorchScript drops the Triton branch.
-        if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+        if not torch.jit.is_scripting() and cuda_backend(self.gpu_backend, x) == "triton":
             return self.forward_triton(x)
         return torch.ops.cnnfast.preact_conv1x1(x, self.scale, self.shift, self.weight, self.bias, self.act,
                                                 self.pool)
 
     @torch.jit.unused
     def forward_triton(self, x: torch.Tensor) -> torch.Tensor:
-        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        """The same computation through cnnfast/triton (gpu_backend "triton")."""
         from cnnfast.triton.preact_conv1x1 import preact_conv1x1
 
         return preact_conv1x1(x, self.scale, self.shift, self.weight, self.bias, self.act, self.pool)

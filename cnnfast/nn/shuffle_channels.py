@@ -6,7 +6,8 @@ from typing import List, Sequence
 import torch
 import torch.nn as nn
 
-from cnnfast import config
+from cnnfast.config import DEFAULT_GPU_BACKEND
+from cnnfast.nn._gpu_backend import cuda_backend
 
 
 class ShuffleChannels(nn.Module):
@@ -16,6 +17,7 @@ class ShuffleChannels(nn.Module):
 
     def __init__(self, index: Sequence[int], split: Sequence[int]):
         super().__init__()
+        self.gpu_backend = DEFAULT_GPU_BACKEND  # the CUDA kernels to run (cnnfast/nn/_gpu_backend.py)
         self.register_buffer("index", torch.tensor(list(index), dtype=torch.int64))
         self.split = [int(s) for s in split]
         if sum(self.split) != len(index):
@@ -24,7 +26,7 @@ class ShuffleChannels(nn.Module):
 
     def forward(self, inputs: List[torch.Tensor]) -> List[torch.Tensor]:
         # is_scripting() stays inline so TorchScript drops the Triton branch.
-        if not torch.jit.is_scripting() and inputs[0].is_cuda and config.gpu_backend == "triton":
+        if not torch.jit.is_scripting() and cuda_backend(self.gpu_backend, inputs[0]) == "triton":
             return self.forward_triton(inputs)
         return torch.ops.cnnfast.shuffle_channels(inputs, self.index, self.split)
 

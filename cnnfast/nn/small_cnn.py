@@ -6,7 +6,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from cnnfast import config
+from cnnfast.config import DEFAULT_GPU_BACKEND
+from cnnfast.nn._gpu_backend import cuda_backend
 from cnnfast.contracts.small_cnn_program import CONV, FIELDS
 
 
@@ -21,6 +22,7 @@ class SmallCNN(nn.Module):
     def __init__(self, weights: Sequence[torch.Tensor], biases: Sequence[Optional[torch.Tensor]],
                  program: Sequence[int]):
         super().__init__()
+        self.gpu_backend = DEFAULT_GPU_BACKEND  # the CUDA kernels to run (cnnfast/nn/_gpu_backend.py)
         if len(program) != FIELDS * len(weights) or len(biases) != len(weights):
             raise ValueError("cnnfast.SmallCNN: program must have 6 ints per layer, one weight and bias each")
         self.weights = nn.ParameterList([nn.Parameter(w.detach().contiguous(), requires_grad=False) for w in weights])
@@ -40,13 +42,13 @@ class SmallCNN(nn.Module):
                 bs.append(b)
             return torch.ops.cnnfast.small_cnn(x, ws, bs, self.program)
         ws, bs = self._cached()
-        if x.is_cuda and config.gpu_backend == "triton":
+        if cuda_backend(self.gpu_backend, x) == "triton":
             return self.forward_triton(x)
         return torch.ops.cnnfast.small_cnn(x, ws, bs, self.program)
 
     @torch.jit.unused
     def forward_triton(self, x: torch.Tensor) -> torch.Tensor:
-        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        """The same computation through cnnfast/triton (gpu_backend "triton")."""
         from cnnfast.triton.small_cnn import small_cnn
 
         ws, bs = self._cached()

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnnfast import config
+from cnnfast.config import DEFAULT_GPU_BACKEND
+from cnnfast.nn._gpu_backend import cuda_backend
 from cnnfast.nn._frozen import register_frozen
 from cnnfast.contracts.activations import check_activation
 
@@ -29,6 +30,7 @@ class SqueezeExciteScale(nn.Module):
                  b2: Optional[torch.Tensor], act1: str = "relu", act2: str = "sigmoid",
                  act: str = "none", inplace: bool = False, pool_by_height: bool = False):
         super().__init__()
+        self.gpu_backend = DEFAULT_GPU_BACKEND  # the CUDA kernels to run (cnnfast/nn/_gpu_backend.py)
         for a in (act1, act2, act):
             check_activation(a)
         r, c = w1.shape[0], w2.shape[0]
@@ -49,7 +51,7 @@ class SqueezeExciteScale(nn.Module):
         if self.pool_by_height and x.shape[2] != x.shape[3]:
             y = self._pooled_by_height(x, residual)
             return y.squeeze(0) if unbatched else y
-        if not torch.jit.is_scripting() and x.is_cuda and config.gpu_backend == "triton":
+        if not torch.jit.is_scripting() and cuda_backend(self.gpu_backend, x) == "triton":
             y = self.forward_triton(x, residual)
             return y.squeeze(0) if unbatched else y
         s = torch.ops.cnnfast.se_squeeze(x)
@@ -81,7 +83,7 @@ class SqueezeExciteScale(nn.Module):
 
     @torch.jit.unused
     def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The same computation through cnnfast/triton (cnnfast.config.gpu_backend = "triton")."""
+        """The same computation through cnnfast/triton (gpu_backend "triton")."""
         from cnnfast.triton.se_excite import se_excite
         from cnnfast.triton.se_scale import se_scale
         from cnnfast.triton.se_squeeze import se_squeeze

@@ -1,4 +1,4 @@
-// cpu_block_cache (see cpu_block_cache.h).
+// The block cache (see block_cache.h).
 //
 // Why: at batch 8 a forward pass makes activations of 25-100 MB (VGG-16's first layers: 8 x 64 x
 // 224 x 224 floats = 103 MB). glibc serves blocks above its mmap threshold (adaptive, at most
@@ -15,18 +15,20 @@
 // oneDNN buffers that way, possibly ones allocated before this allocator was installed), so it
 // must take any pointer: the ones it handed out are looked up in a table of live large blocks,
 // anything else goes to c10::free_cpu, as c10's default allocator would do.
-#include "common/cpu_block_cache.h"
+#include "allocator/block_cache.h"
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
+
+#include "common/math.h"
 
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
-namespace cnnfast {
+namespace cnnfast::block_cache {
 
 namespace {
 
@@ -44,18 +46,19 @@ struct Block {
   bool reported;     // its allocation was reported to torch.profiler, so its free is too
 };
 
-size_t size_class(size_t n) { return (n + kSizeClass - 1) / kSizeClass * kSizeClass; }
+size_t size_class(size_t n) { return round_up(n, kSizeClass); }
 
 struct Cache {
   std::mutex mutex;
   std::unordered_map<size_t, std::vector<void*>> free_blocks;  // size class -> blocks
   std::unordered_map<void*, Block> live;                       // large blocks handed out
   size_t cached_bytes = 0;
-  std::atomic<size_t> max_cached_bytes{0};
+  std::atomic<size_t> max_cached_bytes{static_cast<size_t>(kDefaultMaxCachedBytes)};
   int64_t hits = 0, misses = 0;
   std::atomic<bool> enabled{false};
   std::atomic<int64_t> live_bytes{0};  // for torch.profiler's memory events (profile_memory=True)
   c10::Allocator* previous = nullptr;  // c10's default allocator: small blocks, and restored on uninstall
+  std::mutex install_mutex;            // install/uninstall against each other (SetCPUAllocator is not atomic with the check)
 };
 
 Cache& cache() {
@@ -144,34 +147,47 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 };
 
+CachingCpuAllocator* the_allocator() {
+  static CachingCpuAllocator* allocator = new CachingCpuAllocator();  // outlives every tensor
+  return allocator;
+}
+
 }  // namespace
 
-bool set_cpu_block_cache(bool enable, int64_t max_cached_bytes) {
-  static CachingCpuAllocator* allocator = new CachingCpuAllocator();  // outlives every tensor
+bool install(int64_t max_cached_bytes) {
   Cache& c = cache();
-  c.max_cached_bytes.store(max_cached_bytes > 0 ? static_cast<size_t>(max_cached_bytes) : 0);
+  std::lock_guard<std::mutex> guard(c.install_mutex);
+  if (max_cached_bytes >= 0) c.max_cached_bytes.store(static_cast<size_t>(max_cached_bytes));
   c10::Allocator* current = c10::GetCPUAllocator();
-  if (enable && current != allocator) {
+  if (current != the_allocator()) {
     // Only over c10's own allocator: free_block hands foreign pointers to c10::free_cpu, which is
     // right for its blocks and not for another custom allocator's.
     if (current != c10::GetDefaultCPUAllocator()) return false;
     c.previous = current;
-    c10::SetCPUAllocator(allocator, kPriority);
-  } else if (!enable && current == allocator) {
-    c10::SetCPUAllocator(c.previous, kPriority);
+    c10::SetCPUAllocator(the_allocator(), kPriority);
   }
-  c.enabled.store(enable && c10::GetCPUAllocator() == allocator);
-  if (!c.enabled.load()) release_cpu_block_cache();
-  return c.enabled.load();
+  c.enabled.store(true);
+  return true;
 }
 
-CpuBlockCacheStats cpu_block_cache_stats() {
+void uninstall() {
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> guard(c.install_mutex);
+    if (c10::GetCPUAllocator() == the_allocator()) c10::SetCPUAllocator(c.previous, kPriority);
+    c.enabled.store(false);
+  }
+  release();
+}
+
+Stats stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
-  return {c.enabled.load(), static_cast<int64_t>(c.cached_bytes), c.hits, c.misses};
+  return {c.enabled.load(), static_cast<int64_t>(c.max_cached_bytes.load()), static_cast<int64_t>(c.cached_bytes),
+          c.hits, c.misses};
 }
 
-void release_cpu_block_cache() {
+void release() {
   Cache& c = cache();
   std::vector<void*> blocks;
   {
@@ -181,4 +197,4 @@ void release_cpu_block_cache() {
   for (void* block : blocks) c10::free_cpu(block);
 }
 
-}  // namespace cnnfast
+}  // namespace cnnfast::block_cache

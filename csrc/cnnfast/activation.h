@@ -12,7 +12,7 @@ namespace cnnfast {
 
 enum class Activation { None, ReLU, ReLU6, SiLU, Sigmoid, HardSwish, HardSigmoid, Tanh };
 
-// Strings are the schema's contract: keep them in sync with cnnfast/ops/_activations.py.
+// Strings are the schema's contract: keep them in sync with cnnfast/contracts/activations.py.
 inline Activation parse_activation(c10::string_view name) {
   if (name == "none") return Activation::None;
   if (name == "relu") return Activation::ReLU;

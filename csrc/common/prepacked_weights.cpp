@@ -91,11 +91,10 @@ at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef pad
   });
 }
 
-at::Tensor prepacked_weight(const at::Tensor& weight, int64_t layout,
+at::Tensor prepacked_weight(const at::Tensor& weight, PackedLayout layout, int64_t variant,
                             const std::function<at::Tensor(const at::Tensor&)>& pack) {
-  TORCH_CHECK(layout >= 0, "prepacked_weight: layout ids are >= 0");
   // A negative first entry never matches a conv's padding, so the two kinds of entry cannot mix.
-  const Params params{-1 - layout, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const Params params{-1 - static_cast<int64_t>(layout), variant, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   return lookup_or_pack(weight, params, pack);
 }
 

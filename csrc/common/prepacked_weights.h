@@ -15,9 +15,18 @@ at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef pad
                                    at::IntArrayRef stride, at::IntArrayRef dilation,
                                    int64_t groups, at::IntArrayRef input_size);
 
-// The copy of `weight` that `pack` makes (any layout a kernel wants), cached the same way under
-// `layout`, a caller-chosen id of that layout (>= 0). Thread-safe; `pack` runs under the cache lock.
-at::Tensor prepacked_weight(const at::Tensor& weight, int64_t layout,
+// The layouts cnnfast's own kernels pack weights into; each kernel's file says what its layout is.
+enum class PackedLayout : int64_t {
+  SmallCnn = 0,   // ops/small_cnn: (KH * KW * C, O padded to 16)
+  Depthwise = 1,  // ops/conv2d_bias_act/depthwise_conv_cpu.cpp: (KH * KW, C padded to 16)
+  Pointwise = 2,  // ops/conv2d_bias_act/pointwise_conv_cpu.cpp: panels of (Cin, <= 64)
+  Engine = 3,     // conv_engine/packed_filter.cpp: (G, R * S * Cg, Kg padded to 16), per group count
+};
+
+// The copy of `weight` that `pack` makes, cached the same way under `layout` and `variant` (a
+// parameter the packing depends on, such as the group count; 0 where none). Thread-safe; `pack`
+// runs under the cache lock.
+at::Tensor prepacked_weight(const at::Tensor& weight, PackedLayout layout, int64_t variant,
                             const std::function<at::Tensor(const at::Tensor&)>& pack);
 
 // Number of live cache entries (for tests and cnnfast.build_info()).

@@ -12,6 +12,7 @@
 
 #include "conv_engine/engine_call.h"
 #include "conv_engine/packed_filter.h"
+#include "common/math.h"
 
 namespace cnnfast::engine {
 
@@ -69,7 +70,7 @@ void run_gather_tiles(const EngineCall& call) {
   const ConvGeometry& geo = call.geo;
   const Tiling& t = call.tiling;
   const int64_t kg = geo.kg(), kp = padded_width(kg), depth = geo.depth();
-  const int64_t per_chunk = (t.blocks + t.n_chunks - 1) / t.n_chunks;
+  const int64_t per_chunk = ceil_div(t.blocks, t.n_chunks);
   const int64_t tasks = geo.groups * t.tasks(), total = geo.n * geo.pixels();
   at::parallel_for(0, tasks, 1, [&](int64_t t0, int64_t t1) {
     thread_local std::vector<float> a_buf, c_buf;

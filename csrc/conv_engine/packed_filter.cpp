@@ -9,12 +9,8 @@
 
 namespace cnnfast::engine {
 
-namespace {
-constexpr int64_t kEngineLayout = 3;  // prepacked_weight layout id (0: small_cnn, 1: depthwise, 2: 1x1)
-}
-
 at::Tensor packed_filter(const at::Tensor& weight, int64_t groups) {
-  return prepacked_weight(weight, kEngineLayout * 1000 + groups, [groups](const at::Tensor& wt) {
+  return prepacked_weight(weight, PackedLayout::Engine, groups, [groups](const at::Tensor& wt) {
     const int64_t k = wt.size(0), cg = wt.size(1), r = wt.size(2), s = wt.size(3), kg = k / groups;
     const int64_t depth = r * s * cg, kp = padded_width(kg);
     // (G, Kg, Cg, R, S) -> (G, R, S, Cg, Kg) -> (G, depth, Kg), zero-padded to whole vectors.

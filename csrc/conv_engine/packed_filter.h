@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "conv_engine/geometry.h"
+#include "common/math.h"
 
 namespace cnnfast::engine {
 
@@ -14,7 +15,7 @@ constexpr int64_t kLanes = 16;       // floats per 512-bit vector: block widths 
 constexpr int64_t kBlockWidth = 64;  // output channels per block: 4 vectors, the microkernel's N
 
 // Output channels of a group rounded up to whole vectors (the packed filter's padded width).
-constexpr int64_t padded_width(int64_t kg) { return (kg + kLanes - 1) / kLanes * kLanes; }
+constexpr int64_t padded_width(int64_t kg) { return round_up(kg, kLanes); }
 
 // Width of the output-channel block starting at c0 (the last one may be narrower, padded to vectors).
 constexpr int64_t block_width(int64_t kg, int64_t c0) {

@@ -13,6 +13,7 @@
 
 #include "conv_engine/engine_call.h"
 #include "conv_engine/packed_filter.h"
+#include "common/math.h"
 
 namespace cnnfast::engine {
 
@@ -22,7 +23,7 @@ namespace {
 void valid_columns(const ConvGeometry& geo, int64_t kw, int64_t& lo, int64_t& hi) {
   const int64_t first = geo.pw - kw * geo.dw;              // iw = ow * sw - first >= 0
   const int64_t last = geo.w - 1 + geo.pw - kw * geo.dw;   // iw <= w - 1
-  lo = first <= 0 ? 0 : (first + geo.sw - 1) / geo.sw;
+  lo = first <= 0 ? 0 : ceil_div(first, geo.sw);
   hi = last < 0 ? 0 : std::min(geo.wo, last / geo.sw + 1);
 }
 
@@ -32,8 +33,8 @@ void run_row_taps(const EngineCall& call) {
   const ConvGeometry& geo = call.geo;
   const Tiling& t = call.tiling;
   const int64_t kg = geo.kg(), kp = padded_width(kg), cg = geo.cg(), rows = geo.n * geo.ho;
-  const int64_t row_tiles = (rows + t.row_tile - 1) / t.row_tile;
-  const int64_t per_chunk = (t.blocks + t.n_chunks - 1) / t.n_chunks;
+  const int64_t row_tiles = ceil_div(rows, t.row_tile);
+  const int64_t per_chunk = ceil_div(t.blocks, t.n_chunks);
   const int64_t k_step = std::min(cg, t.k_chunk);
   const int64_t tasks = geo.groups * row_tiles * t.n_chunks;
   at::parallel_for(0, tasks, 1, [&](int64_t t0, int64_t t1) {

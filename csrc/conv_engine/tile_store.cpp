@@ -2,7 +2,7 @@
 #include "conv_engine/tile_store.h"
 
 #include "common/cpu_clones.h"
-#include "conv_engine/vec_activation.h"
+#include "common/vec16_activation.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=off")  // acc + bias + res rounded as eager's separate adds
@@ -10,7 +10,9 @@
 
 namespace cnnfast::engine {
 
+using vec16::activate_vec;
 using vec16::kLanes;
+using vec16::vf;
 
 namespace {
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "conv_engine/packed_filter.h"
+#include "common/math.h"
 
 namespace cnnfast::engine {
 
@@ -15,8 +16,6 @@ int64_t cache_bytes(int name, int64_t fallback) {
   const long v = sysconf(name);  // glibc reads CPUID (Intel and AMD leaves alike)
   return v > 0 ? v : fallback;
 }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // A pixel tile's gathered input (M x depth floats) takes at most half of L2, so it stays there
 // while every output-channel block of the tile reads it; the rest holds the block's filter.

@@ -7,7 +7,7 @@
 
 #include "cnnfast/activation.h"
 #include "common/activation_inplace.h"
-#include "common/epilogue_cpu.h"
+#include "ops/conv2d_bias_act/epilogue_cpu.h"
 #include "common/onednn_conv_cpu.h"
 #include "common/prepacked_weights.h"
 #include "conv_engine/conv_engine_cpu.h"

@@ -9,6 +9,7 @@
 #include <torch/library.h>
 
 #include "cnnfast/activation.h"
+#include "common/math.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
 
 namespace cnnfast {
@@ -56,7 +57,7 @@ at::Tensor conv2d_bias_act_cuda(const at::Tensor& x, const at::Tensor& weight,
   at::Tensor b = bias.has_value() ? bias->contiguous() : at::Tensor();
   const bool channels_last = format == at::MemoryFormat::ChannelsLast;
   const int threads = 256;
-  const int64_t blocks = std::min<int64_t>((numel + threads - 1) / threads, 65535LL * 8);
+  const int64_t blocks = std::min<int64_t>(ceil_div<int64_t>(numel, threads), 65535LL * 8);
   auto stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "conv2d_bias_act_cuda", [&] {
     const scalar_t* bp = b.defined() ? b.const_data_ptr<scalar_t>() : nullptr;

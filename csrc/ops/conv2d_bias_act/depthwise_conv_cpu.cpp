@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/cpu_clones.h"
+#include "common/math.h"
 #include "common/prepacked_weights.h"
 #include "common/vec16_cpu.h"
 #include "ops/conv2d_bias_act/direct_conv_cpu.h"
@@ -31,13 +32,27 @@ using vec16::load;
 using vec16::vf;
 
 constexpr int64_t kPixels = 8;  // output pixels accumulated together
-constexpr int64_t kDepthwiseLayout = 1;  // prepacked_weight layout id: (KH * KW, C rounded up to kLanes)
 
-int64_t padded(int64_t c) { return (c + kLanes - 1) / kLanes * kLanes; }
+int64_t padded(int64_t c) { return round_up(c, kLanes); }
+
+// Up to this many multiply-adds per call this kernel beats oneDNN's depthwise conv (see
+// depthwise_direct_supported for the measurements); from there on oneDNN streams as well or better.
+constexpr int64_t kMaxDirectMacs = 3300000;
 
 struct Geometry {
   int64_t c, cp, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
 };
+
+// The register-reuse forms of the tap loop (row_taps<KW, S>): filter width 3 or 5 at stride 1 or
+// 2, dilation 1. Generic: any other geometry, one load per multiply-add.
+enum class TapForm { Generic, K3S1, K5S1, K3S2, K5S2 };
+
+TapForm tap_form(const Geometry& g) {
+  if (g.dw != 1) return TapForm::Generic;
+  if (g.sw == 1) return g.kw == 3 ? TapForm::K3S1 : (g.kw == 5 ? TapForm::K5S1 : TapForm::Generic);
+  if (g.sw == 2) return g.kw == 3 ? TapForm::K3S2 : (g.kw == 5 ? TapForm::K5S2 : TapForm::Generic);
+  return TapForm::Generic;
+}
 
 // One filter row's taps for eight output pixels at stride S (1 or 2) and dilation 1: the
 // S * 7 + KW input columns they share are loaded once and reused from registers by every tap (the
@@ -65,7 +80,7 @@ inline __attribute__((always_inline)) float* align64(float* p) {
 // function: it is built per x86-64 level, and helpers it called would be built for the baseline.
 CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float* __restrict__ wpk,
                                        const float* __restrict__ bias, const float* __restrict__ res,
-                                       float* __restrict__ out, const Geometry& g, int act, int64_t r0, int64_t r1) {
+                                       float* __restrict__ out, const Geometry& g, Activation act, int64_t r0, int64_t r1) {
   // A ring of padded input rows: consecutive output rows share KH - stride of theirs, so each
   // input row is copied in once per task. Padding columns and channels are zeroed once, here.
   const int64_t padded_w = g.w + 2 * g.pw, row = padded_w * g.cp, span = (g.kh - 1) * g.dh + 1;
@@ -108,8 +123,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
     // Eight output pixels at a time, all their 16-channel blocks before the next eight (the input
     // columns they read stay in L1): eight independent FMA chains keep both FMA units busy (one
     // chain is bound by the FMA latency, ~4x slower), and each filter tap is loaded once for the eight.
-    // Which register-reuse form of the tap loop applies: 10 * stride + filter width, 0 for none.
-    const int64_t form = g.dw == 1 && (g.sw == 1 || g.sw == 2) && (g.kw == 3 || g.kw == 5) ? 10 * g.sw + g.kw : 0;
+    const TapForm form = tap_form(g);
     int64_t ox = 0;
     for (; ox + kPixels <= g.ow; ox += kPixels) {
       for (int64_t c0 = 0; c0 < g.cp; c0 += kLanes) {
@@ -122,11 +136,11 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
           const float* in = tap_rows[t] + ox * g.sw * g.cp + c0;
           const float* wt = wpk + t * g.kw * g.cp + c0;
           switch (form) {
-            case 13: row_taps<3, 1>(v, in, wt, g.cp); continue;
-            case 15: row_taps<5, 1>(v, in, wt, g.cp); continue;
-            case 23: row_taps<3, 2>(v, in, wt, g.cp); continue;
-            case 25: row_taps<5, 2>(v, in, wt, g.cp); continue;
-            default: break;
+            case TapForm::K3S1: row_taps<3, 1>(v, in, wt, g.cp); continue;
+            case TapForm::K5S1: row_taps<5, 1>(v, in, wt, g.cp); continue;
+            case TapForm::K3S2: row_taps<3, 2>(v, in, wt, g.cp); continue;
+            case TapForm::K5S2: row_taps<5, 2>(v, in, wt, g.cp); continue;
+            case TapForm::Generic: break;
           }
           for (int64_t k = 0; k < g.kw; ++k) {
             const vf wv = load(wt + k * g.cp);
@@ -184,7 +198,7 @@ bool depthwise_direct_supported(const engine::ConvGeometry& geo) {
   // oneDNN's depthwise kernel streams as well or better (EfficientNet's 1152 x 7 x 7 at batch 8:
   // 119 vs 159 us), and larger maps stay with it. 5x5 filters on 512+ channels also stay: there
   // oneDNN was as fast or faster even at batch 1 (EfficientNet's 1152 x 7 x 7: 45 vs 55 us).
-  return geo.macs() <= 3300000 && !(geo.taps() >= 25 && geo.k >= 512);
+  return geo.macs() <= kMaxDirectMacs && !(geo.taps() >= 25 && geo.k >= 512);
 }
 
 at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
@@ -195,7 +209,7 @@ at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
   const Geometry g{c,          cp,         x.size(2),  x.size(3),  out_shape[2], out_shape[3], weight.size(2),
                    weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
   // (C, 1, KH, KW) -> (KH * KW, Cp), zero channels past C; packed once per weight.
-  const at::Tensor wpk = prepacked_weight(weight, kDepthwiseLayout, [cp](const at::Tensor& wt) {
+  const at::Tensor wpk = prepacked_weight(weight, PackedLayout::Depthwise, 0, [cp](const at::Tensor& wt) {
     const int64_t ch = wt.size(0);
     return at::constant_pad_nd(wt.reshape({ch, -1}).t(), {0, cp - ch}).contiguous();
   });

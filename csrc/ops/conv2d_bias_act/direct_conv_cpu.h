@@ -10,6 +10,7 @@
 
 #include "cnnfast/activation.h"
 #include "common/activation_inplace.h"
+#include "common/vec16_activation.h"
 #include "common/vec16_cpu.h"
 
 namespace cnnfast {
@@ -30,7 +31,7 @@ struct DirectConvIo {
   at::Tensor out, res;
   const float* residual = nullptr;  // channels_last, out's shape; null without one
   float* data = nullptr;
-  int store_act = 0;  // an Activation the store applies
+  Activation store_act = Activation::None;  // the part of act the store applies
   Activation act = Activation::None;
 
   DirectConvIo(const at::Tensor& x, const std::optional<at::Tensor>& r, Activation a, at::IntArrayRef out_shape)
@@ -40,7 +41,7 @@ struct DirectConvIo {
       residual = res.const_data_ptr<float>();
     }
     data = out.mutable_data_ptr<float>();
-    store_act = static_cast<int>(is_cheap(act) ? act : Activation::None);
+    store_act = is_cheap(act) ? act : Activation::None;
   }
 
   at::Tensor finish() {
@@ -53,11 +54,11 @@ struct DirectConvIo {
 // accumulator row first, then one pass applies a cheap activation (NaN kept, as in eager PyTorch).
 // Inlined into each kernel's per-x86-level clone.
 inline __attribute__((always_inline)) void store_row(float* __restrict__ out, float* __restrict__ acc,
-                                                     const float* __restrict__ res, int64_t n, int act) {
+                                                     const float* __restrict__ res, int64_t n, Activation act) {
   if (res) {
     for (int64_t c = 0; c < n; ++c) acc[c] += res[c];
   }
-  switch (static_cast<Activation>(act)) {
+  switch (act) {
     case Activation::ReLU: for (int64_t c = 0; c < n; ++c) out[c] = activate<Activation::ReLU>(acc[c]); break;
     case Activation::ReLU6: for (int64_t c = 0; c < n; ++c) out[c] = activate<Activation::ReLU6>(acc[c]); break;
     case Activation::HardSwish: for (int64_t c = 0; c < n; ++c) out[c] = activate<Activation::HardSwish>(acc[c]); break;
@@ -71,7 +72,7 @@ inline __attribute__((always_inline)) void store_row(float* __restrict__ out, fl
 // (so the same results, NaN kept); a channel tail (n < 16) through store_row. Lets a kernel store
 // straight from its accumulators instead of through an accumulator row.
 inline __attribute__((always_inline)) void store_block(float* __restrict__ out, vec16::vf v,
-                                                       const float* __restrict__ res, int64_t n, int act) {
+                                                       const float* __restrict__ res, int64_t n, Activation act) {
   using vec16::vf;
   if (n < vec16::kLanes) {
     alignas(64) float tail[vec16::kLanes];
@@ -80,22 +81,11 @@ inline __attribute__((always_inline)) void store_block(float* __restrict__ out, 
     return;
   }
   if (res) v += vec16::load(res);
-  const vf zero{}, three = zero + 3.0f, six = zero + 6.0f;
-  switch (static_cast<Activation>(act)) {
-    case Activation::ReLU: v = v < zero ? zero : v; break;
-    case Activation::ReLU6: v = v < zero ? zero : (v > six ? six : v); break;
-    case Activation::HardSwish: {
-      vf r = v + three;
-      r = r < zero ? zero : (r > six ? six : r);
-      v = v * r / six;
-      break;
-    }
-    case Activation::HardSigmoid: {
-      vf r = v + three;
-      r = r < zero ? zero : (r > six ? six : r);
-      v = r / six;
-      break;
-    }
+  switch (act) {  // the cheap activations (DirectConvIo::store_act); finish() applies the others
+    case Activation::ReLU: v = vec16::activate_vec<Activation::ReLU>(v); break;
+    case Activation::ReLU6: v = vec16::activate_vec<Activation::ReLU6>(v); break;
+    case Activation::HardSwish: v = vec16::activate_vec<Activation::HardSwish>(v); break;
+    case Activation::HardSigmoid: v = vec16::activate_vec<Activation::HardSigmoid>(v); break;
     default: break;
   }
   vec16::store(out, v);

@@ -17,6 +17,7 @@
 #include "common/cpu_clones.h"
 #include "common/prepacked_weights.h"
 #include "common/vec16_cpu.h"
+#include "common/math.h"
 #include "ops/conv2d_bias_act/direct_conv_cpu.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -34,7 +35,6 @@ using vec16::vf;
 constexpr int64_t kVecs = 4;                  // vectors per panel
 constexpr int64_t kPanel = kVecs * kLanes;    // output channels per packed panel
 constexpr int64_t kPix = 4;                   // pixels per register block: 4 x 4 accumulators
-constexpr int64_t kPointwiseLayout = 2;       // prepacked_weight layout id: panels of (Cin, <= kPanel)
 // Where it pays (benchmarks/ops/bench_pointwise_conv.py, 2 threads, against oneDNN through ATen):
 // 0.47-0.8x of oneDNN's time for MobileNet/ShuffleNet/EfficientNet-sized layers at batch 1
 // (2-15M multiply-adds): there oneDNN's ~20 us per call dominates. Above that it depends on the
@@ -89,7 +89,7 @@ inline __attribute__((always_inline)) void pixels_block(int64_t np, const float*
 // in L1; the packed weight, Cin x Cout floats, stays in L2).
 CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const float* __restrict__ wpk,
                                          const float* __restrict__ bias, const float* __restrict__ res,
-                                         float* __restrict__ out, const Shape& s, int act, int64_t p0, int64_t p1) {
+                                         float* __restrict__ out, const Shape& s, Activation act, int64_t p0, int64_t p1) {
   alignas(64) float acc[kPix * kPanel];
   for (int64_t p = p0; p < p1; p += kPix) {
     const int64_t np = std::min<int64_t>(kPix, p1 - p);
@@ -98,7 +98,7 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
       const int64_t c0 = j * kPanel, nc = std::min<int64_t>(kPanel, s.cout - c0);
       const float* w = wpk + c0 * s.cin;  // full panels before this one: c0 channels x cin
       const float* b = bias + c0;
-      switch ((nc + kLanes - 1) / kLanes) {  // the panel's width in vectors
+      switch (ceil_div(nc, kLanes)) {  // the panel's width in vectors
         case 4: pixels_block<4>(np, xp, w, b, s.cin, acc); break;
         case 3: pixels_block<3>(np, xp, w, b, s.cin, acc); break;
         case 2: pixels_block<2>(np, xp, w, b, s.cin, acc); break;
@@ -122,12 +122,12 @@ bool pointwise_direct_supported(const engine::ConvGeometry& geo) {
 
 at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape) {
-  const int64_t cin = x.size(1), cout = weight.size(0), panels = (cout + kPanel - 1) / kPanel;
+  const int64_t cin = x.size(1), cout = weight.size(0), panels = ceil_div(cout, kPanel);
   const Shape s{cin, cout, panels};
   // (Cout, Cin, 1, 1) -> panels of kPanel output channels, each (Cin, width) row-major, the last
   // one only as wide as the vectors it needs (zero channels past Cout); packed once per weight.
-  const at::Tensor wpk = prepacked_weight(weight, kPointwiseLayout, [](const at::Tensor& wt) {
-    const int64_t co = wt.size(0), ci = wt.size(1), cp = (co + kLanes - 1) / kLanes * kLanes;
+  const at::Tensor wpk = prepacked_weight(weight, PackedLayout::Pointwise, 0, [](const at::Tensor& wt) {
+    const int64_t co = wt.size(0), ci = wt.size(1), cp = round_up(co, kLanes);
     const at::Tensor padded = at::constant_pad_nd(wt.reshape({co, ci}), {0, 0, 0, cp - co});
     std::vector<at::Tensor> parts;
     for (int64_t c0 = 0; c0 < cp; c0 += kPanel) {
@@ -141,7 +141,7 @@ at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
   const int64_t pixels = out_shape[0] * out_shape[2] * out_shape[3];
   // Tasks take whole blocks of kPix pixels, about 32k multiply-adds each at least.
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * panels * kPanel * kPix));
-  at::parallel_for(0, (pixels + kPix - 1) / kPix, grain, [&](int64_t b0, int64_t b1) {
+  at::parallel_for(0, ceil_div(pixels, kPix), grain, [&](int64_t b0, int64_t b1) {
     pointwise_pixels(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, s, io.store_act, b0 * kPix,
                      std::min(pixels, b1 * kPix));
   });

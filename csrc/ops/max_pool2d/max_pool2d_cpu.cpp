@@ -12,7 +12,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "common/vector_cpu.h"
+#include "ops/max_pool2d/max_pool_row_cpu.h"
 #include "ops/max_pool2d/max_pool2d.h"
 
 namespace cnnfast {

@@ -14,7 +14,7 @@
 #include "cnnfast/activation.h"
 #include "common/activation_inplace.h"
 #include "common/onednn_conv_cpu.h"
-#include "common/vector_cpu.h"
+#include "ops/preact_conv1x1/affine_relu_cpu.h"
 #include "conv_engine/conv_engine_cpu.h"
 #include "ops/conv2d_bias_act/conv_path.h"
 #include "cnnfast/ops.h"

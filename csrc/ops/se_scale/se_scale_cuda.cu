@@ -10,6 +10,7 @@
 
 #include "cnnfast/activation.h"
 #include "common/memory_format.h"
+#include "common/math.h"
 #include "ops/se_scale/se_scale.h"
 
 namespace cnnfast {
@@ -43,7 +44,7 @@ void se_scale_into(const at::Tensor& x, const at::Tensor& gate, const std::optio
   const at::Tensor r = residual.has_value() ? with_memory_format(*residual, format) : at::Tensor();
   const int64_t c = x.size(1), hw = x.size(2) * x.size(3);
   const int threads = 256;
-  const int64_t blocks = std::min<int64_t>((numel + threads - 1) / threads, 65535LL * 8);
+  const int64_t blocks = std::min<int64_t>(ceil_div<int64_t>(numel, threads), 65535LL * 8);
   auto stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "se_scale_cuda", [&] {
     const scalar_t* rp = r.defined() ? r.const_data_ptr<scalar_t>() : nullptr;

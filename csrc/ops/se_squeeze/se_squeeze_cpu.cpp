@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/memory_format.h"
-#include "common/vector_cpu.h"
+#include "ops/se_squeeze/row_sums_cpu.h"
 #include "ops/se_squeeze/se_squeeze.h"
 
 namespace cnnfast {

@@ -9,6 +9,7 @@
 #include <torch/library.h>
 
 #include "common/memory_format.h"
+#include "common/math.h"
 #include "ops/se_squeeze/se_squeeze.h"
 
 namespace cnnfast {
@@ -64,12 +65,12 @@ at::Tensor se_squeeze_cuda(const at::Tensor& x) {
   auto stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "se_squeeze_cuda", [&] {
     if (format == at::MemoryFormat::ChannelsLast) {
-      const dim3 block(kWarp, kRowsPerBlock), grid((c + kWarp - 1) / kWarp, n);
+      const dim3 block(kWarp, kRowsPerBlock), grid(ceil_div<int64_t>(c, kWarp), n);
       squeeze_rows_kernel<scalar_t><<<grid, block, 0, stream>>>(xc.const_data_ptr<scalar_t>(),
                                                                 out.data_ptr<scalar_t>(), c, hw);
     } else {
       const int threads = 256, planes_per_block = threads / kWarp;
-      const int64_t blocks = (n * c + planes_per_block - 1) / planes_per_block;
+      const int64_t blocks = ceil_div<int64_t>(n * c, planes_per_block);
       squeeze_planes_kernel<scalar_t><<<blocks, threads, 0, stream>>>(xc.const_data_ptr<scalar_t>(),
                                                                       out.data_ptr<scalar_t>(), n * c, hw);
     }

@@ -1,5 +1,5 @@
 // One-pass bias + residual + activation epilogue for the CPU fallback path (any float dtype).
-#include "common/epilogue_cpu.h"
+#include "ops/conv2d_bias_act/epilogue_cpu.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>

@@ -1,15 +1,14 @@
-// Every activation of cnnfast's epilogue on 16 floats at once, for the conv engine's tile store:
-// the transcendental ones (SiLU, sigmoid, tanh) through a vector exp, so no activation needs a
-// second pass over the output. NaN stays NaN and +-Inf gives what eager PyTorch gives.
+// Every activation of cnnfast's epilogue on 16 floats at once, written once for the vector kernels
+// (the conv engine's tile store, the direct convs' store, small_cnn): the transcendental ones
+// (SiLU, sigmoid, tanh) through a vector exp, so no activation needs a second pass over the output. NaN stays NaN and +-Inf gives what eager PyTorch gives.
 // Always inlined: each per-x86-level clone of the caller gets it at its own vector width.
 #pragma once
 
 #include "cnnfast/activation.h"
 #include "common/vec16_cpu.h"
 
-namespace cnnfast::engine {
+namespace cnnfast::vec16 {
 
-using vec16::vf;
 typedef int vi __attribute__((vector_size(16 * sizeof(int))));
 
 // e^r - 1 for |r| <= ln2 / 2 by its Taylor series to degree 8, without forming 1 + ...: exact
@@ -86,4 +85,4 @@ inline __attribute__((always_inline)) vf activate_vec(vf v) {
   }
 }
 
-}  // namespace cnnfast::engine
+}  // namespace cnnfast::vec16

@@ -19,6 +19,19 @@ class FunctionalLeNet(nn.Module):
         return self.fc3(F.relu(self.fc2(F.relu(self.fc1(out)))))
 
 
+class UserResidual(nn.Module):
+    """A ResNet-style block written by hand with F.relu and +."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(y)) + x)
+
+
 class SEBlock(nn.Module):
     """Squeeze-and-excitation as in many SENet ports: avg_pool2d over the whole map, 1x1 convs."""
 

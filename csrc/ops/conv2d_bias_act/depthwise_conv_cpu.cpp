@@ -93,7 +93,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t img = r / g.oh, oy = r % g.oh;
     // Each 16-channel block goes straight from its accumulator to the output row (store_block:
-    // bias is in the accumulator; residual and the cheap activations are applied there).
+    // bias is in the accumulator; residual and activation are applied there).
     float* const o = out + r * g.ow * g.c;
     const float* const rr = res ? res + r * g.ow * g.c : nullptr;
     auto put = [&](int64_t px, int64_t c0, vf v) __attribute__((always_inline)) {

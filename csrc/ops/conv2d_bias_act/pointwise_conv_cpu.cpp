@@ -104,7 +104,7 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
         case 2: pixels_block<2>(np, xp, w, b, s.cin, acc); break;
         default: pixels_block<1>(np, xp, w, b, s.cin, acc); break;
       }
-      // The store: residual and the cheap activations per element.
+      // The store: residual and activation, 16 channels at a time.
       for (int64_t i = 0; i < np; ++i) {
         store_row(out + (p + i) * s.cout + c0, acc + i * kPanel, res ? res + (p + i) * s.cout + c0 : nullptr, nc, act);
       }

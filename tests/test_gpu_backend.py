@@ -160,7 +160,7 @@ def test_cuda_graphs_replay_matches_eager(dtype):
 def test_half_precision_models_end_to_end(name, dtype, tol):
     # The GPU issue's half-precision path, on the CPU kernels here (fp16 through ATen's conv and
     # cnnfast's epilogue, bf16 through oneDNN); compared with the fp32 model (whole-model
-    # tolerances of the README's table).
+    # tolerances of docs/optimize.md's table).
     model = randomize_batchnorm(getattr(torchvision.models, name)()).eval()
     fast = cnnfast.optimize(copy.deepcopy(model).to(dtype))
     x = torch.randn(2, 3, 64, 64)

@@ -25,7 +25,7 @@ from typing import NamedTuple, Optional
 
 from cnnfast import _C
 
-DEFAULT_MAX_CACHED_BYTES = 1 << 30  # csrc/allocator/block_cache.h, kDefaultMaxCachedBytes
+DEFAULT_MAX_CACHED_BYTES = _C._block_cache_default_max_cached_bytes  # the cap a first install uses
 
 _choice_lock = threading.Lock()
 _user_choice: Optional[bool] = None  # what the user last asked for here; None: not asked

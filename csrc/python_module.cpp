@@ -60,6 +60,7 @@ PYBIND11_MODULE(_C, m) {
         "Whether the brgemm conv engine is built in and runs on this CPU.");
   m.def("_prepacked_weight_count", &cnnfast::prepacked_conv2d_weight_count,
         "Live entries in the cache of prepacked conv weights (dead weights are swept first).");
+  m.attr("_block_cache_default_max_cached_bytes") = cnnfast::block_cache::kDefaultMaxCachedBytes;
   m.def("_block_cache_install", &cnnfast::block_cache::install, py::arg("max_cached_bytes"),
         "Install the block cache (max_cached_bytes < 0 keeps the cap); returns whether it is installed.");
   m.def("_block_cache_uninstall", &cnnfast::block_cache::uninstall, "Put c10's CPU allocator back.");

@@ -46,7 +46,3 @@ def preact_memory_format(x: torch.Tensor, pool: int = 1) -> torch.memory_format:
     cl = channels_innermost(x, x.shape[2] // pool, x.shape[3] // pool)
     return torch.channels_last if cl else torch.contiguous_format
 
-
-def slice_memory_format(t: torch.Tensor) -> torch.memory_format:
-    """The layout of a buffer that t (maybe a channel slice of one) belongs to: concat buffers."""
-    return torch.channels_last if channels_innermost(t) else torch.contiguous_format

@@ -39,6 +39,7 @@ def buffer_like(t: torch.Tensor, channels: int) -> torch.Tensor:
     """An uninitialised buffer with t's batch, spatial size, dtype, device and layout (t may be a
     channel slice of a channels_last tensor: channels innermost counts as channels_last)."""
     _check_batched(t)
+    # (the format chosen inline: TorchScript compiles this, and a memory_format return value it cannot)
     fmt = torch.channels_last if channels_innermost(t) else torch.contiguous_format
     return torch.empty([t.shape[0], channels, t.shape[2], t.shape[3]], dtype=t.dtype, device=t.device,
                        memory_format=fmt)

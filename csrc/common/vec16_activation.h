@@ -1,6 +1,7 @@
 // Every activation of cnnfast's epilogue on 16 floats at once, written once for the vector kernels
 // (the conv engine's tile store, the direct convs' store, small_cnn): the transcendental ones
-// (SiLU, sigmoid, tanh) through a vector exp, so no activation needs a second pass over the output. NaN stays NaN and +-Inf gives what eager PyTorch gives.
+// (SiLU, sigmoid, tanh) through a vector exp, so no activation needs a second pass over the
+// output. NaN stays NaN and +-Inf gives what eager PyTorch gives.
 // Always inlined: each per-x86-level clone of the caller gets it at its own vector width.
 #pragma once
 

@@ -222,7 +222,7 @@ at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
   at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
     depthwise_rows(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, r0, r1);
   });
-  return io.finish();
+  return io.out;
 }
 
 }  // namespace cnnfast

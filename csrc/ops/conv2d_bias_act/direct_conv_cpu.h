@@ -41,8 +41,6 @@ struct DirectConvIo {
     }
     data = out.mutable_data_ptr<float>();
   }
-
-  at::Tensor finish() { return out; }
 };
 
 // v = act(v) for 16 lanes; the activation chosen at run time, once per 16 values.

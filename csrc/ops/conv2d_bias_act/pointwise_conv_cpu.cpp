@@ -145,7 +145,7 @@ at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
     pointwise_pixels(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, s, io.store_act, b0 * kPix,
                      std::min(pixels, b1 * kPix));
   });
-  return io.finish();
+  return io.out;
 }
 
 }  // namespace cnnfast

@@ -29,14 +29,6 @@ constexpr int kLanes = 16;  // one AVX-512 register of floats
 using vec16::vf;
 typedef int32_t vi __attribute__((vector_size(kLanes * sizeof(int32_t))));
 
-CNNFAST_INLINE vf splat(float v) { return vf{} + v; }
-
-// Comparisons with NaN are false, so NaN passes through unchanged (as torch's clamps keep it).
-CNNFAST_INLINE vf clamp(vf v, float lo, float hi) {
-  v = v < splat(lo) ? splat(lo) : v;
-  return v > splat(hi) ? splat(hi) : v;
-}
-
 // Pool 2x2 as part of a conv's store (P: 0 none, 1 average, 2 max). The max lets a NaN win, as
 // torch.max_pool2d does: b is taken where it is larger or NaN.
 template <int P>

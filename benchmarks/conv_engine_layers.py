@@ -29,6 +29,11 @@ def _forced(path, fn):
     return call
 
 
+def _one_by_one(layer):
+    cin, cout, (r, s), stride, padding, dilation, groups, h, w = layer
+    return (r, s) == (1, 1) and tuple(stride) == (1, 1) and tuple(padding) == (0, 0) and groups == 1
+
+
 def measure(layer, batch, seconds):
     cin, cout, (r, s), stride, padding, dilation, groups, h, w = layer
     g = torch.Generator().manual_seed(0)
@@ -43,6 +48,8 @@ def measure(layer, batch, seconds):
     paths = ["engine", "onednn"]
     if rule in ("depthwise", "pointwise", "gemm"):
         paths.append(rule)
+    elif _one_by_one(layer):  # the direct 1x1 kernel can run every such layer: timed to draw its limit
+        paths.append("pointwise")
     runnable = [p for p in paths if _runs_on(p, x, weight, stride, padding, dilation, groups)]
     times = alternating_medians({p: _forced(p, op) for p in runnable}, seconds, max_rounds=200)
     macs = batch * cout * (cin // groups) * r * s * ((h + 2 * padding[0] - dilation[0] * (r - 1) - 1) // stride[0] + 1) * (
@@ -62,12 +69,15 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=0.15, help="per layer and batch")
     p.add_argument("--models", nargs="*", default=None)
     p.add_argument("--kxk", action="store_true", help="only filters larger than 1x1")
+    p.add_argument("--one-by-one", action="store_true", help="only 1x1 stride-1 convs (direct 1x1 kernel vs engine)")
     p.add_argument("--out", default=None, help="path prefix for .json and .md")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     layers = lecture_conv_layers(a.models)
     if a.kxk:
         layers = [(m, layer) for m, layer in layers if layer[2] != (1, 1)]
+    if a.one_by_one:
+        layers = [(m, layer) for m, layer in layers if _one_by_one(layer)]
     rows = []
     with torch.inference_mode():
         for i, (model, layer) in enumerate(layers):

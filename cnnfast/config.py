@@ -62,11 +62,12 @@ CONV_PATHS = ("gemm", "depthwise", "pointwise", "engine", "onednn", "portable")
 
 
 def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
-                  dtype="float32", channels_last=True, onednn=None, into_slice=False) -> str:
+                  dtype="float32", channels_last=True, onednn=None) -> str:
     """The CPU kernel cnnfast.ops.conv2d_bias_act runs for an input of ``x_shape`` (N, C, H, W) and a
     filter of ``weight_shape`` (K, C/groups, R, S): one of CONV_PATHS. ``onednn`` (default: whether
-    this torch has oneDNN and it takes ``dtype``) says whether the oneDNN route can run it;
-    ``into_slice``: for conv2d_bias_act_out writing a channel slice of a concat buffer."""
+    this torch has oneDNN and it takes ``dtype``) says whether the oneDNN route can run it.
+    conv2d_bias_act_out takes the same kernel: the engine and the direct 1x1 kernel store into a
+    concat buffer's channel slice in place, the others compute a temporary and copy it."""
     import torch
 
     if onednn is None:
@@ -78,7 +79,7 @@ def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
     k, _, r, s = (int(v) for v in weight_shape)
     (sh, sw), (ph, pw), (dh, dw) = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, int(groups))
-    return _C._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn), bool(into_slice))
+    return _C._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn))
 
 
 ENGINE_OFF = "no-engine"  # force_conv_path(ENGINE_OFF): the rule with the conv engine left out

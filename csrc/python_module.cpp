@@ -18,9 +18,8 @@ namespace py = pybind11;
 namespace {
 
 // The router's decision for one conv shape: geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh,
-// dw, groups); into_slice: conv2d_bias_act_out writing a channel slice of a concat buffer.
-const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn,
-                      bool into_slice) {
+// dw, groups).
+const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn) {
   if (geometry.size() != 14) throw py::value_error("_conv_path: geometry must hold 14 ints");
   cnnfast::engine::RouteQuery q;
   auto& g = q.geo;
@@ -33,8 +32,7 @@ const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool chan
   g.wo = cnnfast::engine::conv_out_size(g.w, g.s, g.sw, g.pw, g.dw);
   q.fp32 = fp32, q.channels_last = channels_last, q.onednn = onednn;
   q.engine = cnnfast::engine::engine_available();
-  return cnnfast::engine::conv_path_name(into_slice ? cnnfast::engine::route_conv_into_slice(q)
-                                                    : cnnfast::engine::route_conv(q));
+  return cnnfast::engine::conv_path_name(cnnfast::engine::route_conv(q));
 }
 
 int force_conv_path(int path) {
@@ -52,7 +50,7 @@ std::tuple<bool, int64_t, int64_t, int64_t, int64_t> block_cache_stats() {
 
 PYBIND11_MODULE(_C, m) {
   m.def("_conv_path", &conv_path, py::arg("geometry"), py::arg("fp32"), py::arg("channels_last"),
-        py::arg("onednn"), py::arg("into_slice") = false,
+        py::arg("onednn"),
         "The CPU kernel conv2d_bias_act runs for this conv shape (the routing rule's decision).");
   m.def("_force_conv_path", &force_conv_path, py::arg("path"),
         "Run every conv on path i where it can (-1: the rule); returns the previous setting.");

@@ -86,14 +86,6 @@ ConvPath route_conv(const RouteQuery& q) {
   return choose_conv_path(q);
 }
 
-ConvPath route_conv_into_slice(const RouteQuery& q) {
-  const ConvPath path = route_conv(q);
-  if (path == ConvPath::Pointwise && forced_conv_path() == -1 && path_can_run(ConvPath::Engine, q)) {
-    return ConvPath::Engine;
-  }
-  return path;
-}
-
 const char* conv_path_name(ConvPath path) {
   switch (path) {
     case ConvPath::Gemm: return "gemm";

@@ -38,11 +38,6 @@ int forced_conv_path();
 // choose_conv_path, or the forced path where it can run.
 ConvPath route_conv(const RouteQuery& q);
 
-// route_conv for a conv2d_bias_act_out into a channel slice: there the engine stores the slice
-// directly, and every other path computes into a temporary and copies it; the direct 1x1 kernel's
-// edge over the engine (median 1.05x) is smaller than that copy, so its layers take the engine.
-ConvPath route_conv_into_slice(const RouteQuery& q);
-
 const char* conv_path_name(ConvPath path);
 
 }  // namespace cnnfast::engine

@@ -132,6 +132,30 @@ def test_out_overlapping_x_is_refused(batch):
         cnnfast.ops.conv2d_bias_act_out(buf[:, :8], w, b, 1, 1, out=buf[:, 4:12])
 
 
+@pytest.mark.parametrize("kernel", ["pointwise", "engine", "onednn"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_every_cpu_kernel_writes_only_its_slice(kernel, batch):
+    # The direct 1x1 kernel and the engine store into the slice; oneDNN computes and copies.
+    if kernel == "engine" and not cnnfast.build_info()["conv_engine"]:
+        pytest.skip("conv engine not built in or not supported by this CPU")
+    with cnnfast.config.force_conv_path(kernel):
+        for act in ("relu", "silu"):
+            _run(batch, (40, 24, 1, 1, 0, 9), "channels_last", act, residual=True, offset=7, extra=5)
+            _run(batch, (19, 33, 1, 1, 0, 6), "channels_last", act, offset=0, extra=3)
+
+
+def test_a_1x1_into_a_slice_makes_no_copy():
+    x = torch.randn(2, 192, 28, 28).contiguous(memory_format=torch.channels_last)
+    w, b = _conv(192, 64, 1)
+    buf = _buffer(2, 64 + 32, 28, 28, "channels_last", torch.float32)
+    assert cnnfast.config.conv_path_for(x.shape, w.shape) == "pointwise"
+    cnnfast.ops.conv2d_bias_act_out(x, w, b, 1, 0, 1, 1, None, "relu", out=buf[:, 16:80])  # packs the weight
+    with torch.profiler.profile() as prof:
+        cnnfast.ops.conv2d_bias_act_out(x, w, b, 1, 0, 1, 1, None, "relu", out=buf[:, 16:80])
+    assert not [e for e in prof.events() if e.name == "aten::copy_"]
+    assert rel_err(buf[:, 16:80], reference(x.double(), w.double(), b.double(), act="relu")) <= TOLERANCE[torch.float32]
+
+
 def test_disjoint_slices_of_one_buffer_are_fine():
     buf = torch.randn(1, 16, 10, 10)  # NCHW, batch 1: both slices are dense, provably disjoint
     w, b = _conv(8, 8, 3)

@@ -113,10 +113,23 @@ def test_large_maps_with_l2_resident_weight(case, residual):
     _check(args, "relu")
 
 
+@pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("case", [
-    (256, 1024, 14, 14, 1),  # ResNet-50's 1 MB weight: re-read per pixel block, oneDNN is faster
-    (64, 256, 56, 56, 8),    # 411M multiply-adds: past the direct kernel's range
-    (32, 16, 112, 112, 8),   # 51M with 16 output channels: too few accumulators
+    (64, 256, 56, 56, 8),    # ResNet-50's expansion at batch 8 (411M multiply-adds): 0.81-0.93x the engine
+    (1024, 512, 14, 14, 8),  # a 2 MB weight over 1568 pixels
+    (32, 16, 112, 112, 8),   # 16 output channels: 0.71x the engine all the same
+    (768, 576, 17, 17, 1),   # Inception-v3's 17x17 at batch 1 (289 pixels)
+])
+def test_many_pixels_take_the_direct_kernel_whatever_the_weight(case, residual):
+    cin, cout, h, w, batch = case
+    args = _args((cin, cout, h, w), batch, residual)
+    assert config.conv_path_for((batch, cin, h, w), (cout, cin, 1, 1)) == "pointwise"
+    _check(args, "relu")
+
+
+@pytest.mark.parametrize("case", [
+    (256, 1024, 14, 14, 1),  # ResNet-50's 1 MB weight over 196 pixels: the engine is faster
+    (2048, 512, 7, 7, 1),    # 4 MB over 49 pixels: 1.07-1.12x on the direct kernel
 ])
 def test_leaves_the_direct_kernel_where_it_is_slower(case):
     # These go to the conv engine (oneDNN where the engine is not available): see test_conv_route.py.

@@ -39,9 +39,10 @@ def test_small_1x1_takes_the_direct_kernel():
 
 
 @needs_engine
-def test_resnet50_bottleneck_1x1_takes_the_engine():
-    assert path((1, 1024, 14, 14), (256, 1024, 1, 1)) == "engine"
-    assert path((8, 256, 56, 56), (64, 256, 1, 1)) == "engine"
+def test_resnet50_bottleneck_1x1_takes_the_engine_on_small_maps_only():
+    assert path((1, 1024, 14, 14), (256, 1024, 1, 1)) == "engine"  # 196 pixels, a 1 MB weight
+    assert path((8, 256, 56, 56), (64, 256, 1, 1)) == "pointwise"  # 25088 pixels: the direct kernel
+    assert path((8, 2048, 7, 7), (512, 2048, 1, 1)) == "pointwise"  # 392 pixels
 
 
 @needs_engine
@@ -108,11 +109,7 @@ def test_no_engine_runs_the_fallbacks():
         assert path((1, 40, 28, 28), (120, 40, 1, 1)) == "pointwise"
 
 
-@needs_engine
-def test_a_concat_slice_takes_the_engine_over_the_direct_1x1_kernel():
-    # The engine stores the slice in place; the direct kernel would write a temporary and copy it.
+def test_a_1x1_into_a_concat_slice_stays_on_the_direct_kernel():
+    # The direct 1x1 kernel stores into a slice in place, as the engine does (it once gave its
+    # layers to the engine there: 512->64 at 14x14 ran 127 us on the engine, 72 us direct).
     assert path((1, 192, 28, 28), (64, 192, 1, 1)) == "pointwise"
-    assert path((1, 192, 28, 28), (64, 192, 1, 1), into_slice=True) == "engine"
-    assert path((1, 64, 56, 56), (64, 64, 3, 3), padding=1, into_slice=True) == "onednn"  # unchanged
-    with config.force_conv_path("pointwise"):
-        assert path((1, 192, 28, 28), (64, 192, 1, 1), into_slice=True) == "pointwise"

@@ -7,15 +7,14 @@
 namespace cnnfast {
 
 engine::ConvPath conv_path(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef padding,
-                           at::IntArrayRef dilation, const engine::ConvGeometry& geo, c10::MemoryFormat format,
-                           bool into_slice) {
+                           at::IntArrayRef dilation, const engine::ConvGeometry& geo, c10::MemoryFormat format) {
   engine::RouteQuery q;
   q.geo = geo;
   q.fp32 = x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat;
   q.channels_last = format == at::MemoryFormat::ChannelsLast;
   q.onednn = onednn_conv_supported(x, weight, padding, dilation);
   q.engine = engine::engine_available();
-  return into_slice ? engine::route_conv_into_slice(q) : engine::route_conv(q);
+  return engine::route_conv(q);
 }
 
 }  // namespace cnnfast

@@ -10,10 +10,7 @@
 
 namespace cnnfast {
 
-// into_slice: the output is a slice of a larger buffer (conv2d_bias_act_out), see
-// engine::route_conv_into_slice.
 engine::ConvPath conv_path(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef padding,
-                           at::IntArrayRef dilation, const engine::ConvGeometry& geo, c10::MemoryFormat format,
-                           bool into_slice = false);
+                           at::IntArrayRef dilation, const engine::ConvGeometry& geo, c10::MemoryFormat format);
 
 }  // namespace cnnfast

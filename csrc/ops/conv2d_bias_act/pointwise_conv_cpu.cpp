@@ -44,13 +44,23 @@ constexpr int64_t kPix = 4;                   // pixels per register block: 4 x 
 // over a 112 x 112 map), but 1.05-1.34x slower with ResNet-50's 1-4 MB weights (each 4-pixel block
 // re-reads the panel from L3) and 1.1x on 400M+ maps, where oneDNN's blocking reuses loaded
 // inputs more. Fewer than 24 output channels leave too few accumulators (1.27x at 16).
+// Against the conv engine, which took the larger 1x1 layers from 2026-12-03: with at least 256
+// output pixels per call this kernel was faster whatever the weight (every 1x1 stride-1 layer of
+// the lecture models at batch 1 and 8, 2 threads, AMD EPYC Zen 4, 2026-12-04,
+// `benchmarks/conv_engine_layers.py --one-by-one`, results/cpu_pointwise_vs_engine.md): the 72
+// layer-batches this clause moves from the engine take 0.90x the time in total, median 0.95x,
+// 0.56-1.05x (ResNet/ResNeXt-50 at batch 8, Inception-v3's 17x17 layers), and 0.87x of oneDNN's
+// (0.57-0.97x), the fallback where the engine is absent. Below 256 pixels, on
+// 7x7 and 14x14 maps with 1-4 MB weights, the engine stays ahead (up to 1.12x) and the L2 rule decides.
 constexpr int64_t kPointwiseMaxMacs = 32 * 1000 * 1000;
+constexpr int64_t kPointwiseMinPixelsAnyWeight = 256;
 constexpr int64_t kPointwiseL2Macs = 160 * 1000 * 1000;
 constexpr int64_t kPointwiseL2Weight = 128 * 1024;
 constexpr int64_t kPointwiseL2MinCout = 24;
 
 struct Shape {
   int64_t cin, cout, panels;
+  int64_t out_pitch;  // floats between output pixels: cout, or a concat buffer's channel count
 };
 
 // acc[i * kPanel + c] = bias[c] + sum_k x[i, k] * w[k, c] for NP pixels (rows of x, cin apart)
@@ -106,7 +116,7 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
       }
       // The store: residual and activation, 16 channels at a time.
       for (int64_t i = 0; i < np; ++i) {
-        store_row(out + (p + i) * s.cout + c0, acc + i * kPanel, res ? res + (p + i) * s.cout + c0 : nullptr, nc, act);
+        store_row(out + (p + i) * s.out_pitch + c0, acc + i * kPanel, res ? res + (p + i) * s.cout + c0 : nullptr, nc, act);
       }
     }
   }
@@ -117,13 +127,17 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
 bool pointwise_direct_supported(const engine::ConvGeometry& geo) {
   if (!(geo.groups == 1 && geo.reads_input_rows() && geo.n > 0)) return false;
   if (geo.macs() <= kPointwiseMaxMacs) return true;
+  if (geo.n * geo.pixels() >= kPointwiseMinPixelsAnyWeight) return true;
   return geo.macs() <= kPointwiseL2Macs && geo.k * geo.c <= kPointwiseL2Weight && geo.k >= kPointwiseL2MinCout;
 }
 
-at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
-                              const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape) {
+namespace {
+
+// The kernel over every pixel of x into out_data, pixels out_pitch floats apart (residual dense).
+void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                   const float* residual, Activation act, float* out_data, int64_t out_pitch) {
   const int64_t cin = x.size(1), cout = weight.size(0), panels = ceil_div(cout, kPanel);
-  const Shape s{cin, cout, panels};
+  const Shape s{cin, cout, panels, out_pitch};
   // (Cout, Cin, 1, 1) -> panels of kPanel output channels, each (Cin, width) row-major, the last
   // one only as wide as the vectors it needs (zero channels past Cout); packed once per weight.
   const at::Tensor wpk = prepacked_weight(weight, PackedLayout::Pointwise, 0, [](const at::Tensor& wt) {
@@ -136,16 +150,37 @@ at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
     return at::cat(parts);
   });
   const std::vector<float> b = padded_bias(bias, cout, panels * kPanel);
-  DirectConvIo io(x, residual, act, out_shape);
   const float* xp = x.const_data_ptr<float>();
-  const int64_t pixels = out_shape[0] * out_shape[2] * out_shape[3];
+  const int64_t pixels = x.size(0) * x.size(2) * x.size(3);
   // Tasks take whole blocks of kPix pixels, about 32k multiply-adds each at least.
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * panels * kPanel * kPix));
   at::parallel_for(0, ceil_div(pixels, kPix), grain, [&](int64_t b0, int64_t b1) {
-    pointwise_pixels(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, s, io.store_act, b0 * kPix,
+    pointwise_pixels(xp, wpk.const_data_ptr<float>(), b.data(), residual, out_data, s, act, b0 * kPix,
                      std::min(pixels, b1 * kPix));
   });
+}
+
+}  // namespace
+
+at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                              const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape) {
+  DirectConvIo io(x, residual, act, out_shape);
+  run_pointwise(x, weight, bias, io.residual, io.store_act, io.data, weight.size(0));
   return io.out;
+}
+
+bool pixel_dense_nhwc(const at::Tensor& out) {
+  const int64_t pitch = out.stride(3);
+  return out.stride(1) == 1 && pitch >= out.size(1) && (out.size(2) == 1 || out.stride(2) == out.size(3) * pitch) &&
+         (out.size(0) == 1 || out.stride(0) == out.size(2) * out.size(3) * pitch);
+}
+
+void pointwise_conv_cpu_out(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                            const std::optional<at::Tensor>& residual, Activation act, at::Tensor& out) {
+  TORCH_CHECK(pixel_dense_nhwc(out), "cnnfast: pointwise_conv_cpu_out needs pixels at one pitch in out");
+  const at::Tensor res = residual.has_value() ? residual->contiguous(at::MemoryFormat::ChannelsLast) : at::Tensor();
+  run_pointwise(x, weight, bias, res.defined() ? res.const_data_ptr<float>() : nullptr, act,
+                out.mutable_data_ptr<float>(), out.stride(3));
 }
 
 }  // namespace cnnfast

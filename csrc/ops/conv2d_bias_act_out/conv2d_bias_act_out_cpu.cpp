@@ -1,6 +1,6 @@
-// conv2d_bias_act_out on the CPU: where the conv engine runs the layer and `out` is channels_last
-// (a channel slice of a concat buffer), the engine's epilogue stores straight into it, no
-// temporary and no copy; elsewhere the registered conv2d_bias_act kernel, then one copy into the
+// conv2d_bias_act_out on the CPU: where the conv engine or the direct 1x1 kernel runs the layer and
+// `out` is channels_last (a channel slice of a concat buffer), its store writes straight into it,
+// no temporary and no copy; elsewhere the registered conv2d_bias_act kernel, then one copy into the
 // slice (why the oneDNN route cannot write in place: see conv2d_bias_act_out.cpp).
 #include <ATen/ATen.h>
 #include <torch/library.h>
@@ -9,6 +9,7 @@
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
 #include "conv_engine/conv_engine_cpu.h"
 #include "ops/conv2d_bias_act/conv_path.h"
+#include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 #include "ops/conv2d_bias_act_out/conv2d_bias_act_out.h"
 
 namespace cnnfast {
@@ -30,8 +31,13 @@ void conv2d_bias_act_out_cpu(const at::Tensor& x, const at::Tensor& weight, cons
   const auto format = output_memory_format(x);
   if (format == at::MemoryFormat::ChannelsLast && unit_channel_stride(out)) {
     const engine::ConvGeometry geo = engine::make_geometry(x, weight, stride, padding, dilation, groups);
-    if (conv_path(x, weight, padding, dilation, geo, format, /*into_slice=*/true) == engine::ConvPath::Engine) {
+    const engine::ConvPath path = conv_path(x, weight, padding, dilation, geo, format);
+    if (path == engine::ConvPath::Engine) {
       engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, residual, parse_activation(act), out);
+      return;
+    }
+    if (path == engine::ConvPath::Pointwise && pixel_dense_nhwc(out)) {
+      pointwise_conv_cpu_out(x.contiguous(format), weight, bias, residual, parse_activation(act), out);
       return;
     }
   }

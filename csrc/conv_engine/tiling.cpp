@@ -24,6 +24,13 @@ constexpr int64_t kMinTile = 32, kMaxTile = 512;
 constexpr int64_t kFilterShareOfL2 = 8;
 // Enough tasks that two threads' shares differ by a small fraction of one.
 constexpr int64_t kTasksPerThread = 4;
+// Where the output-channel blocks cannot give every thread work, pixel tiles are split to this
+// many tasks per thread, none under kMinSplitTile pixels (the microkernel's M). DenseNet's
+// 128->32 3x3 on 14x14 at batch 1 (one 32-wide block, 196 pixels: one tile) ran on one of two
+// threads: 161 -> 90-97 us split, 7x7 47 -> 29-32 us, GoogLeNet's 24->64 3x3 on 14x14 67 -> 44-46 us
+// (2 threads, AMD EPYC Zen 4, 2026-12-04); one task per thread instead was bimodal (90-160 us).
+constexpr int64_t kSplitTasksPerThread = 2;
+constexpr int64_t kMinSplitTile = 32;
 
 // Output rows at least this wide, on at least this many input channels, take the row-taps loop
 // (one call per row and tap, input read in place) instead of the gather loop: on 3x3 layers over
@@ -78,6 +85,17 @@ Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
   }
   const int64_t base = geo.groups * t.m_tiles;
   if (base < want) t.n_chunks = std::min(t.blocks, ceil_div(want, base));
+  // Still too few tasks (a single output-channel block over a map that fits one tile): split the
+  // pixels, down to kMinSplitTile per tile, or all but one thread idles.
+  if (geo.groups * t.tasks() < threads * kSplitTasksPerThread && pixels > kMinSplitTile) {
+    const int64_t tiles = std::min(ceil_div(pixels, kMinSplitTile),
+                                   ceil_div(threads * kSplitTasksPerThread, geo.groups * t.n_chunks));
+    if (tiles > t.m_tiles) {
+      t.m_tiles = tiles;
+      t.m_tile = ceil_div(pixels, tiles);
+      t.m_tiles = ceil_div(pixels, t.m_tile);
+    }
+  }
   return t;
 }
 

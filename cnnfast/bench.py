@@ -113,9 +113,9 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
     """bench_model with --peers, each method in its own process (cnnfast.peer_worker): eager,
     cnnfast (plain and script=True), ONNX Runtime and OpenVINO, rounds alternating over the methods
     with a short pause between processes; medians over all rounds' samples."""
-    import subprocess
     import tempfile
 
+    from cnnfast import worker_io
     from cnnfast.peers import _onnx_bytes
 
     spec = models.get(name)
@@ -143,13 +143,9 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
             for m in methods:
                 if m in errors:
                     continue
-                cmd = [sys.executable, "-m", "cnnfast.peer_worker", "--model", name, "--batch", str(batch),
-                       "--method", m, "--onnx", onnx_path, "--threads", str(threads),
-                       "--min-seconds", str(min_seconds)]
-                proc = subprocess.run(cmd, capture_output=True, text=True)
-                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-                result = json.loads(lines[-1]) if lines else {"error": f"worker exited {proc.returncode}: "
-                                                                       f"{proc.stderr.strip()[-160:]}"}
+                result = worker_io.run("cnnfast.peer_worker", [
+                    "--model", name, "--batch", str(batch), "--method", m, "--onnx", onnx_path,
+                    "--threads", str(threads), "--min-seconds", str(min_seconds)])
                 if "error" in result:
                     errors[m] = result["error"]
                 else:

@@ -27,6 +27,8 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from cnnfast import worker_io
+
 METHODS = ("cnnfast", "onnxruntime", "openvino")
 
 
@@ -121,7 +123,7 @@ def _onnxruntime(onnx_path: str, x, threads: int, runs: int):
     for _ in range(3):
         plain.run(None, feed)
     wall = _wall_ms(lambda: plain.run(None, feed), runs)
-    del plain
+    plain = None  # its thread pool goes before the profiled session's starts
     opts.enable_profiling = True
     with tempfile.TemporaryDirectory() as tmp:  # ONNX Runtime writes its trace to a file
         opts.profile_file_prefix = os.path.join(tmp, "ort")
@@ -164,7 +166,7 @@ def _openvino(onnx_path: str, x, threads: int, runs: int):
     for _ in range(3):
         plain.infer({0: x_np})
     wall = _wall_ms(lambda: plain.infer({0: x_np}), runs)
-    del plain
+    plain = None  # its thread pool goes before the profiled session's starts
     compiled = core.compile_model(core.read_model(onnx_path), "CPU", {**cfg, "PERF_COUNT": True})
     request = compiled.create_infer_request()
     for _ in range(3):
@@ -220,13 +222,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=20)
     a = p.parse_args(argv)
-    try:
-        print(json.dumps(collect(a.method, a.model, a.batch, a.onnx, a.threads, a.runs)))
-    except ImportError as e:
-        print(json.dumps({"error": f"not installed ({e.name})"}))
-    except Exception as e:  # reported in the table, not fatal to the run
-        print(json.dumps({"error": f"{type(e).__name__}: {str(e).strip()[:200]}"}))
-    return 0
+    return worker_io.report(lambda: collect(a.method, a.model, a.batch, a.onnx, a.threads, a.runs))
 
 
 if __name__ == "__main__":

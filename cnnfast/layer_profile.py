@@ -7,13 +7,13 @@ pools and copies). Writes a Markdown report and the raw rows as JSON."""
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from typing import Dict, List, Optional
 
+from cnnfast import worker_io
 from cnnfast.layer_counters import METHODS
 
 SHORT = {"cnnfast": "cnnfast", "onnxruntime": "ORT", "openvino": "OpenVINO"}
@@ -24,11 +24,8 @@ def _progress(msg: str) -> None:
 
 
 def _worker(method: str, model: str, batch: int, onnx_path: str, threads: int, runs: int) -> dict:
-    cmd = [sys.executable, "-m", "cnnfast.layer_counters", "--model", model, "--batch", str(batch),
-           "--method", method, "--onnx", onnx_path, "--threads", str(threads), "--runs", str(runs)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    return json.loads(lines[-1]) if lines else {"error": f"worker exited {proc.returncode}: {proc.stderr.strip()[-200:]}"}
+    return worker_io.run("cnnfast.layer_counters", ["--model", model, "--batch", str(batch), "--method", method,
+                                                    "--onnx", onnx_path, "--threads", str(threads), "--runs", str(runs)])
 
 
 def profile_model(model: str, batch: int, threads: int = 2, runs: int = 20, repeat: int = 2) -> Dict:

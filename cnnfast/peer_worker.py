@@ -7,11 +7,12 @@ JSON line: {"samples": [seconds...], "setup_s": float} or {"error": "..."}.
 """
 
 import argparse
-import json
 import sys
 import time
 
 import torch
+
+from cnnfast import worker_io
 
 METHODS = ("eager", "cnnfast", "cnnfast_script", "onnxruntime", "openvino")
 
@@ -48,25 +49,23 @@ def main(argv=None) -> int:
     p.add_argument("--min-samples", type=int, default=5)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    try:
-        start = time.perf_counter()
-        fn, x = _method(a.method, a.model, a.batch, a.onnx, a.threads)
-        setup_s = time.perf_counter() - start
-        samples = []
-        with torch.inference_mode():
-            for _ in range(3):  # warm-up: prepacking, JIT kernels, thread pools, allocator
-                fn(x)
-            t0 = time.perf_counter()
-            while len(samples) < a.min_samples or time.perf_counter() - t0 < a.min_seconds:
-                t = time.perf_counter()
-                fn(x)
-                samples.append(time.perf_counter() - t)
-        print(json.dumps({"samples": samples, "setup_s": setup_s}))
-    except ImportError as e:
-        print(json.dumps({"error": f"not installed ({e.name})"}))
-    except Exception as e:  # reported in the table, not fatal to the run
-        print(json.dumps({"error": f"{type(e).__name__}: {str(e).strip()[:160]}"}))
-    return 0
+    return worker_io.report(lambda: _time(a), limit=160)
+
+
+def _time(a) -> dict:
+    start = time.perf_counter()
+    fn, x = _method(a.method, a.model, a.batch, a.onnx, a.threads)
+    setup_s = time.perf_counter() - start
+    samples = []
+    with torch.inference_mode():
+        for _ in range(3):  # warm-up: prepacking, JIT kernels, thread pools, allocator
+            fn(x)
+        t0 = time.perf_counter()
+        while len(samples) < a.min_samples or time.perf_counter() - t0 < a.min_seconds:
+            t = time.perf_counter()
+            fn(x)
+            samples.append(time.perf_counter() - t)
+    return {"samples": samples, "setup_s": setup_s}
 
 
 if __name__ == "__main__":

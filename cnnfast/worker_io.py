@@ -1,0 +1,27 @@
+"""The one-line protocol of cnnfast's measuring workers (cnnfast.peer_worker,
+cnnfast.layer_counters): each runs alone in a fresh process, since runtimes' thread pools slow
+each other when they share one, and prints one JSON line, its result or {"error": "..."}."""
+
+import json
+import subprocess
+import sys
+from typing import Callable, List
+
+
+def report(produce: Callable[[], dict], limit: int = 200) -> int:
+    """Print produce()'s result as the worker's line; a failure is printed as its reason (a missing
+    optional runtime as "not installed (name)"), so the parent reports it instead of dying."""
+    try:
+        print(json.dumps(produce()))
+    except ImportError as e:
+        print(json.dumps({"error": f"not installed ({e.name})"}))
+    except Exception as e:  # reported in the table, not fatal to the run
+        print(json.dumps({"error": f"{type(e).__name__}: {str(e).strip()[:limit]}"}))
+    return 0
+
+
+def run(module: str, args: List[str]) -> dict:
+    """Run `python -m module args...` and return its line (or why there was none)."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1]) if lines else {"error": f"worker exited {proc.returncode}: {proc.stderr.strip()[-200:]}"}

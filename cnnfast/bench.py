@@ -49,8 +49,7 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
     start = time.perf_counter()
     fast = cnnfast.optimize(eager, script=script)
     optimize_s = time.perf_counter() - start
-    x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
-                    generator=torch.Generator().manual_seed(0)).to(device=device, dtype=dtype)
+    x = spec.example_input(batch).to(device=device, dtype=dtype)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
     def timed(model):
@@ -121,8 +120,7 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
     spec = models.get(name)
     torch.manual_seed(0)
     eager = randomize_batchnorm(spec.build()).eval()
-    x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
-                    generator=torch.Generator().manual_seed(0))
+    x = spec.example_input(batch)
     start = time.perf_counter()
     fast = cnnfast.optimize(eager)
     optimize_s = time.perf_counter() - start

@@ -59,8 +59,7 @@ def _cnnfast(model_name: str, batch: int, runs: int):
     spec = models.get(model_name)
     torch.manual_seed(0)
     eager = randomize_batchnorm(spec.build()).eval()
-    x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
-                    generator=torch.Generator().manual_seed(0))
+    x = spec.example_input(batch)
     # Both forms cnnfast bench times (the module, and frozen TorchScript with no Python between
     # the ops); the faster one is profiled, as the peers table takes the faster one.
     forms = {"module": cnnfast.optimize(eager, example_input=x),
@@ -206,8 +205,7 @@ def collect(method: str, model_name: str, batch: int, onnx_path: Optional[str], 
         from cnnfast import models
 
         spec = models.get(model_name)
-        x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
-                        generator=torch.Generator().manual_seed(0))
+        x = spec.example_input(batch)
         make = _onnxruntime if method == "onnxruntime" else _openvino
         layers, wall = make(onnx_path, x, threads, runs)
     return {"layers": layers, "wall_ms": wall, "form": form}
@@ -215,11 +213,7 @@ def collect(method: str, model_name: str, batch: int, onnx_path: Optional[str], 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="per-layer counters of one runtime, in this process")
-    p.add_argument("--model", required=True)
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--method", choices=METHODS, required=True)
-    p.add_argument("--onnx", default=None, help="the ONNX file (ONNX Runtime, OpenVINO)")
-    p.add_argument("--threads", type=int, default=2)
+    worker_io.add_worker_arguments(p, METHODS)
     p.add_argument("--runs", type=int, default=20)
     a = p.parse_args(argv)
     return worker_io.report(lambda: collect(a.method, a.model, a.batch, a.onnx, a.threads, a.runs))

@@ -40,8 +40,7 @@ def profile_model(model: str, batch: int, threads: int = 2, runs: int = 20, repe
     spec = models.get(model)
     torch.manual_seed(0)
     eager = randomize_batchnorm(spec.build()).eval()
-    x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
-                    generator=torch.Generator().manual_seed(0))
+    x = spec.example_input(batch)
     result: Dict = {"model": model, "batch": batch, "threads": threads, "runs": {m: [] for m in METHODS},
                     "errors": {}}
     with tempfile.TemporaryDirectory() as tmp:

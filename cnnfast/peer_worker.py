@@ -23,8 +23,7 @@ def _method(name, model_name, batch, onnx_path, threads):
     from cnnfast.testing import randomize_batchnorm
 
     spec = models.get(model_name)
-    x = torch.randn(batch, spec.channels, spec.input_size, spec.input_size,
-                    generator=torch.Generator().manual_seed(0))
+    x = spec.example_input(batch)
     if name in ("onnxruntime", "openvino"):
         with open(onnx_path, "rb") as f:
             onnx = f.read()
@@ -40,11 +39,7 @@ def _method(name, model_name, batch, onnx_path, threads):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="time one method of cnnfast bench --peers in this process")
-    p.add_argument("--model", required=True)
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--method", choices=METHODS, required=True)
-    p.add_argument("--onnx", default=None, help="the ONNX file (ONNX Runtime, OpenVINO)")
-    p.add_argument("--threads", type=int, default=2)
+    worker_io.add_worker_arguments(p, METHODS)
     p.add_argument("--min-seconds", type=float, default=1.0)
     p.add_argument("--min-samples", type=int, default=5)
     a = p.parse_args(argv)

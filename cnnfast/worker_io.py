@@ -2,10 +2,11 @@
 cnnfast.layer_counters): each runs alone in a fresh process, since runtimes' thread pools slow
 each other when they share one, and prints one JSON line, its result or {"error": "..."}."""
 
+import argparse
 import json
 import subprocess
 import sys
-from typing import Callable, List
+from typing import Callable, List, Sequence
 
 
 def report(produce: Callable[[], dict], limit: int = 200) -> int:
@@ -25,3 +26,12 @@ def run(module: str, args: List[str]) -> dict:
     proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     return json.loads(lines[-1]) if lines else {"error": f"worker exited {proc.returncode}: {proc.stderr.strip()[-200:]}"}
+
+
+def add_worker_arguments(p: argparse.ArgumentParser, methods: Sequence[str]) -> None:
+    """What every worker is told: which model, batch, method, ONNX file and thread count."""
+    p.add_argument("--model", required=True)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--method", choices=methods, required=True)
+    p.add_argument("--onnx", default=None, help="the ONNX file (ONNX Runtime, OpenVINO)")
+    p.add_argument("--threads", type=int, default=2)

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/cpu_clones.h"
+#include "common/memory_format.h"
 #include "common/prepacked_weights.h"
 #include "common/vec16_cpu.h"
 #include "common/math.h"
@@ -167,12 +168,6 @@ at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
   DirectConvIo io(x, residual, act, out_shape);
   run_pointwise(x, weight, bias, io.residual, io.store_act, io.data, weight.size(0));
   return io.out;
-}
-
-bool pixel_dense_nhwc(const at::Tensor& out) {
-  const int64_t pitch = out.stride(3);
-  return out.stride(1) == 1 && pitch >= out.size(1) && (out.size(2) == 1 || out.stride(2) == out.size(3) * pitch) &&
-         (out.size(0) == 1 || out.stride(0) == out.size(2) * out.size(3) * pitch);
 }
 
 void pointwise_conv_cpu_out(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,

@@ -19,12 +19,9 @@ bool pointwise_direct_supported(const engine::ConvGeometry& geo);
 at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape);
 
-// True when out's pixels all lie one pitch apart with unit channel stride: a channels_last
-// tensor, or a channel slice of a fresh channels_last concat buffer.
-bool pixel_dense_nhwc(const at::Tensor& out);
-
-// pointwise_conv_cpu written into out (its shape; pixel_dense_nhwc), so a concat buffer's channel
-// slice gets the layer with no temporary and no copy. The residual, if any, has out's shape.
+// pointwise_conv_cpu written into out (its shape; pixel_dense_nhwc in common/memory_format.h), so a
+// concat buffer's channel slice gets the layer with no temporary and no copy. The residual, if
+// any, has out's shape.
 void pointwise_conv_cpu_out(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                             const std::optional<at::Tensor>& residual, Activation act, at::Tensor& out);
 

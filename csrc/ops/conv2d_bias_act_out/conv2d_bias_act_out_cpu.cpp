@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "cnnfast/activation.h"
+#include "common/memory_format.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
 #include "conv_engine/conv_engine_cpu.h"
 #include "ops/conv2d_bias_act/conv_path.h"
@@ -15,12 +16,6 @@
 namespace cnnfast {
 
 namespace {
-
-// NHWC with any row and pixel pitch: a channels_last tensor or a channel slice of one.
-bool unit_channel_stride(const at::Tensor& out) {
-  return out.stride(1) == 1 && out.stride(3) >= out.size(1) && out.stride(2) >= out.size(3) * out.stride(3) &&
-         out.stride(0) >= out.size(2) * out.stride(2);
-}
 
 void conv2d_bias_act_out_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                              at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,

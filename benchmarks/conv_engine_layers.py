@@ -34,6 +34,11 @@ def _one_by_one(layer):
     return (r, s) == (1, 1) and tuple(stride) == (1, 1) and tuple(padding) == (0, 0) and groups == 1
 
 
+def _depthwise(layer):
+    cin, cout, _, _, _, _, groups, _, _ = layer
+    return groups == cin == cout and groups > 1
+
+
 def measure(layer, batch, seconds):
     cin, cout, (r, s), stride, padding, dilation, groups, h, w = layer
     g = torch.Generator().manual_seed(0)
@@ -46,7 +51,9 @@ def measure(layer, batch, seconds):
 
     rule = config.conv_path_for(x.shape, weight.shape, stride, padding, dilation, groups)
     paths = ["engine", "onednn"]
-    if rule in ("depthwise", "pointwise", "gemm"):
+    if _depthwise(layer):  # the direct kernel runs every depthwise conv (the engine does too, one group
+        paths = ["onednn", "depthwise"]  # per call: 10-100x slower, not timed)
+    elif rule in ("pointwise", "gemm"):
         paths.append(rule)
     elif _one_by_one(layer):  # the direct 1x1 kernel can run every such layer: timed to draw its limit
         paths.append("pointwise")
@@ -70,6 +77,7 @@ def main(argv=None):
     p.add_argument("--models", nargs="*", default=None)
     p.add_argument("--kxk", action="store_true", help="only filters larger than 1x1")
     p.add_argument("--one-by-one", action="store_true", help="only 1x1 stride-1 convs (direct 1x1 kernel vs engine)")
+    p.add_argument("--depthwise", action="store_true", help="only depthwise convs (direct kernel vs oneDNN)")
     p.add_argument("--out", default=None, help="path prefix for .json and .md")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -78,6 +86,8 @@ def main(argv=None):
         layers = [(m, layer) for m, layer in layers if layer[2] != (1, 1)]
     if a.one_by_one:
         layers = [(m, layer) for m, layer in layers if _one_by_one(layer)]
+    if a.depthwise:
+        layers = [(m, layer) for m, layer in layers if _depthwise(layer)]
     rows = []
     with torch.inference_mode():
         for i, (model, layer) in enumerate(layers):
@@ -87,8 +97,10 @@ def main(argv=None):
                 rows.append(r)
                 us = r["us"]
                 ratio = us["engine"] / us["onednn"] if "engine" in us and "onednn" in us else float("nan")
+                if "depthwise" in us:
+                    ratio = us["depthwise"] / us["onednn"]
                 print(f"[{i + 1}/{len(layers)}] {model:18s} {_name(layer):42s} b{batch} rule={r['rule']:9s} "
-                      + " ".join(f"{k}={v:8.1f}us" for k, v in us.items()) + f"  engine/onednn={ratio:.2f}",
+                      + " ".join(f"{k}={v:8.1f}us" for k, v in us.items()) + f"  /onednn={ratio:.2f}",
                       flush=True)
     info = {"cpu": cpu_model(), "threads": a.threads, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
     if a.out:
@@ -111,17 +123,20 @@ def _markdown(rows, info):
            f"{info['cpu']}, {info['threads']} threads, torch {info['torch']}, {info['date']}; fp32 channels_last, "
            "bias + ReLU; median us per call (`python benchmarks/conv_engine_layers.py`). `rule`: the path "
            "cnnfast's router takes (csrc/conv_engine/route.cpp).\n",
-           "| model | layer | batch | rule | engine us | oneDNN us | direct us | engine / oneDNN | GFLOP/s (rule) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| model | layer | batch | rule | engine us | oneDNN us | direct us | engine / oneDNN | direct / oneDNN | "
+           "GFLOP/s (rule) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         us = r["us"]
         direct = next((us[k] for k in ("depthwise", "pointwise", "gemm") if k in us), None)
         rule_us = us.get(r["rule"], min(us.values()))
         ratio = us["engine"] / us["onednn"] if "engine" in us and "onednn" in us else None
+        direct_ratio = direct / us["onednn"] if direct and "onednn" in us else None
+        engine = f"{us['engine']:.1f}" if "engine" in us else "-"
         out.append(f"| {r['model']} | {_name(r['layer'])} | {r['batch']} | {r['rule']} | "
-                   f"{us.get('engine', float('nan')):.1f} | {us.get('onednn', float('nan')):.1f} | "
-                   + (f"{direct:.1f}" if direct else "") + " | " + (f"{ratio:.2f}" if ratio else "") +
-                   f" | {2 * r['macs'] / rule_us / 1e3:.0f} |")
+                   f"{engine} | {us.get('onednn', float('nan')):.1f} | "
+                   + (f"{direct:.1f}" if direct else "") + " | " + (f"{ratio:.2f}" if ratio else "") + " | "
+                   + (f"{direct_ratio:.2f}" if direct_ratio else "") + f" | {2 * r['macs'] / rule_us / 1e3:.0f} |")
     return "\n".join(out) + "\n"
 
 

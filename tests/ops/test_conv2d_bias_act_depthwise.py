@@ -1,8 +1,8 @@
 """conv2d_bias_act's direct depthwise kernel (csrc/ops/conv2d_bias_act/depthwise_conv_cpu.cpp:
-channels_last fp32, one filter per channel, up to ~3.3M multiply-adds) against the float64
-reference, over the shapes that take each of its code paths: eight-pixel blocks and the
-one-pixel remainder (with and without four channel blocks together), channel counts off the
-16-lane grid, rectangular kernels, strides and padding, dilation, residual, every activation,
+channels_last fp32, one filter per channel) against the float64
+reference, over the shapes that take each of its code paths: eight-pixel blocks, whole or ending
+past the row (only its pixels stored; the sanitizer build, tools/sanitize.sh, sees no store past the
+output), channel counts off the 16-lane grid, rectangular kernels, strides and padding, dilation, residual, every activation,
 batches whose images share a thread's row ring, and NaN/Inf."""
 
 import pytest
@@ -17,10 +17,10 @@ ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", 
 
 # (C, H, W, (kh, kw), stride, padding, dilation)
 CASES = [
-    (58, 28, 28, (3, 3), (1, 1), (1, 1), (1, 1)),   # ShuffleNet stage 2: 3 blocks of 8 + 4 pixels
+    (58, 28, 28, (3, 3), (1, 1), (1, 1), (1, 1)),   # ShuffleNet stage 2: 3 blocks of 8, a fourth with 4 pixels
     (24, 56, 56, (3, 3), (2, 2), (1, 1), (1, 1)),   # strided
-    (232, 7, 7, (3, 3), (1, 1), (1, 1), (1, 1)),    # only remainder pixels, 4 channel blocks at once
-    (67, 9, 17, (5, 5), (1, 1), (2, 2), (1, 1)),    # 67 channels: 4 blocks together + 1 alone
+    (232, 7, 7, (3, 3), (1, 1), (1, 1), (1, 1)),    # 7 pixels: one block ending past the row
+    (67, 9, 17, (5, 5), (1, 1), (2, 2), (1, 1)),    # 67 channels: a partial 16-lane block
     (1, 12, 13, (3, 3), (1, 1), (1, 1), (1, 1)),    # one channel
     (16, 10, 19, (3, 5), (2, 1), (1, 2), (1, 1)),   # rectangular kernel, mixed stride and padding
     (20, 15, 15, (3, 3), (1, 1), (2, 2), (2, 2)),   # dilation

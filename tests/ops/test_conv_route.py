@@ -30,8 +30,14 @@ def test_small_depthwise_takes_the_direct_kernel():
     assert path((1, 116, 28, 28), (116, 1, 3, 3), padding=1, groups=116) == "depthwise"
 
 
-def test_large_depthwise_stays_with_onednn():
-    assert path((8, 1152, 7, 7), (1152, 1, 5, 5), padding=2, groups=1152) == "onednn"
+def test_large_depthwise_on_whole_channel_blocks_takes_the_direct_kernel():
+    assert path((8, 1152, 7, 7), (1152, 1, 5, 5), padding=2, groups=1152) == "depthwise"
+    assert path((8, 144, 56, 56), (144, 1, 3, 3), padding=1, groups=144) == "depthwise"
+
+
+def test_large_depthwise_off_the_channel_blocks_stays_with_onednn():
+    assert path((8, 72, 56, 56), (72, 1, 3, 3), padding=1, groups=72) == "onednn"  # 72 = 4.5 blocks of 16
+    assert path((1, 72, 56, 56), (72, 1, 3, 3), padding=1, groups=72) == "depthwise"  # small: still direct
 
 
 def test_small_1x1_takes_the_direct_kernel():

@@ -35,8 +35,8 @@ constexpr int64_t kPixels = 8;  // output pixels accumulated together
 
 int64_t padded(int64_t c) { return round_up(c, kLanes); }
 
-// Up to this many multiply-adds per call this kernel beats oneDNN's depthwise conv (see
-// depthwise_direct_supported for the measurements); from there on oneDNN streams as well or better.
+// Up to this many multiply-adds per call this kernel beats oneDNN's depthwise conv at any channel
+// count (see depthwise_direct_supported for the measurements).
 constexpr int64_t kMaxDirectMacs = 3300000;
 
 struct Geometry {
@@ -83,7 +83,12 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
                                        float* __restrict__ out, const Geometry& g, Activation act, int64_t r0, int64_t r1) {
   // A ring of padded input rows: consecutive output rows share KH - stride of theirs, so each
   // input row is copied in once per task. Padding columns and channels are zeroed once, here.
-  const int64_t padded_w = g.w + 2 * g.pw, row = padded_w * g.cp, span = (g.kh - 1) * g.dh + 1;
+  // Rows are wide enough for whole blocks of eight output pixels: the last block of a row reads
+  // zero columns past the padding and stores only its valid pixels. A row's last OW % 8 pixels took
+  // one load per multiply-add before, and on 7x7 and 14x14 maps that was most of them.
+  const int64_t block_cols = (round_up(g.ow, kPixels) - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  const int64_t padded_w = std::max(g.w + 2 * g.pw, block_cols), row = padded_w * g.cp;
+  const int64_t span = (g.kh - 1) * g.dh + 1;
   // 64-byte aligned (std::vector gives 16): a vector load that straddles two cache lines costs
   // two, and measured here that halved the kernel's speed.
   std::vector<float> ring_mem(span * row + kLanes, 0.0f);
@@ -124,8 +129,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
     // columns they read stay in L1): eight independent FMA chains keep both FMA units busy (one
     // chain is bound by the FMA latency, ~4x slower), and each filter tap is loaded once for the eight.
     const TapForm form = tap_form(g);
-    int64_t ox = 0;
-    for (; ox + kPixels <= g.ow; ox += kPixels) {
+    for (int64_t ox = 0; ox < g.ow; ox += kPixels) {
+      const int64_t valid = std::min(kPixels, g.ow - ox);
       for (int64_t c0 = 0; c0 < g.cp; c0 += kLanes) {
         const vf b0 = load(bias + c0);
         vf v[kPixels];
@@ -149,40 +154,11 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
             for (int64_t p = 0; p < kPixels; ++p) v[p] += load(ik + p * g.sw * g.cp) * wv;
           }
         }
+        // Unrolled with constant indices either way, so v stays in registers.
 #pragma GCC unroll 8
-        for (int64_t p = 0; p < kPixels; ++p) put(ox + p, c0, v[p]);
-      }
-    }
-    // The last OW % 8 pixels one at a time, four channel blocks together (again independent chains).
-    for (; ox < g.ow; ++ox) {
-      int64_t c0 = 0;
-      for (; c0 + 4 * kLanes <= g.cp; c0 += 4 * kLanes) {
-        vf v[4];
-#pragma GCC unroll 4
-        for (int64_t q = 0; q < 4; ++q) v[q] = load(bias + c0 + q * kLanes);
-        for (int64_t t = 0; t < g.kh; ++t) {
-          if (!tap_rows[t]) continue;
-          const float* in = tap_rows[t] + ox * g.sw * g.cp + c0;
-          const float* wt = wpk + t * g.kw * g.cp + c0;
-          for (int64_t k = 0; k < g.kw; ++k) {
-#pragma GCC unroll 4
-            for (int64_t q = 0; q < 4; ++q) {
-              v[q] += load(in + k * g.dw * g.cp + q * kLanes) * load(wt + k * g.cp + q * kLanes);
-            }
-          }
+        for (int64_t p = 0; p < kPixels; ++p) {
+          if (p < valid) put(ox + p, c0, v[p]);
         }
-#pragma GCC unroll 4
-        for (int64_t q = 0; q < 4; ++q) put(ox, c0 + q * kLanes, v[q]);
-      }
-      for (; c0 < g.cp; c0 += kLanes) {
-        vf v = load(bias + c0);
-        for (int64_t t = 0; t < g.kh; ++t) {
-          if (!tap_rows[t]) continue;
-          const float* in = tap_rows[t] + ox * g.sw * g.cp + c0;
-          const float* wt = wpk + t * g.kw * g.cp + c0;
-          for (int64_t k = 0; k < g.kw; ++k) v += load(in + k * g.dw * g.cp) * load(wt + k * g.cp);
-        }
-        put(ox, c0, v);
       }
     }
   }
@@ -192,13 +168,14 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
 
 bool depthwise_direct_supported(const engine::ConvGeometry& geo) {
   if (!(geo.groups == geo.c && geo.k == geo.groups && geo.n > 0)) return false;
-  // Where it pays (benchmarks/ops/bench_depthwise_conv.py, 2 threads, against oneDNN through
-  // ATen): up to ~3.3M multiply-adds, where oneDNN's fixed cost per call dominates, this kernel
-  // took 0.25-0.8x the time (ShuffleNet's 58 x 28 x 28 at batch 1: 12 vs 33 us); from ~3.4M on,
-  // oneDNN's depthwise kernel streams as well or better (EfficientNet's 1152 x 7 x 7 at batch 8:
-  // 119 vs 159 us), and larger maps stay with it. 5x5 filters on 512+ channels also stay: there
-  // oneDNN was as fast or faster even at batch 1 (EfficientNet's 1152 x 7 x 7: 45 vs 55 us).
-  return geo.macs() <= kMaxDirectMacs && !(geo.taps() >= 25 && geo.k >= 512);
+  // Where it pays, against oneDNN's depthwise kernel through ATen (every depthwise conv of the
+  // lecture models at batch 1 and 8, 2 threads, bias + ReLU, AMD EPYC Zen 4, 2026-12-04:
+  // `benchmarks/conv_engine_layers.py --depthwise`, benchmarks/results/cpu_depthwise_layers.md):
+  // 0.31-0.82x of its time on all 28 at batch 1 and on the batch-8 ones whose channels fill whole
+  // 16-lane blocks (0.38-1.03x); where they do not (MobileNetV3's 72 and 120 channels at batch 8)
+  // the row copy goes element by element and the padded lanes are wasted work: 1.11-1.32x. Those
+  // stay with oneDNN above the size where its fixed cost per call dominates (~3.3M multiply-adds).
+  return geo.c % kLanes == 0 || geo.macs() <= kMaxDirectMacs;
 }
 
 at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,

@@ -52,7 +52,7 @@ inline __attribute__((always_inline)) vf exp_vec(vf x) {
   return x != x ? x : y;
 }
 
-// SiLU, v / (1 + e^-v), in about 19 vector operations where the exp_vec form took ~30: on Zen 4
+// SiLU, v / (1 + e^-v), in about 20 vector operations where the exp_vec form took ~30: on Zen 4
 // each 512-bit operation costs about a cycle, and there SiLU was 15% of EfficientNet-B0's
 // inference (64.6 ms with it at batch 8, 54.7 with ReLU in its place, alternated in one process).
 // - e = e^-|v| lies in (0, 1] and cannot overflow, so one clamp serves: |v| is capped at 88, where
@@ -62,8 +62,9 @@ inline __attribute__((always_inline)) vf exp_vec(vf x) {
 //   compare above 88's: e = 0, and v itself carries the NaN out.
 // - sigmoid(v) is 1 / (1 + e) for v >= 0 and e / (1 + e) below, so silu = (v < 0 ? v e : v) / (1 + e).
 // - e^r on |r| <= ln2 / 2 by a degree-6 polynomial fitted for least maximum relative error
-//   (0.73 ulp in float32 Horner form); r = -|v| - n ln2 in one FMA with ln2 rounded to float,
-//   which adds at most n * 1.9e-9 (2 ulp at |v| = 88, 0.25 ulp for |v| < 10).
+//   (0.73 ulp in float32 Horner form); r = -|v| - n ln2 with ln2 split in two (Cody-Waite), as in
+//   exp_vec: one FMA with ln2 rounded to float would do where FMA exists, but the baseline clone
+//   (and the sanitizer build) has none, and there n ln2's rounding cost 34 ulp.
 // Within 3 ulp of the exact value over the float range (tests/ops/test_vec_activation.py).
 inline __attribute__((always_inline)) vf silu_vec(vf v) {
   const vf zero{};
@@ -79,7 +80,8 @@ inline __attribute__((always_inline)) vf silu_vec(vf v) {
   const vf shift = zero + (12582912.0f + 127.0f);
   const vf tm = a * -1.44269504088896341f + shift;
   const vf n = tm - shift;
-  const vf r = n * -0.693147182f - a;
+  vf r = n * -0.693359375f - a;  // exact: ln2's high part has 9 bits, n 8
+  r = r - n * -2.12194440e-4f;     // and its low part
   vf p = zero + 0.0013752540107816458f;
   p = p * r + 0.00836891308426857f;
   p = p * r + 0.041669514030218124f;

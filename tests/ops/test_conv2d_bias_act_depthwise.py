@@ -28,6 +28,12 @@ CASES = [
     (40, 6, 9, (1, 1), (1, 1), (0, 0), (1, 1)),     # 1x1 depthwise (a per-channel scale)
     (130, 11, 11, (7, 7), (3, 3), (3, 3), (1, 1)),  # big kernel, stride 3
     (72, 28, 28, (5, 5), (2, 2), (2, 2), (1, 1)),   # 5x5 stride 2 (MobileNetV3): 8 pixels from 19 columns
+    # Channels on whole 16-lane blocks (rows copied whole into the ring), wider maps.
+    (32, 20, 37, (3, 3), (1, 1), (1, 1), (1, 1)),   # five blocks, the last with 5 pixels
+    (48, 23, 41, (5, 5), (2, 2), (2, 2), (1, 1)),   # stride 2, 5x5
+    (64, 9, 30, (3, 3), (1, 1), (2, 2), (2, 2)),    # dilation 2
+    (96, 14, 14, (5, 5), (1, 1), (2, 2), (1, 1)),   # EfficientNet's 14x14 5x5
+    (16, 6, 64, (3, 3), (1, 1), (0, 0), (1, 1)),    # no padding
 ]
 
 

@@ -44,9 +44,13 @@ def test_other_dtypes(dtype):
     _check(_x(2, 40, 13, "channels_last", dtype), 3, 2, 1, True)
 
 
-def test_nan_and_inf():
-    x = _x(2, 16, 9, "channels_last").clone()
-    x[0, 3, 4, 4] = float("nan")
+# 16: one vector; 72: four vectors together + 8 alone; 150: two groups of four, one vector, 6 alone
+@pytest.mark.parametrize("c", [16, 72, 150])
+def test_nan_and_inf(c):
+    x = _x(2, c, 9, "channels_last").clone()
+    for ch in {3, min(40, c - 1), min(130, c - 1), c - 1}:
+        x[0, ch, 4, 4] = float("nan")
+        x[1, ch, 8, 1] = -float("nan")  # sign bit set: still NaN
     x[1, 5, 0, 0] = float("-inf")
     x[1, 6, 2, 2] = float("inf")
     _check(x, 3, 2, 1, True)

@@ -39,6 +39,11 @@ def _depthwise(layer):
     return groups == cin == cout and groups > 1
 
 
+def _stem(layer):
+    cin, cout, _, _, _, _, groups, _, _ = layer
+    return cin <= 4 and cout <= 64 and groups == 1
+
+
 def measure(layer, batch, seconds):
     cin, cout, (r, s), stride, padding, dilation, groups, h, w = layer
     g = torch.Generator().manual_seed(0)
@@ -53,6 +58,8 @@ def measure(layer, batch, seconds):
     paths = ["engine", "onednn"]
     if _depthwise(layer):  # the direct kernel runs every depthwise conv (the engine does too, one group
         paths = ["onednn", "depthwise"]  # per call: 10-100x slower, not timed)
+    elif _stem(layer):  # and the stem kernel every conv with few input channels
+        paths = ["onednn", "stem"]
     elif rule in ("pointwise", "gemm"):
         paths.append(rule)
     elif _one_by_one(layer):  # the direct 1x1 kernel can run every such layer: timed to draw its limit
@@ -78,6 +85,7 @@ def main(argv=None):
     p.add_argument("--kxk", action="store_true", help="only filters larger than 1x1")
     p.add_argument("--one-by-one", action="store_true", help="only 1x1 stride-1 convs (direct 1x1 kernel vs engine)")
     p.add_argument("--depthwise", action="store_true", help="only depthwise convs (direct kernel vs oneDNN)")
+    p.add_argument("--stems", action="store_true", help="only convs with <= 4 input channels (stem kernel vs oneDNN)")
     p.add_argument("--out", default=None, help="path prefix for .json and .md")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -88,6 +96,8 @@ def main(argv=None):
         layers = [(m, layer) for m, layer in layers if _one_by_one(layer)]
     if a.depthwise:
         layers = [(m, layer) for m, layer in layers if _depthwise(layer)]
+    if a.stems:
+        layers = [(m, layer) for m, layer in layers if _stem(layer)]
     rows = []
     with torch.inference_mode():
         for i, (model, layer) in enumerate(layers):
@@ -97,8 +107,9 @@ def main(argv=None):
                 rows.append(r)
                 us = r["us"]
                 ratio = us["engine"] / us["onednn"] if "engine" in us and "onednn" in us else float("nan")
-                if "depthwise" in us:
-                    ratio = us["depthwise"] / us["onednn"]
+                for direct in ("depthwise", "stem"):
+                    if direct in us:
+                        ratio = us[direct] / us["onednn"]
                 print(f"[{i + 1}/{len(layers)}] {model:18s} {_name(layer):42s} b{batch} rule={r['rule']:9s} "
                       + " ".join(f"{k}={v:8.1f}us" for k, v in us.items()) + f"  /onednn={ratio:.2f}",
                       flush=True)
@@ -128,7 +139,7 @@ def _markdown(rows, info):
            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         us = r["us"]
-        direct = next((us[k] for k in ("depthwise", "pointwise", "gemm") if k in us), None)
+        direct = next((us[k] for k in ("depthwise", "pointwise", "stem", "gemm") if k in us), None)
         rule_us = us.get(r["rule"], min(us.values()))
         ratio = us["engine"] / us["onednn"] if "engine" in us and "onednn" in us else None
         direct_ratio = direct / us["onednn"] if direct and "onednn" in us else None

@@ -6,6 +6,7 @@
 
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
+#include "ops/conv2d_bias_act/stem_conv_cpu.h"
 
 namespace cnnfast::engine {
 
@@ -48,6 +49,7 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   const bool direct = q.fp32 && q.channels_last;
   if (direct && depthwise_direct_supported(g)) return ConvPath::Depthwise;
   if (direct && pointwise_direct_supported(g)) return ConvPath::Pointwise;
+  if (direct && stem_direct_supported(g)) return ConvPath::Stem;
   if (direct && q.engine && engine_pays(g)) return ConvPath::Engine;
   if (q.onednn) return ConvPath::OneDnn;
   return ConvPath::Portable;
@@ -63,6 +65,7 @@ bool path_can_run(ConvPath path, const RouteQuery& q) {
     case ConvPath::Engine: return (direct || (q.fp32 && is_gemm(g) && g.n > 0)) && q.engine;
     case ConvPath::OneDnn: return q.onednn;
     case ConvPath::Portable: return true;
+    case ConvPath::Stem: return direct && stem_direct_can_run(g);
   }
   return false;
 }
@@ -94,6 +97,7 @@ const char* conv_path_name(ConvPath path) {
     case ConvPath::Engine: return "engine";
     case ConvPath::OneDnn: return "onednn";
     case ConvPath::Portable: return "portable";
+    case ConvPath::Stem: return "stem";
   }
   return "?";
 }

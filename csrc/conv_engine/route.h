@@ -13,6 +13,7 @@ enum class ConvPath {
   Engine,     // cnnfast's conv engine on the brgemm microkernel
   OneDnn,     // oneDNN's convolution through ATen, prepacked weights
   Portable,   // ATen's convolution + cnnfast's epilogue pass (any dtype, any layout)
+  Stem,       // cnnfast's direct kernel for RGB stems (<= 4 input, <= 64 output channels)
 };
 
 struct RouteQuery {

@@ -40,6 +40,17 @@ def test_large_depthwise_off_the_channel_blocks_stays_with_onednn():
     assert path((1, 72, 56, 56), (72, 1, 3, 3), padding=1, groups=72) == "depthwise"  # small: still direct
 
 
+def test_rgb_stems_at_stride_2_take_the_stem_kernel():
+    assert path((1, 3, 224, 224), (16, 3, 3, 3), stride=2, padding=1) == "stem"  # MobileNetV3
+    assert path((8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == "stem"  # ResNet, GoogLeNet
+
+
+def test_other_stems_stay_with_onednn():
+    assert path((1, 3, 224, 224), (24, 3, 3, 3), stride=2, padding=1) == "onednn"  # ShuffleNet: 24 channels
+    assert path((1, 3, 224, 224), (64, 3, 3, 3), stride=1, padding=1) == "onednn"  # VGG: stride 1
+    assert path((1, 3, 224, 224), (64, 3, 11, 11), stride=4, padding=2) == "onednn"  # AlexNet
+
+
 def test_small_1x1_takes_the_direct_kernel():
     assert path((1, 40, 28, 28), (120, 40, 1, 1)) == "pointwise"
 

@@ -1,0 +1,176 @@
+// The RGB stem of a CNN (3 input channels, 16-64 output channels: MobileNetV3's 3->16 3x3/2,
+// EfficientNet's 3->32) computed directly in channels_last. With 3 input channels a conv is
+// 27 (3x3) or 147 (7x7) multiply-adds per output channel and pixel, a K of 27-147 that leaves
+// oneDNN's blocked kernels far from their peak: its 3->16 3x3/2 on 224x224 took 221 us at batch 1
+// against ONNX Runtime's 124 (cnnfast profile, 2026-12-04).
+// Here every filter tap and input channel is one broadcast input value times one vector of 16
+// output channels' weights, accumulated for a block of output pixels in registers (P pixels x KV
+// vectors of 16 channels, 16 accumulators), so each weight vector is loaded once per block and
+// each input value once per output vector. Input rows are copied into a ring of zero-padded rows
+// (as the depthwise kernel does), so the tap loop has no bounds tests, and bias, residual and
+// activation are applied as the accumulators are stored.
+#include "ops/conv2d_bias_act/stem_conv_cpu.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "common/cpu_clones.h"
+#include "common/math.h"
+#include "common/prepacked_weights.h"
+#include "common/vec16_cpu.h"
+#include "ops/conv2d_bias_act/direct_conv_cpu.h"
+
+namespace cnnfast {
+
+namespace {
+
+using vec16::kLanes;
+using vec16::load;
+using vec16::vf;
+
+struct Geometry {
+  int64_t c, k, kp, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+// P output pixels x KV vectors of 16 output channels, accumulated over every tap and input channel.
+// C and S: the input channels and column stride when known at compile time (0: g's), so that the
+// 16 pixels' input offsets are constants (as runtime values they ran out of registers).
+template <int P, int KV, int C, int S>
+inline __attribute__((always_inline)) void pixel_block(const std::vector<const float*>& rows, const float* wpk,
+                                                       const float* bias, const Geometry& g, int64_t ox,
+                                                       float* o, const float* rr, int64_t valid, Activation act) {
+  const int64_t nc = C ? C : g.c, sw = S ? S : g.sw;
+  vf acc[P][KV];
+#pragma GCC unroll 4
+  for (int q = 0; q < KV; ++q) {
+    const vf b = load(bias + q * kLanes);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) acc[p][q] = b;
+  }
+  const int64_t tap_stride = nc * g.kp;
+  for (int64_t t = 0; t < g.kh; ++t) {
+    const float* row = rows[t];
+    if (!row) continue;  // a padding row: adds nothing
+    const float* wt = wpk + t * g.kw * tap_stride;
+    for (int64_t s = 0; s < g.kw; ++s) {
+      const float* in = row + (ox * sw + s * g.dw) * nc;
+#pragma GCC unroll 4
+      for (int64_t ci = 0; ci < nc; ++ci) {
+        vf wv[KV];
+#pragma GCC unroll 4
+        for (int q = 0; q < KV; ++q) wv[q] = load(wt + (s * nc + ci) * g.kp + q * kLanes);
+#pragma GCC unroll 16
+        for (int p = 0; p < P; ++p) {
+          const float xv = in[p * sw * nc + ci];  // vector * scalar: one FMA with a broadcast operand
+#pragma GCC unroll 4
+          for (int q = 0; q < KV; ++q) acc[p][q] += wv[q] * xv;
+        }
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {  // fully unrolled (constant indices keep acc in registers)
+    if (p >= valid) break;
+#pragma GCC unroll 4
+    for (int q = 0; q < KV; ++q) {
+      const int64_t c0 = q * kLanes;
+      if (c0 >= g.k) break;
+      store_block(o + (ox + p) * g.k + c0, acc[p][q], rr ? rr + (ox + p) * g.k + c0 : nullptr, g.k - c0, act);
+    }
+  }
+}
+
+// Output rows [r0, r1) of the N * OH rows, P pixels at a time. Everything is inlined into this
+// function, which is built per x86-64 level.
+template <int P, int KV, int C, int S>
+CNNFAST_CPU_CLONES void stem_rows(const float* __restrict__ x, const float* __restrict__ wpk,
+                                  const float* __restrict__ bias, const float* __restrict__ res,
+                                  float* __restrict__ out, const Geometry& g, Activation act, int64_t r0, int64_t r1) {
+  // Ring rows wide enough for whole blocks of P pixels; padding and the block overhang are zeros.
+  const int64_t block_cols = (round_up<int64_t>(g.ow, P) - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  const int64_t padded_w = std::max(g.w + 2 * g.pw, block_cols), row = padded_w * g.c;
+  const int64_t span = (g.kh - 1) * g.dh + 1;
+  std::vector<float> ring(span * row, 0.0f);
+  std::vector<int64_t> holds(span, -1);  // img * H + iy of the row in each slot
+  std::vector<const float*> rows(g.kh);
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t img = r / g.oh, oy = r % g.oh;
+    for (int64_t t = 0; t < g.kh; ++t) {
+      const int64_t iy = oy * g.sh - g.ph + t * g.dh;
+      if (iy < 0 || iy >= g.h) {
+        rows[t] = nullptr;
+        continue;
+      }
+      float* slot = ring.data() + (iy % span) * row;
+      if (holds[iy % span] != img * g.h + iy) {
+        holds[iy % span] = img * g.h + iy;
+        std::copy_n(x + (img * g.h + iy) * g.w * g.c, g.w * g.c, slot + g.pw * g.c);
+      }
+      rows[t] = slot;
+    }
+    float* const o = out + r * g.ow * g.k;
+    const float* const rr = res ? res + r * g.ow * g.k : nullptr;
+    for (int64_t ox = 0; ox < g.ow; ox += P) {
+      pixel_block<P, KV, C, S>(rows, wpk, bias, g, ox, o, rr, g.ow - ox, act);
+    }
+  }
+}
+
+}  // namespace
+
+bool stem_direct_can_run(const engine::ConvGeometry& geo) {
+  return geo.groups == 1 && geo.c <= kStemMaxInputChannels && geo.k <= kStemMaxOutputChannels && geo.n > 0;
+}
+
+bool stem_direct_supported(const engine::ConvGeometry& geo) {
+  // Where it pays, against oneDNN through ATen (every conv of the lecture models with <= 4 input
+  // and <= 64 output channels, batch 1 and 8, bias + ReLU, 2 threads, AMD EPYC Zen 4, 2026-12-04,
+  // `benchmarks/conv_engine_layers.py --stems`, benchmarks/results/cpu_stem_layers.md): RGB at
+  // stride 2 onto whole 16-lane blocks took 0.70-0.93x of its time (MobileNetV3's 3->16 3x3 at
+  // batch 1 122 vs 174 us, EfficientNet's 3->32 137 vs 179, Inception-v3's 3->32 on 299x299 0.71-0.81x,
+  // the ResNet/GoogLeNet 3->64 7x7 0.89-0.93x). Elsewhere it was even or slower: ShuffleNet's 24
+  // channels leave half a vector idle (1.07-1.17x), VGG's stride 1 and AlexNet's stride 4 run
+  // without the constant-offset form (0.96-1.01x), LeNet's one channel at batch 8 1.25x.
+  return stem_direct_can_run(geo) && geo.c == 3 && geo.sh == 2 && geo.sw == 2 && geo.k % kLanes == 0;
+}
+
+at::Tensor stem_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                         at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                         const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape) {
+  const int64_t k = weight.size(0), kp = round_up(k, kLanes);
+  const Geometry g{x.size(1), k, kp, x.size(2), x.size(3), out_shape[2], out_shape[3], weight.size(2),
+                   weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
+  // (K, C, R, S) -> (R, S, C, K padded to 16), packed once per weight.
+  const at::Tensor wpk = prepacked_weight(weight, PackedLayout::Stem, 0, [kp](const at::Tensor& wt) {
+    return at::constant_pad_nd(wt.permute({2, 3, 1, 0}), {0, kp - wt.size(0)}).contiguous();
+  });
+  const std::vector<float> b = padded_bias(bias, k, kp);
+  DirectConvIo io(x, residual, act, out_shape);
+  const float* xp = x.const_data_ptr<float>();
+  const int64_t rows = out_shape[0] * g.oh;
+  const int64_t row_macs = g.ow * kp * g.c * g.kh * g.kw;
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, row_macs));
+  // RGB at stride 2 (every lecture stem but VGG's, AlexNet's and LeNet's) with constant offsets.
+  const bool rgb_s2 = g.c == 3 && g.sw == 2;
+  at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
+    const float* w = wpk.const_data_ptr<float>();
+    auto run = [&](auto rows_fn) { rows_fn(xp, w, b.data(), io.residual, io.data, g, io.store_act, r0, r1); };
+    // 16 accumulators: 16 pixels x 1 vector up to 16 channels, 8 x 2 up to 32, 4 x 3 / 4 x 4 up to 64.
+    if (kp <= kLanes) {
+      rgb_s2 ? run(stem_rows<16, 1, 3, 2>) : run(stem_rows<16, 1, 0, 0>);
+    } else if (kp <= 2 * kLanes) {
+      rgb_s2 ? run(stem_rows<8, 2, 3, 2>) : run(stem_rows<8, 2, 0, 0>);
+    } else if (kp <= 3 * kLanes) {
+      rgb_s2 ? run(stem_rows<4, 3, 3, 2>) : run(stem_rows<4, 3, 0, 0>);
+    } else {
+      rgb_s2 ? run(stem_rows<4, 4, 3, 2>) : run(stem_rows<4, 4, 0, 0>);
+    }
+  });
+  return io.out;
+}
+
+}  // namespace cnnfast

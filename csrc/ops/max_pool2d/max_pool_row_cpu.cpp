@@ -41,6 +41,35 @@ inline __attribute__((always_inline)) vf finish(vf m, vi nan_bits) {
   return out;
 }
 
+// Channels [k0, k0 + V * 16) of output pixel o: the window's rows [h0, h1) and columns [w0, w1).
+template <int V>
+inline __attribute__((always_inline)) void window_max(float* __restrict__ o, const float* __restrict__ img, int64_t w,
+                                                      int64_t c, int64_t k0, int64_t h0, int64_t h1, int64_t w0,
+                                                      int64_t w1) {
+  vf m[V];
+  vi nan_bits[V];
+  const float* first = img + (h0 * w + w0) * c + k0;
+#pragma GCC unroll 4
+  for (int q = 0; q < V; ++q) {
+    m[q] = vec16::load(first + q * kLanes);
+    nan_bits[q] = abs_bits(m[q]);
+  }
+  for (int64_t i = h0; i < h1; ++i) {
+    for (int64_t j = w0; j < w1; ++j) {
+      const float* v = img + (i * w + j) * c + k0;
+#pragma GCC unroll 4
+      for (int q = 0; q < V; ++q) {
+        const vf b = vec16::load(v + q * kLanes);
+        m[q] = b > m[q] ? b : m[q];
+        const vi ab = abs_bits(b);
+        nan_bits[q] = ab > nan_bits[q] ? ab : nan_bits[q];
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int q = 0; q < V; ++q) vec16::store(o + k0 + q * kLanes, finish(m[q], nan_bits[q]));
+}
+
 }  // namespace
 
 CNNFAST_CPU_CLONES void max_pool_row_f32(float* __restrict__ out, const float* __restrict__ img, int64_t w,
@@ -52,43 +81,8 @@ CNNFAST_CPU_CLONES void max_pool_row_f32(float* __restrict__ out, const float* _
     const int64_t w1 = std::min<int64_t>(xo * sw - pw + kw, w);
     float* __restrict__ o = out + xo * c;
     int64_t k0 = 0;
-    for (; k0 + kVectors * kLanes <= cv; k0 += kVectors * kLanes) {
-      vf m[kVectors];
-      vi nan_bits[kVectors];
-      const float* first = img + (h0 * w + w0) * c + k0;
-#pragma GCC unroll 4
-      for (int q = 0; q < kVectors; ++q) {
-        m[q] = vec16::load(first + q * kLanes);
-        nan_bits[q] = abs_bits(m[q]);
-      }
-      for (int64_t i = h0; i < h1; ++i) {
-        for (int64_t j = w0; j < w1; ++j) {
-          const float* v = img + (i * w + j) * c + k0;
-#pragma GCC unroll 4
-          for (int q = 0; q < kVectors; ++q) {
-            const vf b = vec16::load(v + q * kLanes);
-            m[q] = b > m[q] ? b : m[q];
-            const vi ab = abs_bits(b);
-            nan_bits[q] = ab > nan_bits[q] ? ab : nan_bits[q];
-          }
-        }
-      }
-#pragma GCC unroll 4
-      for (int q = 0; q < kVectors; ++q) vec16::store(o + k0 + q * kLanes, finish(m[q], nan_bits[q]));
-    }
-    for (; k0 < cv; k0 += kLanes) {
-      vf m = vec16::load(img + (h0 * w + w0) * c + k0);
-      vi nan_bits = abs_bits(m);
-      for (int64_t i = h0; i < h1; ++i) {
-        for (int64_t j = w0; j < w1; ++j) {
-          const vf b = vec16::load(img + (i * w + j) * c + k0);
-          m = b > m ? b : m;
-          const vi ab = abs_bits(b);
-          nan_bits = ab > nan_bits ? ab : nan_bits;
-        }
-      }
-      vec16::store(o + k0, finish(m, nan_bits));
-    }
+    for (; k0 + kVectors * kLanes <= cv; k0 += kVectors * kLanes) window_max<kVectors>(o, img, w, c, k0, h0, h1, w0, w1);
+    for (; k0 < cv; k0 += kLanes) window_max<1>(o, img, w, c, k0, h0, h1, w0, w1);
     for (int64_t k = cv; k < c; ++k) {
       float m = img[(h0 * w + w0) * c + k];
       for (int64_t i = h0; i < h1; ++i) {

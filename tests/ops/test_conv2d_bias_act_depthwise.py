@@ -3,7 +3,8 @@ channels_last fp32, one filter per channel) against the float64
 reference, over the shapes that take each of its code paths: eight-pixel blocks, whole or ending
 past the row (only its pixels stored; the sanitizer build, tools/sanitize.sh, sees no store past the
 output), channel counts off the 16-lane grid, rectangular kernels, strides and padding, dilation, residual, every activation,
-batches whose images share a thread's row ring, and NaN/Inf."""
+batches whose images share a thread's row ring, rings holding one chunk of channels at a time, and
+NaN/Inf."""
 
 import pytest
 import torch
@@ -34,6 +35,10 @@ CASES = [
     (64, 9, 30, (3, 3), (1, 1), (2, 2), (2, 2)),    # dilation 2
     (96, 14, 14, (5, 5), (1, 1), (2, 2), (1, 1)),   # EfficientNet's 14x14 5x5
     (16, 6, 64, (3, 3), (1, 1), (0, 0), (1, 1)),    # no padding
+    # Many channels on small maps: the ring holds one chunk of channels at a time (sized to half
+    # of L1 at run time), the last chunk narrower than the others on a 32 KB or 48 KB L1.
+    (400, 7, 7, (5, 5), (1, 1), (2, 2), (1, 1)),    # MobileNetV3's 960 x 7 x 7 in small
+    (336, 14, 14, (5, 5), (2, 2), (2, 2), (1, 1)),  # 672 x 14 x 14, stride 2, in small
 ]
 
 

@@ -142,6 +142,8 @@ def test_every_cpu_kernel_writes_only_its_slice(kernel, batch):
         for act in ("relu", "silu"):
             _run(batch, (40, 24, 1, 1, 0, 9), "channels_last", act, residual=True, offset=7, extra=5)
             _run(batch, (19, 33, 1, 1, 0, 6), "channels_last", act, offset=0, extra=3)
+            # A weight larger than the pixels' data: the 1x1 kernel's threads split the channels.
+            _run(batch, (256, 200, 1, 1, 0, 2), "channels_last", act, residual=True, offset=5, extra=4)
 
 
 def test_a_1x1_into_a_slice_makes_no_copy():

@@ -3,7 +3,8 @@ fp32, 1x1, stride 1, one group; up to 32M multiply-adds, or 160M while the weigh
 the float64 reference, over the
 shapes that take each of its code paths: full 4-pixel blocks and 1-3 pixel remainders, 64-channel
 panels and narrower last panels (1-3 vectors, channel counts off the 16-lane grid), one input
-channel, residual, every activation, batches, NaN/Inf, a packed weight that must be repacked."""
+channel, residual, every activation, batches, NaN/Inf, a packed weight that must be repacked, and
+small maps under large weights, whose output channels the threads split."""
 
 import pytest
 import torch
@@ -85,6 +86,29 @@ def test_weight_change_is_seen():
     weight.mul_(2)
     second = cnnfast.ops.conv2d_bias_act(x, weight, bias, 1, 0, 1, 1, None, "none")
     assert rel_err(second - bias.view(1, -1, 1, 1), 2 * (first - bias.view(1, -1, 1, 1))) <= 1e-6
+
+
+# (Cin, Cout, H, W, batch) whose weight outweighs the pixels' inputs and outputs: the threads split
+# the output channels (runs of vectors that start and end inside 64-channel panels) instead of
+# the pixels.
+CHANNEL_SPLIT_CASES = [
+    (256, 200, 2, 2, 3),  # 13 vectors: runs of 7 / 6 on 2 threads, 5 / 4 / 4 on 3; 8 real in the last
+    (160, 960, 7, 7, 1),  # MobileNetV3's expand on 7x7
+    (96, 120, 1, 3, 1),   # 3 pixels, a 56-channel last panel
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("case", CHANNEL_SPLIT_CASES, ids=lambda c: f"{c[0]}to{c[1]}-{c[2]}x{c[3]}-b{c[4]}")
+def test_threads_splitting_the_channels(case, residual, threads):
+    cin, cout, h, w, batch = case
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _check(_args((cin, cout, h, w), batch, residual), "hardswish")
+    finally:
+        torch.set_num_threads(before)
 
 
 def _ran_onednn(args):

@@ -35,10 +35,11 @@ CASES = [
     (64, 9, 30, (3, 3), (1, 1), (2, 2), (2, 2)),    # dilation 2
     (96, 14, 14, (5, 5), (1, 1), (2, 2), (1, 1)),   # EfficientNet's 14x14 5x5
     (16, 6, 64, (3, 3), (1, 1), (0, 0), (1, 1)),    # no padding
-    # Many channels on small maps: the ring holds one chunk of channels at a time (sized to half
-    # of L1 at run time), the last chunk narrower than the others on a 32 KB or 48 KB L1.
-    (400, 7, 7, (5, 5), (1, 1), (2, 2), (1, 1)),    # MobileNetV3's 960 x 7 x 7 in small
-    (336, 14, 14, (5, 5), (2, 2), (2, 2), (1, 1)),  # 672 x 14 x 14, stride 2, in small
+    # Many channels on small maps: the ring holds one chunk of channels at a time (chunk_channels:
+    # rings of all channels over a sixth of L2, chunks of half of L1; so on 1 MB and 2 MB L2s with
+    # 32 KB and 48 KB L1s), 64 or 96 channels, the last chunk narrower.
+    (1600, 7, 7, (5, 5), (1, 1), (2, 2), (1, 1)),
+    (1024, 10, 10, (5, 5), (2, 2), (2, 2), (1, 1)),  # stride 2: 32 or 64 channels a chunk
 ]
 
 

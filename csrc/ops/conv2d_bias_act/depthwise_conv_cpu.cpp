@@ -183,24 +183,24 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
   }
 }
 
-// Channels per ring chunk. All of them unless the ring of padded input rows would take more than
-// half of this CPU's L1 data cache (read at run time) on a map that stays in L2 while each chunk
-// re-reads it: then the largest multiple of 16 that fits. Measured against one ring of all channels
-// (2 threads, AMD EPYC Zen 4, 32 KB L1 and 1 MB L2, 2026-12-04): MobileNetV3's and EfficientNet's
-// 480-1152 channel maps of 7x7 and 14x14 took 0.71-0.93x the time at batch 1 and 0.81-0.92x at
-// batch 8 (960 x 7 x 7 5x5: 43 -> 36 us, 1152: 64 -> 48 us at batch 1). Where a chunk's columns
-// are not whole 16-lane blocks of the input the copy goes element by element (58 and 116
-// channels: 1.2-1.5x slower chunked), and on maps over L2 every chunk re-reads the input from
-// memory (96 x 112 x 112 and 144 x 56 x 56 at batch 8: 1.3-1.6x): both keep one ring.
+// Channels per ring chunk. All of them unless a ring of all channels would take more than a
+// sixth of L2 while an image's input and output fit in three quarters of it (so each chunk
+// re-reads its part of the input from L2): then the largest multiple of 16 whose ring fits half
+// of L1. Cache sizes are read at run time. Measured against one ring of all channels, alternated
+// in one process (2 threads, AMD EPYC Zen 4, 32 KB L1, 1 MB L2, 2026-12-04), batch 1 / 8:
+// MobileNetV3's and EfficientNet's 5x5 layers 960 x 7x7 0.73 / 0.86, 1152 x 7x7 0.71 / 0.81,
+// 672 x 14x14 stride 2 0.78 / 0.82, 480 x 14x14 0.79 / 0.98. Not chunked, measured: 3x3 rings
+// (92-138 KB; 480-1152 channels 0.97-1.35x chunked), 672 x 14x14 5x5 at stride 1 (0.67x at batch
+// 1 but 1.38x at batch 8, where the output evicts the input from L2 between chunks), maps over L2
+// (96 x 112x112 and 144 x 56x56 at batch 8: 1.3-1.6x), channels off the 16-lane grid (58, 116:
+// 1.2-1.5x, copied element by element).
 int64_t chunk_channels(const Geometry& g) {
   const int64_t block_cols = (round_up(g.ow, kPixels) - 1) * g.sw + (g.kw - 1) * g.dw + 1;
   const int64_t padded_w = std::max(g.w + 2 * g.pw, block_cols), span = (g.kh - 1) * g.dh + 1;
   const int64_t column_bytes = span * padded_w * int64_t{sizeof(float)};  // one channel of the ring
-  const int64_t map_bytes = g.h * g.w * g.c * int64_t{sizeof(float)};
-  const int64_t ring_budget = engine::l1_cache_bytes() / 2;
-  if (g.c % kLanes != 0 || map_bytes > engine::l2_cache_bytes() * 5 / 8 || column_bytes * g.cp <= ring_budget) {
-    return g.cp;
-  }
+  const int64_t image_bytes = (g.h * g.w + g.oh * g.ow) * g.c * int64_t{sizeof(float)};  // input + output
+  const int64_t l2 = engine::l2_cache_bytes(), ring_budget = engine::l1_cache_bytes() / 2;
+  if (g.c % kLanes != 0 || image_bytes > l2 * 3 / 4 || column_bytes * g.cp <= l2 / 6) return g.cp;
   return std::clamp<int64_t>(ring_budget / column_bytes / kLanes * kLanes, kLanes, g.cp);
 }
 

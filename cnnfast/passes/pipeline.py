@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from cnnfast.passes import (drop_dropout, fold_channel_shuffle, fuse_activation, fuse_concat, fuse_conv_bn,
                             fuse_linear, fuse_preact_conv, fuse_residual_add, fuse_sibling_convs, fuse_small_cnn,
-                            fuse_squeeze_excite, use_max_pool2d, view_to_reshape)
+                            fuse_squeeze_excite, use_global_avg_pool, use_max_pool2d, view_to_reshape)
 from cnnfast.report import Report, error_line
 
 
@@ -41,7 +41,8 @@ def _plain(module) -> Callable[[fx.GraphModule, PassContext], None]:
 
 
 # In order: every later pass matches what the earlier ones produced (Conv2dBiasAct before its
-# epilogue, SE before Linear, pools read by the concat and small-CNN passes before use_max_pool2d).
+# epilogue, SE before Linear, pools read by the concat and small-CNN passes before use_max_pool2d
+# and use_global_avg_pool).
 PIPELINE: Tuple[Pass, ...] = (
     Pass("drop_dropout", "no Dropout / stochastic depth (identity in eval mode)", _plain(drop_dropout)),
     Pass("fuse_conv_bn", "Conv2d [+ BatchNorm2d] as Conv2dBiasAct, weights packed",
@@ -57,6 +58,7 @@ PIPELINE: Tuple[Pass, ...] = (
     Pass("fuse_concat", "channel cats as one buffer the convs write into", _plain(fuse_concat)),
     Pass("use_max_pool2d", "max pools without argmax indices", _plain(use_max_pool2d)),
     Pass("fuse_small_cnn", "a whole LeNet-like network as one SmallCNN call", _plain(fuse_small_cnn)),
+    Pass("use_global_avg_pool", "global average pools as one read of the map", _plain(use_global_avg_pool)),
 )
 
 # Runs only on a graph the pipeline changed, and only for channels_last results.

@@ -78,6 +78,8 @@ CASES = {
     "fuse_concat": (Siblings, (2, 8, 6, 6), "concat in place"),
     "use_max_pool2d": (lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.MaxPool2d(2)), (2, 8, 6, 6), "max_pool2d"),
     "fuse_small_cnn": (LeNet, (2, 1, 28, 28), "small_cnn"),
+    "use_global_avg_pool": (lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.AdaptiveAvgPool2d(1)), (2, 8, 6, 6),
+                            "global_avg_pool2d"),
     "view_to_reshape": (Flatten, (2, 8, 6, 6), "Tensor.view -> reshape"),
 }
 

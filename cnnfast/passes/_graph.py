@@ -1,7 +1,7 @@
 """FX helpers the passes share: tracing with cnnfast's leaf rules, and node matching."""
 
 import operator
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 import torch.fx as fx
@@ -77,6 +77,22 @@ def module_of(gm: fx.GraphModule, node: fx.Node) -> Optional[nn.Module]:
     if node.op != "call_module":
         return None
     return gm.get_submodule(node.target)
+
+
+def replace_with_call(gm: fx.GraphModule, report, prefix: str,
+                      match: Callable[[fx.GraphModule, fx.Node], Optional[Tuple]], target: Callable,
+                      pattern: str) -> None:
+    """Every node for which match(gm, node) gives a tuple of arguments becomes target(*arguments),
+    recorded in the report as `pattern` at the node's module path (or name)."""
+    for node in list(gm.graph.nodes):
+        args = match(gm, node)
+        if args is None:
+            continue
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_function(target, args)
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+        report.add(pattern, prefix + (node.target if isinstance(node.target, str) else node.name))
 
 
 def call_site_counts(gm: fx.GraphModule) -> Dict[str, int]:

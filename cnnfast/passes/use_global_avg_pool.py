@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnfast.nn.global_avg_pool import global_avg_pool2d
-from cnnfast.passes._graph import has_hooks, module_of
+from cnnfast.passes._graph import has_hooks, module_of, replace_with_call
 from cnnfast.report import Report
 
 
@@ -15,28 +15,20 @@ def _is_one(size) -> bool:
     return size == 1 or (isinstance(size, (tuple, list)) and len(size) == 2 and all(s == 1 for s in size))
 
 
-def _input(gm: fx.GraphModule, node: fx.Node):
-    """The pooled tensor's node for a plain global average pool, else None."""
+def _args(gm: fx.GraphModule, node: fx.Node):
+    """(pooled tensor's node,) for a plain global average pool, else None."""
     m = module_of(gm, node)
     if m is not None:
         if type(m) is nn.AdaptiveAvgPool2d and not has_hooks(m) and _is_one(m.output_size):
             if len(node.args) == 1 and not node.kwargs:
-                return node.args[0]
+                return (node.args[0],)
         return None
     if node.op == "call_function" and node.target is F.adaptive_avg_pool2d:
         a = {**dict(zip(["input", "output_size"], node.args)), **node.kwargs}
         if set(a) == {"input", "output_size"} and _is_one(a["output_size"]):
-            return a["input"]
+            return (a["input"],)
     return None
 
 
 def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
-    for node in list(gm.graph.nodes):
-        x = _input(gm, node)
-        if x is None:
-            continue
-        with gm.graph.inserting_before(node):
-            new = gm.graph.call_function(global_avg_pool2d, (x,))
-        node.replace_all_uses_with(new)
-        gm.graph.erase_node(node)
-        report.add("global_avg_pool2d (one read)", prefix + (node.target if isinstance(node.target, str) else node.name))
+    replace_with_call(gm, report, prefix, _args, global_avg_pool2d, "global_avg_pool2d (one read)")

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from cnnfast.contracts.geometry import pair
 from cnnfast.nn.max_pool2d import max_pool2d
-from cnnfast.passes._graph import has_hooks, module_of
+from cnnfast.passes._graph import has_hooks, module_of, replace_with_call
 from cnnfast.report import Report
 
 
@@ -34,13 +34,10 @@ def _params(gm: fx.GraphModule, node: fx.Node):
     return k, (k if s is None or s == [] or s == () else pair(s, "stride")), pair(p, "padding"), ceil
 
 
+def _args(gm: fx.GraphModule, node: fx.Node):
+    params = _params(gm, node)
+    return None if params is None else (node.args[0] if node.args else node.kwargs["input"], *params)
+
+
 def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
-    for node in list(gm.graph.nodes):
-        params = _params(gm, node)
-        if params is None:
-            continue
-        with gm.graph.inserting_before(node):
-            new = gm.graph.call_function(max_pool2d, (node.args[0] if node.args else node.kwargs["input"], *params))
-        node.replace_all_uses_with(new)
-        gm.graph.erase_node(node)
-        report.add("max_pool2d (no indices)", prefix + (node.target if isinstance(node.target, str) else node.name))
+    replace_with_call(gm, report, prefix, _args, max_pool2d, "max_pool2d (no indices)")

@@ -43,7 +43,10 @@ constexpr int64_t kMaxDirectMacs = 3300000;
 
 struct Geometry {
   int64_t n, c, cp, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
-  int64_t cb = 0;  // channels per ring chunk (chunk_channels), a multiple of 16
+  // The ring of padded input rows (set_ring): columns per row, wide enough for whole blocks of
+  // eight output pixels; rows (one per input row a filter spans); channels per chunk
+  // (chunk_channels), a multiple of 16.
+  int64_t ring_w = 0, span = 0, cb = 0;
 };
 
 // The register-reuse forms of the tap loop (row_taps<KW, S>): filter width 3 or 5 at stride 1 or
@@ -89,13 +92,11 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
   // A ring of padded input rows holding one chunk of g.cb channels (all of them, unless
   // chunk_channels cut them to fit half of L1): consecutive output rows share KH - stride of
   // theirs, so each input row's chunk is copied in once per task, and every tap reads the ring.
-  // Padding columns are zeroed once, here; a copy writes only the real columns, and zeros in
-  // channels past C.
+  // Padding columns, and the lanes past C of a layer off the 16-lane grid (never chunked), are
+  // zeroed once, here; a copy writes only the real columns and channels.
   // Rows are wide enough for whole blocks of eight output pixels: the last block of a row reads
   // zero columns past the padding and stores only its valid pixels.
-  const int64_t block_cols = (round_up(g.ow, kPixels) - 1) * g.sw + (g.kw - 1) * g.dw + 1;
-  const int64_t padded_w = std::max(g.w + 2 * g.pw, block_cols), pitch = g.cb, row = padded_w * pitch;
-  const int64_t span = (g.kh - 1) * g.dh + 1;
+  const int64_t pitch = g.cb, row = g.ring_w * pitch, span = g.span;
   // 64-byte aligned (std::vector gives 16): a vector load that straddles two cache lines costs
   // two, and measured here that halved the kernel's speed.
   std::vector<float> ring_mem(span * row + kLanes, 0.0f);
@@ -139,7 +140,6 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
         } else {
           for (int64_t ix = 0; ix < g.w; ++ix) {
             for (int64_t k = 0; k < real; ++k) dst[ix * pitch + k] = src[ix * g.c + k];
-            for (int64_t k = real; k < cw; ++k) dst[ix * pitch + k] = 0.0f;
           }
         }
       }
@@ -183,8 +183,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
   }
 }
 
-// Channels per ring chunk. All of them unless a ring of all channels would take more than a
-// sixth of L2 while an image's input and output fit in three quarters of it (so each chunk
+// Channels per ring chunk (g.ring_w and g.span set). All of them unless a ring of all channels
+// would take more than a sixth of L2 while an image's input and output fit in three quarters of it (so each chunk
 // re-reads its part of the input from L2): then the largest multiple of 16 whose ring fits half
 // of L1. Cache sizes are read at run time. Measured against one ring of all channels, alternated
 // in one process (2 threads, AMD EPYC Zen 4, 32 KB L1, 1 MB L2, 2026-12-04), batch 1 / 8:
@@ -195,13 +195,19 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
 // (96 x 112x112 and 144 x 56x56 at batch 8: 1.3-1.6x), channels off the 16-lane grid (58, 116:
 // 1.2-1.5x, copied element by element).
 int64_t chunk_channels(const Geometry& g) {
-  const int64_t block_cols = (round_up(g.ow, kPixels) - 1) * g.sw + (g.kw - 1) * g.dw + 1;
-  const int64_t padded_w = std::max(g.w + 2 * g.pw, block_cols), span = (g.kh - 1) * g.dh + 1;
-  const int64_t column_bytes = span * padded_w * int64_t{sizeof(float)};  // one channel of the ring
+  const int64_t column_bytes = g.span * g.ring_w * int64_t{sizeof(float)};  // one channel of the ring
   const int64_t image_bytes = (g.h * g.w + g.oh * g.ow) * g.c * int64_t{sizeof(float)};  // input + output
   const int64_t l2 = engine::l2_cache_bytes(), ring_budget = engine::l1_cache_bytes() / 2;
   if (g.c % kLanes != 0 || image_bytes > l2 * 3 / 4 || column_bytes * g.cp <= l2 / 6) return g.cp;
   return std::clamp<int64_t>(ring_budget / column_bytes / kLanes * kLanes, kLanes, g.cp);
+}
+
+// The ring's width in columns, its rows and its chunk of channels.
+void set_ring(Geometry& g) {
+  const int64_t block_cols = (round_up(g.ow, kPixels) - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  g.ring_w = std::max(g.w + 2 * g.pw, block_cols);
+  g.span = (g.kh - 1) * g.dh + 1;
+  g.cb = chunk_channels(g);
 }
 
 }  // namespace
@@ -225,7 +231,7 @@ at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
   const int64_t c = x.size(1), cp = padded(c);
   Geometry g{x.size(0),      c,         cp,        x.size(2),  x.size(3),  out_shape[2], out_shape[3], weight.size(2),
              weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
-  g.cb = chunk_channels(g);
+  set_ring(g);
   // (C, 1, KH, KW) -> (KH * KW, Cp), zero channels past C; packed once per weight.
   const at::Tensor wpk = prepacked_weight(weight, PackedLayout::Depthwise, 0, [cp](const at::Tensor& wt) {
     const int64_t ch = wt.size(0);

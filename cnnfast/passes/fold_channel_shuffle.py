@@ -20,6 +20,7 @@ Matched: ``torch.cat(parts, 1)`` whose only reader is a channel shuffle written 
 followed by ``chunk(2, dim=1)``. The parts' channel counts must follow from the graph.
 """
 
+import itertools
 import operator
 from typing import Dict, List, Optional, Tuple
 
@@ -246,7 +247,10 @@ class _Folder:
     def _add_module(self, name: str, module) -> str:
         while hasattr(self.gm, name):
             name += "_"
-        self.gm.add_submodule(name, module)
+        # The index buffer is made on the CPU; the kernels read it beside the tensors they
+        # reorder, so it joins the model's device (a CUDA ShuffleNet failed on the H200).
+        held = next(itertools.chain(self.gm.parameters(), self.gm.buffers()), None)
+        self.gm.add_submodule(name, module if held is None else module.to(held.device))
         return name
 
 

@@ -5,10 +5,14 @@ wherever a reader cannot absorb the order (it gets the logical tensor back)."""
 
 import pytest
 import torch
+import torch.fx as fx
 import torch.nn as nn
 import torchvision
 
 import cnnfast
+from cnnfast.nn import ShuffleChannels
+from cnnfast.passes import fold_channel_shuffle
+from cnnfast.report import Report
 from cnnfast.testing import randomize_batchnorm
 from tests._helpers import MODEL_TOLERANCE, rel_err
 
@@ -139,3 +143,13 @@ def test_input_model_is_not_modified():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     cnnfast.optimize(model)
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_index_lives_on_the_models_device():
+    # The shuffle's index buffer is made by the pass; on a CUDA model it must be on the GPU with the
+    # maps it reorders (it stayed on the CPU and the H200 check failed). "meta" stands in for a
+    # second device here: the pass reads shapes only.
+    gm = fx.symbolic_trace(torchvision.models.shufflenet_v2_x0_5().eval().to("meta"))
+    fold_channel_shuffle.run(gm, Report(), "")
+    shuffles = [m for m in gm.modules() if isinstance(m, ShuffleChannels)]
+    assert shuffles and {m.index.device.type for m in shuffles} == {"meta"}

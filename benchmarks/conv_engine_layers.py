@@ -39,6 +39,11 @@ def _depthwise(layer):
     return groups == cin == cout and groups > 1
 
 
+def _winograd(layer):
+    cin, cout, (r, s), stride, padding, dilation, groups, h, w = layer
+    return (r, s) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1 and cin > 4
+
+
 def _stem(layer):
     cin, cout, _, _, _, _, groups, _, _ = layer
     return cin <= 4 and cout <= 64 and groups == 1
@@ -64,6 +69,8 @@ def measure(layer, batch, seconds):
         paths.append(rule)
     elif _one_by_one(layer):  # the direct 1x1 kernel can run every such layer: timed to draw its limit
         paths.append("pointwise")
+    if "engine" in paths:  # and the engine's Winograd form every 3x3 stride-1 layer it can take
+        paths.append("winograd")
     runnable = [p for p in paths if _runs_on(p, x, weight, stride, padding, dilation, groups)]
     times = alternating_medians({p: _forced(p, op) for p in runnable}, seconds, max_rounds=200)
     macs = batch * cout * (cin // groups) * r * s * ((h + 2 * padding[0] - dilation[0] * (r - 1) - 1) // stride[0] + 1) * (
@@ -86,6 +93,7 @@ def main(argv=None):
     p.add_argument("--one-by-one", action="store_true", help="only 1x1 stride-1 convs (direct 1x1 kernel vs engine)")
     p.add_argument("--depthwise", action="store_true", help="only depthwise convs (direct kernel vs oneDNN)")
     p.add_argument("--stems", action="store_true", help="only convs with <= 4 input channels (stem kernel vs oneDNN)")
+    p.add_argument("--winograd", action="store_true", help="only 3x3 stride-1 convs (Winograd form vs engine, oneDNN)")
     p.add_argument("--out", default=None, help="path prefix for .json and .md")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -98,6 +106,8 @@ def main(argv=None):
         layers = [(m, layer) for m, layer in layers if _depthwise(layer)]
     if a.stems:
         layers = [(m, layer) for m, layer in layers if _stem(layer)]
+    if a.winograd:
+        layers = [(m, layer) for m, layer in layers if _winograd(layer)]
     rows = []
     with torch.inference_mode():
         for i, (model, layer) in enumerate(layers):
@@ -134,9 +144,9 @@ def _markdown(rows, info):
            f"{info['cpu']}, {info['threads']} threads, torch {info['torch']}, {info['date']}; fp32 channels_last, "
            "bias + ReLU; median us per call (`python benchmarks/conv_engine_layers.py`). `rule`: the path "
            "cnnfast's router takes (csrc/conv_engine/route.cpp).\n",
-           "| model | layer | batch | rule | engine us | oneDNN us | direct us | engine / oneDNN | direct / oneDNN | "
-           "GFLOP/s (rule) |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "| model | layer | batch | rule | engine us | oneDNN us | direct us | winograd us | engine / oneDNN | "
+           "direct / oneDNN | winograd / oneDNN | GFLOP/s (rule) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         us = r["us"]
         direct = next((us[k] for k in ("depthwise", "pointwise", "stem", "gemm") if k in us), None)
@@ -144,10 +154,13 @@ def _markdown(rows, info):
         ratio = us["engine"] / us["onednn"] if "engine" in us and "onednn" in us else None
         direct_ratio = direct / us["onednn"] if direct and "onednn" in us else None
         engine = f"{us['engine']:.1f}" if "engine" in us else "-"
+        wino = us.get("winograd")
+        wino_ratio = f"{wino / us['onednn']:.2f}" if wino and "onednn" in us else ""
         out.append(f"| {r['model']} | {_name(r['layer'])} | {r['batch']} | {r['rule']} | "
                    f"{engine} | {us.get('onednn', float('nan')):.1f} | "
-                   + (f"{direct:.1f}" if direct else "") + " | " + (f"{ratio:.2f}" if ratio else "") + " | "
-                   + (f"{direct_ratio:.2f}" if direct_ratio else "") + f" | {2 * r['macs'] / rule_us / 1e3:.0f} |")
+                   + (f"{direct:.1f}" if direct else "") + " | " + (f"{wino:.1f}" if wino else "") + " | "
+                   + (f"{ratio:.2f}" if ratio else "") + " | " + (f"{direct_ratio:.2f}" if direct_ratio else "")
+                   + f" | {wino_ratio} | {2 * r['macs'] / rule_us / 1e3:.0f} |")
     return "\n".join(out) + "\n"
 
 

@@ -1,12 +1,14 @@
 // conv_engine_cpu (see conv_engine_cpu.h): checks, the packed filter (cached with the weight) and
 // the padded bias, the destination's strides, then one of the two loops the tiling chooses
-// (gather_loop.cpp for any geometry, row_taps_loop.cpp for wide rows). Whether the engine runs at
+// (gather_loop.cpp for any geometry, row_taps_loop.cpp for wide rows) or the Winograd loop
+// (winograd_loop.cpp, 3x3 stride 1). Whether the engine runs at
 // all is decided by the torch it is built against (CPUBLAS_BRGEMM_F32F32F32, ATen/native/CPUBlas.h)
 // and the CPU it runs on.
 #include "conv_engine/conv_engine_cpu.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/MemoryOverlap.h>
 #include <ATen/native/CPUBlas.h>  // the microkernel and the macros saying which are built
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 
 #include "conv_engine/engine_call.h"
 #include "conv_engine/packed_filter.h"
+#include "conv_engine/winograd.h"
 
 namespace cnnfast::engine {
 
@@ -39,11 +42,22 @@ ConvGeometry make_geometry(const at::Tensor& x, const at::Tensor& weight, at::In
 
 void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                      const ConvGeometry& geo, const std::optional<at::Tensor>& residual, Activation act,
-                     at::Tensor& out) {
+                     at::Tensor& out, bool winograd) {
 #if defined(CPUBLAS_BRGEMM_F32F32F32)
   TORCH_INTERNAL_ASSERT(x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.scalar_type() == at::kFloat);
   TORCH_INTERNAL_ASSERT(out.stride(1) == 1 || out.size(1) == 1);
-  const at::Tensor filter = packed_filter(weight, geo.groups);
+  TORCH_INTERNAL_ASSERT(!winograd || winograd_can_run(geo));
+  at::Tensor res;
+  // A residual that only broadcasts is expanded to the output's shape, then made dense NHWC.
+  if (residual.has_value()) res = residual->expand(out.sizes()).contiguous(at::MemoryFormat::ChannelsLast);
+  // The Winograd form may have to recompute the output on the direct loops (winograd.h): not
+  // where the residual it reads is the output it writes.
+  if (winograd && res.defined() && at::get_overlap_status(out, res) != at::MemOverlapStatus::No) winograd = false;
+  at::Tensor filter = winograd ? winograd_filter(weight) : packed_filter(weight, geo.groups);
+  if (!filter.defined()) {  // a non-finite weight: the direct loops
+    winograd = false;
+    filter = packed_filter(weight, geo.groups);
+  }
   const int64_t kg = geo.kg(), kp = padded_width(kg);
   // Bias per group, padded to whole vectors (zeros without a bias): read in whole vectors.
   // The calling thread's, reused; workers reach it through `call` (each thread's thread_local
@@ -56,15 +70,17 @@ void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::o
       std::copy(b.const_data_ptr<float>() + g * kg, b.const_data_ptr<float>() + (g + 1) * kg, padded_bias.begin() + g * kp);
     }
   }
-  at::Tensor res;
-  // A residual that only broadcasts is expanded to the output's shape, then made dense NHWC.
-  if (residual.has_value()) res = residual->expand(out.sizes()).contiguous(at::MemoryFormat::ChannelsLast);
   EngineCall call{geo, choose_tiling(geo, at::get_num_threads()), x.const_data_ptr<float>(),
                   filter.const_data_ptr<float>(), padded_bias.data(),
                   TileDest{out.mutable_data_ptr<float>(), out.stride(0), out.stride(2), out.stride(3),
                            res.defined() ? res.const_data_ptr<float>() : nullptr, res.defined() ? res.stride(0) : 0,
                            res.defined() ? res.stride(2) : 0, res.defined() ? res.stride(3) : 0},
                   act};
+  if (winograd) {
+    if (run_winograd(call)) return;
+    filter = packed_filter(weight, geo.groups);  // a NaN or Inf in x: the direct loops, from scratch
+    call.filter = filter.const_data_ptr<float>();
+  }
   if (call.tiling.row_taps) {
     run_row_taps(call);
   } else {

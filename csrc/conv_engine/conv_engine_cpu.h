@@ -22,9 +22,9 @@ ConvGeometry make_geometry(const at::Tensor& x, const at::Tensor& weight, at::In
 // out = act(conv2d(x, weight) + bias + residual), written into `out`: fp32, x dense channels_last,
 // residual any layout that broadcasts to out, out any view with unit channel stride (a new
 // channels_last tensor or a channel slice of one). The filter is packed on first use and cached
-// with the weight.
+// with the weight. `winograd`: the F(2x2, 3x3) form (winograd.h; winograd_can_run(geo) must hold).
 void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                      const ConvGeometry& geo, const std::optional<at::Tensor>& residual, Activation act,
-                     at::Tensor& out);
+                     at::Tensor& out, bool winograd = false);
 
 }  // namespace cnnfast::engine

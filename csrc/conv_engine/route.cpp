@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "conv_engine/winograd.h"
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 #include "ops/conv2d_bias_act/stem_conv_cpu.h"
@@ -41,6 +42,22 @@ bool engine_pays(const ConvGeometry& g) {
   return g.macs() <= kKxKMaxMacs;
 }
 
+// The Winograd form (winograd.h) against the best of the engine's direct loops and oneDNN over
+// the 3x3 stride-1 convs of the lecture models it can run (42 layers, batch 1 and 8, 2 threads,
+// AMD EPYC Zen 4, 2026-12-04; benchmarks/results/cpu_conv_winograd.md): faster on 81 of 84,
+// median 0.60x of the best other path, 0.49x at best (VGG's 128->256 on 56x56 at batch 8);
+// 0.77-0.90x on 7x7 maps, where 2x2 tiles overhang the map (8x8 computed for 7x7) and at batch 1
+// the transformed filter (16/9 of the weight) streams from memory. The engine stays faster under
+// 2M multiply-adds (16->48 on 14x14, 32->128 and 128->32 on 7x7 at batch 1: 0.97-1.11x) and on
+// narrow inputs over maps under 10x10 (32->128 on 7x7 at batch 8: 1.10x; 48->128: 0.94-0.98x).
+constexpr int64_t kWinogradMinMacs = 2 * 1000 * 1000;
+constexpr int64_t kWinogradNarrowChannels = 64, kWinogradSmallMap = 100;
+
+bool winograd_pays(const ConvGeometry& g) {
+  if (!winograd_can_run(g) || g.macs() < kWinogradMinMacs) return false;
+  return g.c >= kWinogradNarrowChannels || g.pixels() >= kWinogradSmallMap;
+}
+
 }  // namespace
 
 ConvPath choose_conv_path(const RouteQuery& q) {
@@ -50,6 +67,7 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   if (direct && depthwise_direct_supported(g)) return ConvPath::Depthwise;
   if (direct && pointwise_direct_supported(g)) return ConvPath::Pointwise;
   if (direct && stem_direct_supported(g)) return ConvPath::Stem;
+  if (direct && q.engine && winograd_pays(g)) return ConvPath::Winograd;
   if (direct && q.engine && engine_pays(g)) return ConvPath::Engine;
   if (q.onednn) return ConvPath::OneDnn;
   return ConvPath::Portable;
@@ -66,6 +84,7 @@ bool path_can_run(ConvPath path, const RouteQuery& q) {
     case ConvPath::OneDnn: return q.onednn;
     case ConvPath::Portable: return true;
     case ConvPath::Stem: return direct && stem_direct_can_run(g);
+    case ConvPath::Winograd: return direct && q.engine && winograd_can_run(g);
   }
   return false;
 }
@@ -98,6 +117,7 @@ const char* conv_path_name(ConvPath path) {
     case ConvPath::OneDnn: return "onednn";
     case ConvPath::Portable: return "portable";
     case ConvPath::Stem: return "stem";
+    case ConvPath::Winograd: return "winograd";
   }
   return "?";
 }

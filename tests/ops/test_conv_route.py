@@ -68,14 +68,26 @@ def test_strided_1x1_downsample_takes_the_engine():
 
 
 @needs_engine
-def test_small_3x3_takes_the_engine():
-    assert path((1, 32, 14, 14), (128, 32, 3, 3), padding=1) == "engine"  # GoogLeNet, 7.2M MACs
+def test_3x3_stride_1_takes_winograd():
+    assert path((1, 32, 28, 28), (96, 32, 3, 3), padding=1) == "winograd"  # GoogLeNet, 21.7M MACs
+    assert path((1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "winograd"  # ResNet, 116M MACs
+    assert path((1, 512, 14, 14), (512, 512, 3, 3), padding=1) == "winograd"
+    assert path((8, 32, 149, 149), (32, 32, 3, 3)) == "winograd"  # Inception-v3, unpadded
 
 
-def test_large_3x3_stays_with_onednn():
-    assert path((1, 32, 28, 28), (96, 32, 3, 3), padding=1) == "onednn"  # GoogLeNet, 21.7M MACs
-    assert path((1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "onednn"  # ResNet, 116M MACs
-    assert path((1, 512, 14, 14), (512, 512, 3, 3), padding=1) == "onednn"
+@needs_engine
+def test_tiny_3x3_stays_on_the_engine():
+    assert path((1, 16, 14, 14), (48, 16, 3, 3), padding=1) == "engine"  # GoogLeNet, 1.35M MACs
+    assert path((1, 128, 7, 7), (32, 128, 3, 3), padding=1) == "engine"  # DenseNet, 1.8M MACs
+    assert path((8, 32, 7, 7), (128, 32, 3, 3), padding=1) == "engine"  # GoogLeNet: 32 channels on 7x7
+    assert path((8, 128, 7, 7), (32, 128, 3, 3), padding=1) == "winograd"  # 128 channels: pays there
+
+
+@needs_engine
+def test_3x3_winograd_cannot_take_goes_by_size():
+    assert path((1, 24, 14, 14), (64, 24, 3, 3), padding=1) == "engine"  # 24 channels: not whole vectors
+    assert path((1, 256, 28, 28), (256, 256, 3, 3), stride=2, padding=1) == "onednn"  # stride 2, 116M MACs
+    assert path((1, 48, 35, 35), (64, 48, 5, 5), padding=2) == "onednn"  # 5x5
 
 
 def test_grouped_stays_with_onednn():
@@ -86,7 +98,7 @@ def test_rgb_stem_stays_with_onednn():
     assert path((1, 3, 224, 224), (24, 3, 3, 3), stride=2, padding=1) == "onednn"
 
 
-def test_nchw_takes_onednn_and_float64_the_portable_path():
+def test_nchw_takes_onednn_and_float64_the_portable_path():  # Winograd too, like the engine
     assert path((1, 32, 28, 28), (96, 32, 3, 3), padding=1, channels_last=False) == "onednn"
     assert path((1, 32, 28, 28), (96, 32, 3, 3), padding=1, dtype="float64") == "portable"
     assert path((1, 32, 28, 28), (96, 32, 3, 3), padding=1, onednn=False, channels_last=False) == "portable"
@@ -98,9 +110,9 @@ def test_a_forced_path_is_taken_where_it_can_run_and_restored():
     with config.force_conv_path("engine"):
         assert path(*shape, padding=1) == "engine"
         assert path(*shape, padding=1, dtype="float64") == "portable"  # the engine cannot: the rule decides
-    assert path(*shape, padding=1) == "onednn"
+    assert path(*shape, padding=1) == "winograd"
     with config.force_conv_path("pointwise"):
-        assert path(*shape, padding=1) == "onednn"  # a 3x3 cannot take the 1x1 kernel
+        assert path(*shape, padding=1) == "winograd"  # a 3x3 cannot take the 1x1 kernel
 
 
 def test_an_unknown_path_is_refused():
@@ -115,7 +127,7 @@ def test_optimize_reports_the_kernels_it_runs():
     model = torchvision.models.resnet18(weights=None).eval()
     fast = cnnfast.optimize(model, example_input=torch.randn(1, 3, 64, 64))
     kernels = cnnfast.report(fast).conv_kernels
-    assert sum(kernels.values()) == 20 and kernels["engine"] > 0  # 17 + 3 downsample convs
+    assert sum(kernels.values()) == 20 and kernels["engine"] > 0 and kernels["winograd"] > 0  # 17 + 3 downsample
     assert "conv kernels (CPU, example input)" in str(cnnfast.report(fast))
 
 

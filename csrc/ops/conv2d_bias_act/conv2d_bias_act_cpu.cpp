@@ -134,9 +134,11 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
       return pointwise_conv_cpu(x.contiguous(format), weight, bias, res, act, out_shape);
     case engine::ConvPath::Stem:
       return stem_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape);
-    case engine::ConvPath::Engine: {
+    case engine::ConvPath::Engine:
+    case engine::ConvPath::Winograd: {
       at::Tensor out = at::empty(out_shape, x.options().memory_format(format));
-      engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, res, act, out);
+      engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, res, act, out,
+                              /*winograd=*/path == engine::ConvPath::Winograd);
       return out;
     }
     case engine::ConvPath::OneDnn:

@@ -27,8 +27,9 @@ void conv2d_bias_act_out_cpu(const at::Tensor& x, const at::Tensor& weight, cons
   if (format == at::MemoryFormat::ChannelsLast && unit_channel_stride(out)) {
     const engine::ConvGeometry geo = engine::make_geometry(x, weight, stride, padding, dilation, groups);
     const engine::ConvPath path = conv_path(x, weight, padding, dilation, geo, format);
-    if (path == engine::ConvPath::Engine) {
-      engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, residual, parse_activation(act), out);
+    if (path == engine::ConvPath::Engine || path == engine::ConvPath::Winograd) {
+      engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, residual, parse_activation(act), out,
+                              /*winograd=*/path == engine::ConvPath::Winograd);
       return;
     }
     if (path == engine::ConvPath::Pointwise && pixel_dense_nhwc(out)) {

@@ -9,6 +9,8 @@ output-channel blocks), and a property test. The form is forced here
 fp32 tolerance: the transforms multiply by 0, +-1 and 1/2 only; on these cases the error against
 float64 is 1e-7 - 1e-6 of the output's largest magnitude, the same order as the direct sum's."""
 
+import contextlib
+
 import pytest
 import torch
 from hypothesis import given
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 import cnnfast
 from cnnfast import config
 from tests._helpers import TOLERANCE, rel_err
-from tests.ops.test_conv_engine import ACTS, _args, _reference
+from tests.ops.test_conv_engine import ACTS, _args, _reference, check_concat_slice
 
 pytestmark = pytest.mark.skipif(not cnnfast.build_info()["conv_engine"],
                                 reason="this torch or CPU has no fp32 brgemm microkernel")
@@ -52,6 +54,16 @@ def _check(args, act):
     return out
 
 
+@contextlib.contextmanager
+def _threads(n):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _on_winograd():
     with config.force_conv_path("winograd"):
@@ -69,13 +81,9 @@ def test_matches_reference(case, batch, residual):
 @pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[6], CASES[8]], ids=_ids)
 def test_every_task_split(case, threads):
     # Batch 1 on a small map: the threads split output-channel blocks; larger: runs of tiles.
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with _threads(threads):
         for batch in (1, 2):
             _check(_args(case, batch, residual=True, seed=4), "relu")
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("act", ACTS)
@@ -106,12 +114,8 @@ def test_nan_and_inf_land_where_eager_puts_them(act, threads):
     x[0, 3, 2, 4] = float("nan")
     x[1, 5, 1, 1] = float("inf")
     x[1, 0, 13, 13] = float("-inf")
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with _threads(threads):
         out = cnnfast.ops.conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, None, act)
-    finally:
-        torch.set_num_threads(before)
     _assert_eager_non_finite(out, _reference(x, weight, bias, stride, padding, dilation, groups, None, act).float())
 
 
@@ -137,15 +141,7 @@ def test_a_residual_that_is_the_output():
 @pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[3]], ids=_ids)
 @pytest.mark.parametrize("residual", [False, True])
 def test_out_writes_a_concat_slice_in_place(case, residual):
-    x, weight, bias, stride, padding, dilation, groups, res = _args(case, 2, residual, seed=3)
-    ref = _reference(x, weight, bias, stride, padding, dilation, groups, res, "relu").float()
-    n, k, ho, wo = ref.shape
-    buf = torch.full((n, k + 21, ho, wo), 7.0).contiguous(memory_format=torch.channels_last)
-    before = buf.clone()
-    cnnfast.ops.conv2d_bias_act_out(x, weight, bias, stride, padding, dilation, groups, res, "relu",
-                                    out=buf[:, 13:13 + k])
-    assert rel_err(buf[:, 13:13 + k], ref) <= TOLERANCE[torch.float32]
-    assert torch.equal(buf[:, :13], before[:, :13]) and torch.equal(buf[:, 13 + k:], before[:, 13 + k:])
+    check_concat_slice(_args(case, 2, residual, seed=3))
 
 
 def test_repacks_a_changed_weight():

@@ -53,8 +53,8 @@ void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::o
   // The Winograd form may have to recompute the output on the direct loops (winograd.h): not
   // where the residual it reads is the output it writes.
   if (winograd && res.defined() && at::get_overlap_status(out, res) != at::MemOverlapStatus::No) winograd = false;
-  at::Tensor filter = winograd ? winograd_filter(weight) : packed_filter(weight, geo.groups);
-  if (!filter.defined()) {  // a non-finite weight: the direct loops
+  at::Tensor filter = winograd ? winograd_filter(weight) : at::Tensor();
+  if (!filter.defined()) {  // the direct loops (a non-finite weight sends Winograd there too)
     winograd = false;
     filter = packed_filter(weight, geo.groups);
   }
@@ -70,7 +70,8 @@ void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::o
       std::copy(b.const_data_ptr<float>() + g * kg, b.const_data_ptr<float>() + (g + 1) * kg, padded_bias.begin() + g * kp);
     }
   }
-  EngineCall call{geo, choose_tiling(geo, at::get_num_threads()), x.const_data_ptr<float>(),
+  // The Winograd loop plans its own tasks; the direct loops' tiling is chosen only if they run.
+  EngineCall call{geo, winograd ? Tiling{} : choose_tiling(geo, at::get_num_threads()), x.const_data_ptr<float>(),
                   filter.const_data_ptr<float>(), padded_bias.data(),
                   TileDest{out.mutable_data_ptr<float>(), out.stride(0), out.stride(2), out.stride(3),
                            res.defined() ? res.const_data_ptr<float>() : nullptr, res.defined() ? res.stride(0) : 0,
@@ -80,6 +81,7 @@ void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::o
     if (run_winograd(call)) return;
     filter = packed_filter(weight, geo.groups);  // a NaN or Inf in x: the direct loops, from scratch
     call.filter = filter.const_data_ptr<float>();
+    call.tiling = choose_tiling(geo, at::get_num_threads());
   }
   if (call.tiling.row_taps) {
     run_row_taps(call);

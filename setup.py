@@ -4,6 +4,7 @@ are present (GPU attached or not). CNNFAST_CUDA=0/1 overrides; TORCH_CUDA_ARCH_L
 import glob
 import os
 import shutil
+import subprocess
 import sys
 
 from setuptools import setup
@@ -57,7 +58,29 @@ if with_cuda:
 # The C++ standard comes from torch.utils.cpp_extension (C++17 up to torch 2.13, C++20 after).
 cxx_flags = ["-O3", "-fopenmp", "-fvisibility=hidden"]
 nvcc_flags = ["-O3", "--expt-relaxed-constexpr"]
-link_flags = ["-fopenmp"]
+
+
+def _shared_libstdcxx():
+    """The compiler's shared libstdc++, named on the link line ahead of the driver's own libraries.
+
+    A toolchain that links C++ statically (-static-libstdc++ in a wrapper or spec file; seen on
+    the lent GPU machine: its build of _C held libstdc++'s code and no NEEDED libstdc++.so.6) gives
+    the process two copies of libstdc++, torch's and ours, whose locale facet ids differ: every
+    number formatted into an error message then crashed (torch 2.11 there) or was cut off (a
+    -static-libstdc++ build here). Named first, the shared library resolves every symbol and the
+    static archive contributes nothing."""
+    if not sys.platform.startswith("linux"):
+        return []
+    try:
+        found = subprocess.run([os.environ.get("CXX", "c++"), "-print-file-name=libstdc++.so"],
+                               capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [found] if os.path.isabs(found) and os.path.exists(found) else []
+
+
+# CNNFAST_EXTRA_LDFLAGS: more link flags (tests of the build itself, e.g. -static-libstdc++).
+link_flags = ["-fopenmp", *_shared_libstdcxx(), *os.environ.get("CNNFAST_EXTRA_LDFLAGS", "").split()]
 if os.environ.get("CNNFAST_SANITIZE") == "1":  # tools/sanitize.sh: ASan + UBSan build of the C++ kernels
     sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
     cxx_flags = [f for f in cxx_flags if f != "-O3"] + ["-O1", "-g"] + sanitize

@@ -2,6 +2,9 @@
 kernel when built with CUDA, autograd guard, fake kernel, Python wrapper, reference, test, bench."""
 
 import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -41,3 +44,18 @@ def test_build_info_reports_what_was_built():
     info = cnnfast.build_info()
     assert info["extension_loaded"] and info["cpu_kernels"]
     assert info["running_torch"] == torch.__version__
+
+
+def test_error_messages_format_numbers():
+    # A second copy of libstdc++ inside _C (a toolchain linking it statically) breaks exactly this:
+    # the number was cut off here and crashed the process on the lent GPU machine (setup.py).
+    with pytest.raises(ValueError, match=r"got shape \[2, 4, 5\]"):
+        torch.ops.cnnfast.shuffle_channels([torch.randn(2, 4, 5)], torch.tensor([0, 1]), [2])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("readelf") is None,
+                    reason="reads the ELF dynamic section with readelf")
+def test_extension_shares_the_process_libstdcxx():
+    dynamic = subprocess.run(["readelf", "-d", cnnfast.build_info()["extension_path"]],
+                             capture_output=True, text=True, check=True).stdout
+    assert "[libstdc++.so.6]" in dynamic, "cnnfast._C holds its own libstdc++ (see setup.py)"

@@ -44,6 +44,11 @@ def _winograd(layer):
     return (r, s) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1 and cin > 4
 
 
+def _grouped(layer):
+    cin, cout, _, _, _, _, groups, _, _ = layer
+    return 1 < groups < cin
+
+
 def _stem(layer):
     cin, cout, _, _, _, _, groups, _, _ = layer
     return cin <= 4 and cout <= 64 and groups == 1
@@ -65,6 +70,8 @@ def measure(layer, batch, seconds):
         paths = ["onednn", "depthwise"]  # per call: 10-100x slower, not timed)
     elif _stem(layer):  # and the stem kernel every conv with few input channels
         paths = ["onednn", "stem"]
+    elif _grouped(layer):  # the grouped kernel takes narrow groups (the engine is timed alongside)
+        paths.append("grouped")
     elif rule in ("pointwise", "gemm"):
         paths.append(rule)
     elif _one_by_one(layer):  # the direct 1x1 kernel can run every such layer: timed to draw its limit
@@ -93,6 +100,7 @@ def main(argv=None):
     p.add_argument("--one-by-one", action="store_true", help="only 1x1 stride-1 convs (direct 1x1 kernel vs engine)")
     p.add_argument("--depthwise", action="store_true", help="only depthwise convs (direct kernel vs oneDNN)")
     p.add_argument("--stems", action="store_true", help="only convs with <= 4 input channels (stem kernel vs oneDNN)")
+    p.add_argument("--grouped", action="store_true", help="only grouped, not depthwise convs (grouped kernel vs oneDNN)")
     p.add_argument("--winograd", action="store_true", help="only 3x3 stride-1 convs (Winograd form vs engine, oneDNN)")
     p.add_argument("--out", default=None, help="path prefix for .json and .md")
     a = p.parse_args(argv)
@@ -106,6 +114,8 @@ def main(argv=None):
         layers = [(m, layer) for m, layer in layers if _depthwise(layer)]
     if a.stems:
         layers = [(m, layer) for m, layer in layers if _stem(layer)]
+    if a.grouped:
+        layers = [(m, layer) for m, layer in layers if _grouped(layer)]
     if a.winograd:
         layers = [(m, layer) for m, layer in layers if _winograd(layer)]
     rows = []
@@ -117,7 +127,7 @@ def main(argv=None):
                 rows.append(r)
                 us = r["us"]
                 ratio = us["engine"] / us["onednn"] if "engine" in us and "onednn" in us else float("nan")
-                for direct in ("depthwise", "stem"):
+                for direct in ("depthwise", "stem", "grouped"):
                     if direct in us:
                         ratio = us[direct] / us["onednn"]
                 print(f"[{i + 1}/{len(layers)}] {model:18s} {_name(layer):42s} b{batch} rule={r['rule']:9s} "
@@ -149,7 +159,7 @@ def _markdown(rows, info):
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         us = r["us"]
-        direct = next((us[k] for k in ("depthwise", "pointwise", "stem", "gemm") if k in us), None)
+        direct = next((us[k] for k in ("depthwise", "pointwise", "stem", "grouped", "gemm") if k in us), None)
         rule_us = us.get(r["rule"], min(us.values()))
         ratio = us["engine"] / us["onednn"] if "engine" in us and "onednn" in us else None
         direct_ratio = direct / us["onednn"] if direct and "onednn" in us else None

@@ -58,7 +58,7 @@ def _extension_module():
     return cnnfast._C
 
 
-CONV_PATHS = ("gemm", "depthwise", "pointwise", "engine", "onednn", "portable", "stem", "winograd")  # csrc ConvPath order
+CONV_PATHS = ("gemm", "depthwise", "pointwise", "engine", "onednn", "portable", "stem", "winograd", "grouped")  # csrc ConvPath order
 
 
 def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,

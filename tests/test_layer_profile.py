@@ -63,7 +63,7 @@ def test_the_cnnfast_collector_counts_every_conv_of_a_real_model():
     convs = [layer for layer in out["layers"] if layer["conv"]]
     assert len(convs) == 20  # ResNet-18: stem, 16 block convs, 3 downsamples
     assert out["form"] in ("module", "script") and out["wall_ms"] > 0
-    assert {layer["impl"] for layer in convs} <= {"engine", "onednn", "pointwise", "depthwise", "stem", "gemm", "portable", "winograd"}
+    assert {layer["impl"] for layer in convs} <= {"engine", "onednn", "pointwise", "depthwise", "stem", "gemm", "portable", "winograd", "grouped"}
     assert [64, 56, 56, 64, 64, 3, 3, 56, 56] in [layer["conv"] for layer in convs]
 
 

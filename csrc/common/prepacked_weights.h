@@ -23,6 +23,7 @@ enum class PackedLayout : int64_t {
   Engine = 3,     // conv_engine/packed_filter.cpp: (G, R * S * Cg, Kg padded to 16), per group count
   Stem = 4,       // ops/conv2d_bias_act/stem_conv_cpu.cpp: (R, S, C, K padded to 16)
   Winograd = 5,   // conv_engine/winograd_filter.cpp: per 64-channel block, (16, C, block width)
+  Grouped = 6,    // ops/conv2d_bias_act/grouped_conv_cpu.cpp: (C padded to 16 / 16, KH * KW, group width, 16)
 };
 
 // The copy of `weight` that `pack` makes, cached the same way under `layout` and `variant` (a

@@ -6,6 +6,7 @@
 
 #include "conv_engine/winograd.h"
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
+#include "ops/conv2d_bias_act/grouped_conv_cpu.h"
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 #include "ops/conv2d_bias_act/stem_conv_cpu.h"
 
@@ -67,6 +68,7 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   if (direct && depthwise_direct_supported(g)) return ConvPath::Depthwise;
   if (direct && pointwise_direct_supported(g)) return ConvPath::Pointwise;
   if (direct && stem_direct_supported(g)) return ConvPath::Stem;
+  if (direct && grouped_direct_supported(g)) return ConvPath::Grouped;
   if (direct && q.engine && winograd_pays(g)) return ConvPath::Winograd;
   if (direct && q.engine && engine_pays(g)) return ConvPath::Engine;
   if (q.onednn) return ConvPath::OneDnn;
@@ -85,6 +87,7 @@ bool path_can_run(ConvPath path, const RouteQuery& q) {
     case ConvPath::Portable: return true;
     case ConvPath::Stem: return direct && stem_direct_can_run(g);
     case ConvPath::Winograd: return direct && q.engine && winograd_can_run(g);
+    case ConvPath::Grouped: return direct && grouped_direct_can_run(g);
   }
   return false;
 }
@@ -118,6 +121,7 @@ const char* conv_path_name(ConvPath path) {
     case ConvPath::Portable: return "portable";
     case ConvPath::Stem: return "stem";
     case ConvPath::Winograd: return "winograd";
+    case ConvPath::Grouped: return "grouped";
   }
   return "?";
 }

@@ -15,6 +15,7 @@ enum class ConvPath {
   Portable,   // ATen's convolution + cnnfast's epilogue pass (any dtype, any layout)
   Stem,       // cnnfast's direct kernel for RGB stems (<= 4 input, <= 64 output channels)
   Winograd,   // the conv engine's Winograd F(2x2, 3x3) form (3x3 stride 1, winograd.h)
+  Grouped,    // cnnfast's direct kernel for narrow groups (RegNet, ResNeXt)
 };
 
 struct RouteQuery {

@@ -90,8 +90,17 @@ def test_3x3_winograd_cannot_take_goes_by_size():
     assert path((1, 48, 35, 35), (64, 48, 5, 5), padding=2) == "onednn"  # 5x5
 
 
-def test_grouped_stays_with_onednn():
-    assert path((1, 128, 56, 56), (128, 4, 3, 3), padding=1, groups=32) == "onednn"
+def test_narrow_groups_take_the_grouped_kernel():
+    assert path((1, 128, 56, 56), (128, 4, 3, 3), padding=1, groups=32) == "grouped"  # ResNeXt-50, 4 wide
+    assert path((8, 208, 14, 14), (208, 8, 3, 3), padding=1, groups=26) == "grouped"  # RegNetY, 8 wide
+    assert path((8, 104, 28, 28), (104, 8, 3, 3), padding=1, groups=13) == "grouped"  # off the 16-lane grid
+    assert path((1, 512, 28, 28), (512, 16, 3, 3), stride=2, padding=1, groups=32) == "grouped"  # 16 wide, stride 2
+
+
+def test_wide_groups_stay_with_onednn():
+    assert path((1, 512, 14, 14), (512, 16, 3, 3), padding=1, groups=32) == "onednn"  # ResNeXt, 16 wide
+    assert path((1, 1024, 7, 7), (1024, 32, 3, 3), padding=1, groups=32) == "onednn"  # 32 wide
+    assert path((1, 32, 8, 8), (64, 8, 3, 3), padding=1, groups=4) == "onednn"  # 8 in, 16 out per group
 
 
 def test_rgb_stem_stays_with_onednn():

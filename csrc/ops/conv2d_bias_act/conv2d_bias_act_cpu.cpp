@@ -15,6 +15,7 @@
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
 #include "ops/conv2d_bias_act/conv_path.h"
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
+#include "ops/conv2d_bias_act/grouped_conv_cpu.h"
 #include "ops/conv2d_bias_act/stem_conv_cpu.h"
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 
@@ -132,6 +133,9 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
       return depthwise_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape);
     case engine::ConvPath::Pointwise:
       return pointwise_conv_cpu(x.contiguous(format), weight, bias, res, act, out_shape);
+    case engine::ConvPath::Grouped:
+      return grouped_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, groups, res, act,
+                              out_shape);
     case engine::ConvPath::Stem:
       return stem_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape);
     case engine::ConvPath::Engine:

@@ -4,6 +4,7 @@ against its float64 reference, and NaN/Inf propagation."""
 import torch
 
 import cnnfast
+from cnnfast import config
 from cnnfast.contracts.activations import ACTIVATIONS
 from cnnfast.reference import conv2d_bias_act as reference
 from tests._helpers import TOLERANCE, rel_err
@@ -18,6 +19,14 @@ def check(x, weight, bias, stride, padding, dilation, groups, res, act):
     err = rel_err(out, ref)
     assert err <= TOLERANCE[torch.float32], f"relative error {err:.2e}"
     return out, ref
+
+
+def check_on(path, args, act):
+    """check() with the conv forced onto kernel `path`, which must take it; args as check() takes
+    them, without the activation."""
+    with config.force_conv_path(path):
+        assert config.conv_path_for(args[0].shape, args[1].shape, *args[3:7]) == path
+        return check(*args, act)
 
 
 def check_nan_and_inf(x, weight, bias, stride, padding, dilation, groups, nan_at, inf_at):

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import cnnfast
 from cnnfast import config
-from tests.ops.direct_conv_checks import check, check_nan_and_inf
+from tests.ops.direct_conv_checks import check_nan_and_inf, check_on
 
 ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
 
@@ -47,9 +47,7 @@ def _args(case, batch, residual, seed=0):
 
 
 def _check(args, act):
-    with config.force_conv_path("grouped"):
-        assert config.conv_path_for(args[0].shape, args[1].shape, *args[3:7]) == "grouped"
-        check(*args, act)
+    check_on("grouped", args, act)
 
 
 @pytest.mark.parametrize("residual", [False, True])

@@ -46,20 +46,16 @@ def _args(case, batch, residual, seed=0):
     return x, weight, bias, s, p, d, groups, res
 
 
-def _check(args, act):
-    check_on("grouped", args, act)
-
-
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"c{c[0]}g{c[1]}-{c[2]}x{c[3]}-k{c[4][0]}x{c[4][1]}-s{c[5][0]}{c[5][1]}")
 def test_matches_reference(case, batch, residual):
-    _check(_args(case, batch, residual), "relu")
+    check_on("grouped", _args(case, batch, residual), "relu")
 
 
 @pytest.mark.parametrize("act", ACTS)
 def test_every_activation(act):
-    _check(_args(CASES[0], 2, residual=True), act)
+    check_on("grouped", _args(CASES[0], 2, residual=True), act)
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[6]], ids=["gw8", "gw4", "gw32"])
@@ -109,4 +105,4 @@ def test_random_shapes_match_reference(gw, groups, batch, h, w, k, stride, paddi
     if h + 2 * padding < dilation * (k[0] - 1) + 1 or w + 2 * padding < dilation * (k[1] - 1) + 1:
         return  # no output pixel
     case = (c, groups, h, w, k, (stride, stride), (padding, padding), (dilation, dilation))
-    _check(_args(case, batch, residual, seed), "relu")
+    check_on("grouped", _args(case, batch, residual, seed), "relu")

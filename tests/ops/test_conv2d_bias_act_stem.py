@@ -39,20 +39,16 @@ def _args(case, batch, residual, seed=0):
     return x, weight, bias, s, p, d, 1, res
 
 
-def _check(args, act):
-    check_on("stem", args, act)
-
-
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"c{c[0]}k{c[1]}-{c[2]}x{c[3]}-k{c[4][0]}x{c[4][1]}-s{c[5][0]}{c[5][1]}")
 def test_matches_reference(case, batch, residual):
-    _check(_args(case, batch, residual), "relu")
+    check_on("stem", _args(case, batch, residual), "relu")
 
 
 @pytest.mark.parametrize("act", ACTS)
 def test_every_activation(act):
-    _check(_args(CASES[1], 2, residual=True), act)
+    check_on("stem", _args(CASES[1], 2, residual=True), act)
 
 
 def test_nan_and_inf_propagate_as_in_eager():

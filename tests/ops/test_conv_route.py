@@ -40,6 +40,14 @@ def test_large_depthwise_off_the_channel_blocks_stays_with_onednn():
     assert path((1, 72, 56, 56), (72, 1, 3, 3), padding=1, groups=72) == "depthwise"  # small: still direct
 
 
+def test_narrow_depthwise_off_the_channel_blocks_goes_to_onednn_from_1m_macs():
+    # ShuffleNet V2's 24- and 58-channel layers: oneDNN at batch 8, the direct kernel at batch 1.
+    assert path((8, 24, 56, 56), (24, 1, 3, 3), stride=2, padding=1, groups=24) == "onednn"  # 1.35M
+    assert path((8, 58, 28, 28), (58, 1, 3, 3), padding=1, groups=58) == "onednn"  # 3.27M
+    assert path((1, 58, 28, 28), (58, 1, 3, 3), padding=1, groups=58) == "depthwise"  # 0.41M
+    assert path((8, 116, 28, 28), (116, 1, 3, 3), stride=2, padding=1, groups=116) == "depthwise"  # 64+ channels
+
+
 def test_rgb_stems_at_stride_2_take_the_stem_kernel():
     assert path((1, 3, 224, 224), (16, 3, 3, 3), stride=2, padding=1) == "stem"  # MobileNetV3
     assert path((8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == "stem"  # ResNet, GoogLeNet

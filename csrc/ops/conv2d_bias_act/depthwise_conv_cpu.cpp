@@ -40,6 +40,8 @@ int64_t padded(int64_t c) { return round_up(c, kLanes); }
 // Up to this many multiply-adds per call this kernel beats oneDNN's depthwise conv at any channel
 // count (see depthwise_direct_supported for the measurements).
 constexpr int64_t kMaxDirectMacs = 3300000;
+// The same for fewer than 64 channels off the 16-lane grid (see depthwise_direct_supported).
+constexpr int64_t kMaxNarrowOffGridMacs = 1000000;
 
 struct Geometry {
   int64_t n, c, cp, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
@@ -221,6 +223,12 @@ bool depthwise_direct_supported(const engine::ConvGeometry& geo) {
   // 16-lane blocks (0.38-1.03x); where they do not (MobileNetV3's 72 and 120 channels at batch 8)
   // the row copy goes element by element and the padded lanes are wasted work: 1.11-1.32x. Those
   // stay with oneDNN above the size where its fixed cost per call dominates (~3.3M multiply-adds).
+  // Under 64 such channels (ShuffleNet's 24 and 58 at batch 8, 1.3-3.3M multiply-adds), the padded
+  // lanes are a tenth to a third of the work and each pixel carries little arithmetic for its copy
+  // and store: 1.38-1.54x oneDNN's time on Zen 4 (same file) and 1.2-1.6x on Zen 5 in four runs
+  // (AMD EPYC Zen 5, 2026-12-04, benchmarks/results/cpu_depthwise_layers_zen5.md); at batch 1
+  // (0.2-0.4M) still 0.5-0.8x. Those go to oneDNN from 1M multiply-adds.
+  if (geo.c % kLanes != 0 && geo.c < 64 && geo.macs() > kMaxNarrowOffGridMacs) return false;
   return geo.c % kLanes == 0 || geo.macs() <= kMaxDirectMacs;
 }
 

@@ -10,6 +10,7 @@ import torch.nn as nn
 
 from cnnfast.capture import ShapeGuard
 from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, PreactConv1x1, SmallCNN, SqueezeExciteScale
+from cnnfast.passes import avg_pool_as_conv
 
 KINDS = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
 
@@ -83,6 +84,8 @@ def _calls(model: nn.Module) -> Dict[int, List[fx.Node]]:
 
 
 def _conv_pattern(m: Conv2dBiasAct, nodes: List[fx.Node], history: List[str]) -> str:
+    if avg_pool_as_conv.PATTERN in history:
+        return avg_pool_as_conv.PATTERN
     merged = next((p.split(" ")[0] for p in history if "sibling" in p), None)
     p = (f"{merged} sibling convs" if merged else "conv") + ("+bn" if "conv+bn" in history else "")
     if any("residual" in n.kwargs for n in nodes):

@@ -16,7 +16,7 @@ from typing import Callable, Dict, Iterable, List, Tuple
 import torch.fx as fx
 import torch.nn as nn
 
-from cnnfast.passes import (drop_dropout, fold_channel_shuffle, fuse_activation, fuse_concat, fuse_conv_bn,
+from cnnfast.passes import (avg_pool_as_conv, drop_dropout, fold_channel_shuffle, fuse_activation, fuse_concat, fuse_conv_bn,
                             fuse_linear, fuse_preact_conv, fuse_residual_add, fuse_sibling_convs, fuse_small_cnn,
                             fuse_squeeze_excite, use_global_avg_pool, use_max_pool2d, view_to_reshape)
 from cnnfast.report import Report, error_line
@@ -52,6 +52,8 @@ PIPELINE: Tuple[Pass, ...] = (
     Pass("fuse_squeeze_excite", "squeeze-and-excitation blocks as SqueezeExciteScale", _plain(fuse_squeeze_excite)),
     Pass("fuse_linear", "Linear [+ act] as LinearBiasAct", _plain(fuse_linear)),
     Pass("fuse_preact_conv", "BN -> ReLU -> 1x1 conv [-> avgpool] as PreactConv1x1", _plain(fuse_preact_conv)),
+    Pass("avg_pool_as_conv", "stride-1 average pools as depthwise convs (fp32 channels_last CPU)",
+         lambda gm, ctx: avg_pool_as_conv.run(gm, ctx.report, ctx.prefix, ctx.channels_last)),
     Pass("fold_channel_shuffle", "channel shuffles folded into data placement and weights",
          _plain(fold_channel_shuffle)),
     Pass("fuse_sibling_convs", "convs reading one tensor with one geometry merged", _plain(fuse_sibling_convs)),

@@ -70,6 +70,8 @@ CASES = {
     "fuse_linear": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(72, 10), nn.ReLU()), (2, 8, 3, 3), "linear+relu"),
     "fuse_preact_conv": (lambda: nn.Sequential(nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 1)), (2, 8, 6, 6),
                          "bn+relu+conv1x1"),
+    "avg_pool_as_conv": (lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.AvgPool2d(3, 1, 1)), (2, 8, 6, 6),
+                         "avg_pool as depthwise conv"),
     "fold_channel_shuffle": (lambda: nn.Sequential(torchvision.models.shufflenetv2.InvertedResidual(8, 16, 2),
                                                    torchvision.models.shufflenetv2.InvertedResidual(16, 16, 1)),
                              (2, 8, 12, 12),

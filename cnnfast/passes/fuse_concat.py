@@ -28,7 +28,8 @@ from cnnfast.report import Report
 _READ_ONLY_MODULES = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
                       nn.Flatten, nn.Linear, Conv2dBiasAct, LinearBiasAct, PreactConv1x1)
 _READ_ONLY_FUNCTIONS = {torch.cat, torch.narrow, torch.flatten, F.max_pool2d, F.avg_pool2d,
-                        F.adaptive_avg_pool2d, joined, copy_into, operator.getitem}
+                        F.adaptive_avg_pool2d, joined, copy_into, operator.getitem,
+                        buffer_for_conv, buffer_like}  # these two read only the shape
 def _read_only(gm: fx.GraphModule, user: fx.Node) -> bool:
     if user.op == "output":
         return True

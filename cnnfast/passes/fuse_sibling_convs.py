@@ -2,9 +2,16 @@
 activation) become one conv with their filters concatenated; each original output is a channel
 slice (a view) of the merged one.
 
-An Inception block's 1x1 branch and its 3x3/5x5 reduce convs all read the block input: one wider
-GEMM reads that input once instead of three times and keeps oneDNN's kernels busier than three
-narrow ones (GoogLeNet inception 3a at batch 1: 174 vs 247 us for its four 1x1 convs, measured).
+Merged: sibling convs whose outputs are read by no conv (heads going straight into a cat or an
+elementwise op): one wider GEMM reads the shared input once instead of once per head.
+Left apart (reported): a conv whose output another conv reads. That conv would read a channel slice
+of the merged output, and every CPU kernel copies a slice into a dense tensor first; a merged
+head also loses its direct write into a concat buffer. An Inception block's reduce convs are such
+convs: merging them with the 1x1 branch (which once cut GoogLeNet inception 3a's 1x1 convs from
+247 to 174 us through oneDNN) now costs time, with cnnfast's own 1x1 kernels: this rule against
+merging every sibling group (AMD EPYC Zen 5, 2 threads, 2026-12-04, TorchScript, paired per
+inference): Inception-v3 0.978x at batch 1 (150 pairs), 0.998x at batch 8 (60); GoogLeNet
+0.991x and 0.988x.
 """
 
 import torch
@@ -39,6 +46,10 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
             conv = module_of(gm, user)
             if (isinstance(conv, Conv2dBiasAct) and conv.groups == 1 and user.args == (source,)
                     and not user.kwargs and calls[user.target] == 1):
+                if any(isinstance(module_of(gm, u), Conv2dBiasAct) for u in user.users):
+                    report.skip(prefix + user.target, "sibling conv left apart: a conv reads its output, "
+                                "which would be a channel slice copied before that conv")
+                    continue
                 groups.setdefault(_key(conv), []).append(user)
         for nodes in groups.values():
             if len(nodes) < 2:

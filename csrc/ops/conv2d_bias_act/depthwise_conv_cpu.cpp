@@ -69,6 +69,19 @@ TapForm tap_form(const Geometry& g) {
   return TapForm::Generic;
 }
 
+// v[p] += sum over k of cols[S * p + k] * wt[k * wpitch]: one filter row's KW taps for eight output
+// pixels, from input columns already in registers.
+template <int KW, int S, int kCols>
+inline __attribute__((always_inline)) void filter_row(vf (&v)[kPixels], const vf (&cols)[kCols], const float* wt,
+                                                      int64_t wpitch) {
+#pragma GCC unroll 5
+  for (int k = 0; k < KW; ++k) {
+    const vf wv = load(wt + k * wpitch);
+#pragma GCC unroll 8
+    for (int p = 0; p < kPixels; ++p) v[p] += cols[S * p + k] * wv;
+  }
+}
+
 // One filter row's taps for eight output pixels at stride S (1 or 2) and dilation 1: the
 // S * 7 + KW input columns they share are loaded once and reused from registers by every tap (the
 // generic loop loads one per multiply-add, and those loads are what bounded it: measured on
@@ -80,12 +93,7 @@ inline __attribute__((always_inline)) void row_taps(vf (&v)[kPixels], const floa
   vf cols[kCols];
 #pragma GCC unroll 19
   for (int q = 0; q < kCols; ++q) cols[q] = load(in + q * pitch);
-#pragma GCC unroll 5
-  for (int k = 0; k < KW; ++k) {
-    const vf wv = load(wt + k * wpitch);
-#pragma GCC unroll 8
-    for (int p = 0; p < kPixels; ++p) v[p] += cols[S * p + k] * wv;
-  }
+  filter_row<KW, S>(v, cols, wt, wpitch);
 }
 
 // One input row's contribution to two output rows at stride 1 (pairs of rows, see
@@ -100,22 +108,8 @@ inline __attribute__((always_inline)) void row_taps2(vf (&v0)[kPixels], vf (&v1)
   vf cols[kCols];
 #pragma GCC unroll 12
   for (int q = 0; q < kCols; ++q) cols[q] = load(in + q * pitch);
-  if (wt0) {
-#pragma GCC unroll 5
-    for (int k = 0; k < KW; ++k) {
-      const vf wv = load(wt0 + k * wpitch);
-#pragma GCC unroll 8
-      for (int p = 0; p < kPixels; ++p) v0[p] += cols[p + k] * wv;
-    }
-  }
-  if (wt1) {
-#pragma GCC unroll 5
-    for (int k = 0; k < KW; ++k) {
-      const vf wv = load(wt1 + k * wpitch);
-#pragma GCC unroll 8
-      for (int p = 0; p < kPixels; ++p) v1[p] += cols[p + k] * wv;
-    }
-  }
+  if (wt0) filter_row<KW, 1>(v0, cols, wt0, wpitch);
+  if (wt1) filter_row<KW, 1>(v1, cols, wt1, wpitch);
 }
 
 inline __attribute__((always_inline)) float* align64(float* p) {

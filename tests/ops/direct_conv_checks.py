@@ -1,5 +1,6 @@
-"""Checks shared by the tests of conv2d_bias_act's direct CPU kernels (depthwise and 1x1): the op
-against its float64 reference, and NaN/Inf propagation."""
+"""Checks shared by the tests of conv2d_bias_act's direct CPU kernels (depthwise, 1x1, stem,
+grouped): the op against its float64 reference, NaN/Inf propagation, repacking after a weight
+change."""
 
 import torch
 
@@ -43,3 +44,13 @@ def check_nan_and_inf(x, weight, bias, stride, padding, dilation, groups, nan_at
         finite = ref.isfinite()
         assert torch.equal(out.isinf(), ref.isinf()), act
         assert rel_err(out[finite], ref[finite]) <= TOLERANCE[torch.float32]
+
+
+def check_weight_change_is_seen(path, x, weight, stride, padding, dilation, groups):
+    """With the conv forced onto kernel `path`: its packed filter is cached per weight tensor, so an
+    in-place update of the weight must be repacked (twice the weight, twice the bias-free output)."""
+    with config.force_conv_path(path):
+        first = cnnfast.ops.conv2d_bias_act(x, weight, None, stride, padding, dilation, groups, None, "none")
+        weight.mul_(2)
+        second = cnnfast.ops.conv2d_bias_act(x, weight, None, stride, padding, dilation, groups, None, "none")
+    torch.testing.assert_close(second, 2 * first, rtol=1e-6, atol=1e-6)

@@ -36,7 +36,7 @@ namespace {
 using vec16::kLanes;
 using vec16::load;
 using vec16::vf;
-typedef int32_t vi __attribute__((vector_size(kLanes * sizeof(int32_t))));
+using vec16::vi;  // 16 ints (common/vec16_activation.h): the permutes' lane indices
 
 constexpr int64_t kPixels = 8;  // output pixels accumulated together
 

@@ -17,7 +17,7 @@ at::Tensor prepacked_conv2d_weight(const at::Tensor& weight, at::IntArrayRef pad
 
 // The layouts cnnfast's own kernels pack weights into; each kernel's file says what its layout is.
 enum class PackedLayout : int64_t {
-  SmallCnn = 0,   // ops/small_cnn: (KH * KW * C, O padded to 16)
+  SmallCnn = 0,   // ops/small_cnn: (KH * KW * C, O padded to 16); variant 1: linear (K, O padded to 16)
   Depthwise = 1,  // ops/conv2d_bias_act/depthwise_conv_cpu.cpp: (KH * KW, C padded to 16)
   Pointwise = 2,  // ops/conv2d_bias_act/pointwise_conv_cpu.cpp: panels of (Cin, <= 64)
   Engine = 3,     // conv_engine/packed_filter.cpp: (G, R * S * Cg, Kg padded to 16), per group count

@@ -40,7 +40,12 @@ LENET_MODERN = ([(6, 5, 1, 0, "relu", "max", 2), (16, 5, 1, 0, "relu", "max", 2)
 # 16-column accumulator's tail), more channels than one vector.
 OTHER = ([(20, 3, 1, 1, "relu6", "none", 0), (24, 3, 2, 1, "silu", "max", 3), (40, 1, 1, 0, "hardswish", "avg", 2)],
          [(33, "sigmoid"), (7, "hardsigmoid")])
-NETS = {"lenet5": (LENET, 1, 32), "lenet5_modern": (LENET_MODERN, 1, 32), "other": (OTHER, 3, 37)}
+# A wide stride-2 map on the by-columns loop (two column vectors per pass, strided loads), a
+# pooled layer of 30 columns (the second vector part-filled), a linear layer over two blocks of
+# 128 outputs.
+WIDE = ([(8, 5, 2, 2, "relu", "none", 0), (6, 3, 1, 0, "tanh", "max", 2)], [(130, "relu"), (5, "none")])
+NETS = {"lenet5": (LENET, 1, 32), "lenet5_modern": (LENET_MODERN, 1, 32), "other": (OTHER, 3, 37),
+        "wide": (WIDE, 2, 64)}
 
 
 def _check(name, batch, dtype=torch.float32, layout="nchw", bias=True, x=None):

@@ -88,58 +88,116 @@ CNNFAST_INLINE vf load_row(const float* p, int64_t s) {
   return v;
 }
 
-constexpr int kRows = 4;  // output rows per pass: four independent FMA chains hide the FMA latency
+constexpr int kRows = 4;  // output rows per pass
 
 // One conv layer over one image. src: planar (C, hp, wp) planes, padding already applied, with
 // slack after the last plane (reads run up to kRows - 1 rows and kLanes columns past the end);
-// dst: planar (O, OH, OW), activation applied. Each pass computes kLanes output columns of kRows
-// output rows of one output channel: per input channel and kernel tap, one weight (broadcast)
-// times kRows input row segments.
+// dst: planar (O, OH, OW), activation applied. Each pass computes V (1 or 2) vectors of kLanes
+// output columns in kRows output rows of one output channel: per input channel and kernel tap, one
+// weight (broadcast) times kRows * V input row segments. Two vectors wherever two remain: a
+// 512-bit FMA has 4 cycles of latency and two issue ports on Zen 5 and Sapphire Rapids, so 4
+// independent chains ran the FMA units at half rate (LeNet's C1 4.2 -> see the commit).
 //
 // With P (a 2x2 pool, 1 average or 2 max) the pool is applied before the store: rows 0+1 and 2+3
 // vertically, then even and odd lanes, so dst is the pooled (O, OH / 2, OW / 2) map (floor mode).
+template <int S, Activation A, int P, int V>
+CNNFAST_INLINE void conv_pass(const float* __restrict__ src, int64_t c, int64_t hp, int64_t wp,
+                              const float* __restrict__ wo, float bias, int64_t kh, int64_t kw, int64_t s,
+                              int64_t oc, int64_t oh0, int64_t ow0, int64_t oh_n, int64_t ow_n,
+                              float* __restrict__ dst) {
+  const int64_t row_step = s * wp;  // between the input rows of consecutive output rows
+  vf acc[V][kRows];
+  for (int v = 0; v < V; ++v) {
+    for (int r = 0; r < kRows; ++r) acc[v][r] = vf{} + bias;
+  }
+  for (int64_t ic = 0; ic < c; ++ic) {
+    for (int64_t dy = 0; dy < kh; ++dy) {
+      const float* row = src + (ic * hp + oh0 * s + dy) * wp + ow0 * s;
+      const float* wr = wo + (ic * kh + dy) * kw;
+      for (int64_t dx = 0; dx < kw; ++dx) {
+        const vf wv = vf{} + wr[dx];
+        for (int v = 0; v < V; ++v) {
+          for (int r = 0; r < kRows; ++r) {
+            acc[v][r] += wv * load_row<S>(row + r * row_step + v * kLanes * s + dx, s);
+          }
+        }
+      }
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    const int64_t col = ow0 + v * kLanes;
+    vf accs[kRows];
+    for (int r = 0; r < kRows; ++r) accs[r] = vec16::activate_vec<A>(acc[v][r]);
+    if constexpr (P == 0) {
+      const int64_t n = std::min<int64_t>(kLanes, ow_n - col);
+      for (int r = 0; r < kRows && oh0 + r < oh_n; ++r) {
+        std::memcpy(dst + (oc * oh_n + oh0 + r) * ow_n + col, &accs[r], n * sizeof(float));
+      }
+    } else {
+      const int64_t ph = oh_n / 2, pw = ow_n / 2, n = std::min<int64_t>(kLanes / 2, pw - col / 2);
+      for (int r = 0; r < kRows / 2 && oh0 / 2 + r < ph; ++r) {
+        const vf x = pool_pair<P>(accs[2 * r], accs[2 * r + 1]);
+        const vf even = __builtin_shufflevector(x, x, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+        const vf odd = __builtin_shufflevector(x, x, 1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
+        const vf pooled = P == 2 ? pool_pair<P>(even, odd) : (even + odd) * 0.25f;
+        if (n > 0) std::memcpy(dst + (oc * ph + oh0 / 2 + r) * pw + col / 2, &pooled, n * sizeof(float));
+      }
+    }
+  }
+}
+
 template <int S, Activation A, int P>
 CNNFAST_INLINE void conv_layer(const float* __restrict__ src, int64_t c, int64_t hp, int64_t wp,
                                const float* __restrict__ w, const float* __restrict__ b, int64_t o, int64_t kh,
                                int64_t kw, int64_t stride, int64_t oh_n, int64_t ow_n, float* __restrict__ dst) {
   const int64_t s = S > 0 ? S : stride;
-  const int64_t row_step = s * wp;  // between the input rows of consecutive output rows
   for (int64_t oc = 0; oc < o; ++oc) {
     const float* wo = w + oc * c * kh * kw;
     const float bias = b ? b[oc] : 0.0f;
     for (int64_t oh0 = 0; oh0 < oh_n; oh0 += kRows) {
-      for (int64_t ow0 = 0; ow0 < ow_n; ow0 += kLanes) {
-        vf acc0 = vf{} + bias, acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int64_t ic = 0; ic < c; ++ic) {
-          for (int64_t dy = 0; dy < kh; ++dy) {
-            const float* row = src + (ic * hp + oh0 * s + dy) * wp + ow0 * s;
-            const float* wr = wo + (ic * kh + dy) * kw;
-            for (int64_t dx = 0; dx < kw; ++dx) {
-              const vf wv = vf{} + wr[dx];
-              acc0 += wv * load_row<S>(row + dx, s);
-              acc1 += wv * load_row<S>(row + row_step + dx, s);
-              acc2 += wv * load_row<S>(row + 2 * row_step + dx, s);
-              acc3 += wv * load_row<S>(row + 3 * row_step + dx, s);
-            }
-          }
-        }
-        const vf accs[kRows] = {vec16::activate_vec<A>(acc0), vec16::activate_vec<A>(acc1), vec16::activate_vec<A>(acc2), vec16::activate_vec<A>(acc3)};
-        if constexpr (P == 0) {
-          const int64_t n = std::min<int64_t>(kLanes, ow_n - ow0);
-          for (int r = 0; r < kRows && oh0 + r < oh_n; ++r) {
-            std::memcpy(dst + (oc * oh_n + oh0 + r) * ow_n + ow0, &accs[r], n * sizeof(float));
-          }
-        } else {
-          const int64_t ph = oh_n / 2, pw = ow_n / 2, n = std::min<int64_t>(kLanes / 2, pw - ow0 / 2);
-          for (int r = 0; r < kRows / 2 && oh0 / 2 + r < ph; ++r) {
-            const vf v = pool_pair<P>(accs[2 * r], accs[2 * r + 1]);
-            const vf even = __builtin_shufflevector(v, v, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
-            const vf odd = __builtin_shufflevector(v, v, 1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
-            const vf pooled = P == 2 ? pool_pair<P>(even, odd) : (even + odd) * 0.25f;
-            if (n > 0) std::memcpy(dst + (oc * ph + oh0 / 2 + r) * pw + ow0 / 2, &pooled, n * sizeof(float));
-          }
-        }
+      int64_t ow0 = 0;
+      for (; ow0 + kLanes < ow_n; ow0 += 2 * kLanes) {
+        conv_pass<S, A, P, 2>(src, c, hp, wp, wo, bias, kh, kw, s, oc, oh0, ow0, oh_n, ow_n, dst);
       }
+      if (ow0 < ow_n) conv_pass<S, A, P, 1>(src, c, hp, wp, wo, bias, kh, kw, s, oc, oh0, ow0, oh_n, ow_n, dst);
+    }
+  }
+}
+
+// A linear layer over one image: dst (O) = x (K) @ W.T with W packed transposed as (K, O rounded
+// up to kLanes, zero-filled). Per input, one broadcast times NV filter vectors: NV independent
+// FMA chains and no horizontal sum, where a dot product per output (common/vector_cpu.h) ran two
+// chains and a 16-lane reduction per output (LeNet's 400 -> 120 layer: see the commit).
+template <int NV>
+CNNFAST_INLINE void linear_block(const float* __restrict__ wt, int64_t opad, const float* __restrict__ x, int64_t k,
+                                 int64_t o0, int64_t n, float* __restrict__ dst) {
+  vf acc[NV] = {};
+  for (int64_t i = 0; i < k; ++i) {
+    const vf xv = vf{} + x[i];
+    const float* w = wt + i * opad + o0;
+    for (int v = 0; v < NV; ++v) acc[v] += xv * vec16::load(w + v * kLanes);
+  }
+  for (int v = 0; v < NV; ++v) {
+    const int64_t m = std::min<int64_t>(kLanes, n - v * kLanes);
+    if (m > 0) std::memcpy(dst + o0 + v * kLanes, &acc[v], m * sizeof(float));
+  }
+}
+
+CNNFAST_INLINE void linear_layer(const float* __restrict__ wt, const float* __restrict__ x, int64_t k, int64_t o,
+                                 float* __restrict__ dst) {
+  constexpr int kMaxVec = 8;
+  const int64_t opad = round_up<int64_t>(o, kLanes);
+  for (int64_t o0 = 0; o0 < o; o0 += kMaxVec * kLanes) {
+    const int64_t n = std::min<int64_t>(kMaxVec * kLanes, o - o0);
+    switch ((n + kLanes - 1) / kLanes) {
+      case 1: linear_block<1>(wt, opad, x, k, o0, n, dst); break;
+      case 2: linear_block<2>(wt, opad, x, k, o0, n, dst); break;
+      case 3: linear_block<3>(wt, opad, x, k, o0, n, dst); break;
+      case 4: linear_block<4>(wt, opad, x, k, o0, n, dst); break;
+      case 5: linear_block<5>(wt, opad, x, k, o0, n, dst); break;
+      case 6: linear_block<6>(wt, opad, x, k, o0, n, dst); break;
+      case 7: linear_block<7>(wt, opad, x, k, o0, n, dst); break;
+      default: linear_block<8>(wt, opad, x, k, o0, n, dst); break;
     }
   }
 }
@@ -189,38 +247,42 @@ inline int64_t padded_channels(int64_t o) { return round_up<int64_t>(o, kLanes);
 
 // The by-channels conv loop. src: channels-last padded input (hp, wp, C); wpk: the filter packed
 // as (KH, KW, C, O rounded up to kLanes, zero-filled); dst: planar (O, OH, OW), activation applied.
-// Each pass computes kLanes output channels of 4 output pixels: per tap and input channel, one
-// filter vector times 4 broadcast input values.
+// Each pass computes kLanes output channels of 8 output pixels: per tap and input channel, one
+// filter vector times 8 broadcast input values (8 independent FMA chains, as in conv_pass).
 //
-// With P (a 2x2 pool, 1 average or 2 max) the 4 pixels of a pass are one pool window, pooled
+// With P (a 2x2 pool, 1 average or 2 max) the 8 pixels of a pass are two pool windows, pooled
 // before the store: dst is then the pooled (O, OH / 2, OW / 2) map (floor mode).
 template <int S, Activation A, int P>
 CNNFAST_INLINE void conv_layer_cv(const float* __restrict__ src, int64_t c, int64_t wp, const float* __restrict__ wpk,
                                   const float* __restrict__ b, int64_t o, int64_t kh, int64_t kw, int64_t stride,
                                   int64_t oh_n, int64_t ow_n, float* __restrict__ dst) {
+  constexpr int kPix = 8;
   const int64_t s = S > 0 ? S : stride;
   const int64_t opad = padded_channels(o);
-  // Passes: 4 output pixels each, in row-major order, or one pool window each.
+  // Passes: 8 output pixels each, in row-major order, or two pool windows each.
   const int64_t out_w = P ? ow_n / 2 : ow_n, npix = P ? (oh_n / 2) * out_w : oh_n * ow_n;
+  const int64_t step = P ? 2 : kPix;
   for (int64_t og = 0; og < o; og += kLanes) {
     const int64_t m = std::min<int64_t>(kLanes, o - og);
     float bias_l[kLanes] = {};
     if (b) std::memcpy(bias_l, b + og, m * sizeof(float));
     vf bias;
     std::memcpy(&bias, bias_l, sizeof(bias));
-    for (int64_t p0 = 0; p0 < npix; p0 += P ? 1 : 4) {
-      const float* base[4];
-      for (int r = 0; r < 4; ++r) {
+    for (int64_t p0 = 0; p0 < npix; p0 += step) {
+      const float* base[kPix];
+      for (int r = 0; r < kPix; ++r) {
         int64_t y, x;
-        if constexpr (P != 0) {  // pixel r of the window of pooled pixel p0
-          y = (p0 / out_w) * 2 + r / 2, x = (p0 % out_w) * 2 + r % 2;
+        if constexpr (P != 0) {  // pixel r % 4 of the window of pooled pixel p0 + r / 4
+          const int64_t q = std::min(p0 + r / 4, npix - 1);  // a short last pass repeats a window
+          y = (q / out_w) * 2 + (r % 4) / 2, x = (q % out_w) * 2 + r % 2;
         } else {
-          const int64_t p = std::min(p0 + r, npix - 1);  // a short last group repeats a pixel
+          const int64_t p = std::min(p0 + r, npix - 1);  // a short last pass repeats a pixel
           y = p / ow_n, x = p % ow_n;
         }
         base[r] = src + (y * s * wp + x * s) * c;
       }
-      vf acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
+      vf acc[kPix];
+      for (int r = 0; r < kPix; ++r) acc[r] = bias;
       for (int64_t dy = 0; dy < kh; ++dy) {
         for (int64_t dx = 0; dx < kw; ++dx) {
           const int64_t off = (dy * wp + dx) * c;
@@ -228,26 +290,26 @@ CNNFAST_INLINE void conv_layer_cv(const float* __restrict__ src, int64_t c, int6
           for (int64_t ic = 0; ic < c; ++ic) {
             vf wv;
             std::memcpy(&wv, wt + ic * opad, sizeof(wv));
-            acc0 += base[0][off + ic] * wv;
-            acc1 += base[1][off + ic] * wv;
-            acc2 += base[2][off + ic] * wv;
-            acc3 += base[3][off + ic] * wv;
+            for (int r = 0; r < kPix; ++r) acc[r] += base[r][off + ic] * wv;
           }
         }
       }
-      const vf accs[4] = {vec16::activate_vec<A>(acc0), vec16::activate_vec<A>(acc1), vec16::activate_vec<A>(acc2), vec16::activate_vec<A>(acc3)};
+      for (int r = 0; r < kPix; ++r) acc[r] = vec16::activate_vec<A>(acc[r]);
       if constexpr (P == 0) {
-        for (int r = 0; r < 4 && p0 + r < npix; ++r) {
+        for (int r = 0; r < kPix && p0 + r < npix; ++r) {
           float v[kLanes];
-          std::memcpy(v, &accs[r], sizeof(v));
+          std::memcpy(v, &acc[r], sizeof(v));
           for (int64_t j = 0; j < m; ++j) dst[(og + j) * npix + p0 + r] = v[j];
         }
       } else {
-        const vf pooled = P == 2 ? pool_pair<P>(pool_pair<P>(accs[0], accs[1]), pool_pair<P>(accs[2], accs[3]))
-                                 : ((accs[0] + accs[1]) + (accs[2] + accs[3])) * 0.25f;
-        float v[kLanes];
-        std::memcpy(v, &pooled, sizeof(v));
-        for (int64_t j = 0; j < m; ++j) dst[(og + j) * npix + p0] = v[j];
+        for (int q = 0; q < 2 && p0 + q < npix; ++q) {
+          const vf* a = acc + 4 * q;
+          const vf pooled = P == 2 ? pool_pair<P>(pool_pair<P>(a[0], a[1]), pool_pair<P>(a[2], a[3]))
+                                   : ((a[0] + a[1]) + (a[2] + a[3])) * 0.25f;
+          float v[kLanes];
+          std::memcpy(v, &pooled, sizeof(v));
+          for (int64_t j = 0; j < m; ++j) dst[(og + j) * npix + p0 + q] = v[j];
+        }
       }
     }
   }

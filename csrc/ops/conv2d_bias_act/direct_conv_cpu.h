@@ -77,10 +77,19 @@ inline __attribute__((always_inline)) void store_row(float* __restrict__ out, co
     store_full_block(out + c, vec16::load(acc + c), res ? res + c : nullptr, act);
   }
   if (c < n) {
-    alignas(64) float tail[vec16::kLanes] = {};
-    for (int64_t i = c; i < n; ++i) tail[i - c] = acc[i] + (res ? res[i] : 0.0f);
-    vec16::store(tail, activate_block(vec16::load(tail), act));
-    for (int64_t i = c; i < n; ++i) out[i] = tail[i - c];
+    // Lane by lane with constant indices: as a loop over n - c, GCC emits a memmove call per
+    // tail, which took more time than the FMAs on ShuffleNet's 58-channel layers.
+    const int64_t m = n - c;
+    vec16::vf v{}, r{};
+#pragma GCC unroll 16
+    for (int i = 0; i < vec16::kLanes; ++i) {
+      if (i < m) v[i] = acc[c + i], r[i] = res ? res[c + i] : 0.0f;
+    }
+    v = activate_block(v + r, act);
+#pragma GCC unroll 16
+    for (int i = 0; i < vec16::kLanes; ++i) {
+      if (i < m) out[c + i] = v[i];
+    }
   }
 }
 

@@ -57,6 +57,19 @@ def test_nan_and_inf(c):
     _check(torch.full((1, 8, 4, 4), float("-inf")).contiguous(memory_format=torch.channels_last), 2, 2, 0, False)
 
 
+# Channels past the last whole vector are pooled as one part-vector whose loads run into the next
+# pixel's first channels (and, for the image's last pixels, stop at the image's end): NaN/Inf/
+# large values there must not reach this pixel's output.
+@pytest.mark.parametrize("c", [3, 8, 24])
+def test_channel_tail_never_takes_the_next_pixels_channels(c):
+    x = _x(2, c, 9, "channels_last").clone()
+    x[:, 0, ::2, 1::3] = float("nan")
+    x[:, 0, 1::2, ::3] = 1e30
+    x[1, 0, 8, 8] = float("inf")
+    _check(x, 3, 2, 1, True)
+    _check(x, 2, 2, 0, False)
+
+
 def test_empty_batch():
     assert cnnfast.ops.max_pool2d(_x(1, 4, 6, "channels_last")[:0], 2).shape == (0, 4, 3, 3)
 

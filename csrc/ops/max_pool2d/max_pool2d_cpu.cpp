@@ -48,7 +48,7 @@ void pool_nhwc(const at::Tensor& x, at::Tensor& out, at::IntArrayRef kernel, at:
       T* orow = op + (img * oh + y) * ow * c;
       const T* base = xp + img * h * w * c;
       if constexpr (std::is_same_v<T, float>) {
-        max_pool_row_f32(orow, base, w, c, ow, h0, h1, kernel[1], stride[1], padding[1]);
+        max_pool_row_f32(orow, base, h, w, c, ow, h0, h1, kernel[1], stride[1], padding[1]);
         continue;
       }
       for (int64_t xo = 0; xo < ow; ++xo) {

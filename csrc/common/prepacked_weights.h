@@ -24,6 +24,7 @@ enum class PackedLayout : int64_t {
   Stem = 4,       // ops/conv2d_bias_act/stem_conv_cpu.cpp: (R, S, C, K padded to 16)
   Winograd = 5,   // conv_engine/winograd_filter.cpp: per 64-channel block, (16, C, block width)
   Grouped = 6,    // ops/conv2d_bias_act/grouped_conv_cpu.cpp: (C padded to 16 / 16, KH * KW, group width, 16)
+  Linear = 7,     // common/linear_brgemm_cpu.cpp: per block of <= 64 outputs, (K, block width)
 };
 
 // The copy of `weight` that `pack` makes, cached the same way under `layout` and `variant` (a

@@ -1,5 +1,6 @@
-"""cnnfast.ops.linear_bias_act against its reference (both CPU paths: row-streaming up to batch 4,
-and up to 64 for fp32 layers with >= 256 inputs; MKL otherwise), opcheck, bad input."""
+"""cnnfast.ops.linear_bias_act against its reference (every CPU path: row-streaming up to batch 4,
+fp32 batches 5-64 on the brgemm microkernel with the weight packed once, MKL otherwise), opcheck,
+bad input."""
 
 import pytest
 import torch
@@ -14,8 +15,8 @@ from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 # output counts that are not multiples of its 4-row blocks leave a remainder.
 WIDTHS = [(2048, 1000), (960, 1280), (1280, 1000), (4096, 512), (5000, 21), (256, 16), (37, 5), (3, 1),
           (17, 130)]
-# Streaming kernel: every batch up to 4, up to 64 where K >= 256; MKL above. 17 leaves a partial
-# block of the kernel's 4-row input blocks.
+# Streaming kernel: every batch up to 4; brgemm 5-64 (fp32; other dtypes stream up to 64 where
+# K >= 256); MKL above. Output counts 130 and 1000 end in part-filled 64-column blocks.
 BATCHES = [1, 2, 4, 5, 17, 64, 65]
 
 
@@ -61,6 +62,17 @@ def test_nan_propagates(batch):
     x[0, 3] = float("nan")
     out = cnnfast.ops.linear_bias_act(x, w, b, "relu")
     assert out[0].isnan().all() and not out[1:].isnan().any()
+
+
+@pytest.mark.parametrize("batch", [2, 8])
+def test_weight_change_is_seen(batch):
+    """The brgemm path packs the weight once and keeps it: an in-place change must repack it."""
+    x, w, b = _args(batch, 96, 130)
+    first = cnnfast.ops.linear_bias_act(x, w, b, "none")
+    with torch.no_grad():
+        w.mul_(-2)
+    _check((x, w, b), "none", torch.float32)
+    assert not torch.allclose(first, cnnfast.ops.linear_bias_act(x, w, b, "none"))
 
 
 def test_non_contiguous_input():

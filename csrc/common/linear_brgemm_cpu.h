@@ -1,6 +1,7 @@
 // Fully connected layers at small batch (5-64 rows) on oneDNN's brgemm microkernel, the conv
-// engine's GEMM: the weight packed once, transposed into 64-column blocks, one microkernel call per
-// block (M = rows, N = 64, K = inputs), bias and activation as each block is stored.
+// engine's GEMM: the weight packed once, transposed into 64-column blocks, microkernel calls per
+// block (M = rows, N = 64, K = an L1-sized step of the inputs), bias and activation as each block is
+// stored.
 #pragma once
 
 #include <ATen/core/Tensor.h>

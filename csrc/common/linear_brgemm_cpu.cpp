@@ -41,9 +41,7 @@ void linear_brgemm_f32(const at::Tensor& in, const at::Tensor& w, const float* b
     const int64_t rows = wt.size(0), mp = engine::padded_width(rows);
     const at::Tensor t = at::constant_pad_nd(wt.t(), {0, mp - rows});
     std::vector<at::Tensor> blocks;
-    for (int64_t c0 = 0; c0 < mp; c0 += kBlockWidth) {
-      blocks.push_back(t.slice(1, c0, c0 + block_width(rows, c0)).contiguous().view(-1));
-    }
+    engine::append_blocks(blocks, t, rows, 1);
     return at::cat(blocks);
   });
   const float* x = in.const_data_ptr<float>();

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "conv_engine/geometry.h"
 #include "common/math.h"
@@ -26,6 +27,11 @@ constexpr int64_t block_width(int64_t kg, int64_t c0) {
 constexpr int64_t block_offset(const ConvGeometry& geo, int64_t g, int64_t c0) {
   return g * geo.depth() * padded_width(geo.kg()) + c0 * geo.depth();
 }
+
+// Appends to `blocks` the output-channel blocks of `m`, whose dimension `dim` holds kg channels
+// zero-padded to padded_width(kg): each block (width block_width(kg, c0)) made contiguous and
+// flattened, in c0 order. Shared by every filter the microkernel reads as its B operand.
+void append_blocks(std::vector<at::Tensor>& blocks, const at::Tensor& m, int64_t kg, int64_t dim);
 
 // The packed copy of `weight` (K, Cg, R, S), built once per weight tensor and cached (see
 // common/prepacked_weights.h): row (kh * S + kw) * Cg + ci of block c0 holds the filter values

@@ -21,9 +21,7 @@ at::Tensor winograd_filter(const at::Tensor& weight) {
     at::Tensor m = at::constant_pad_nd(u.permute({2, 3, 1, 0}).reshape({kWinogradPoints, c, k}), {0, kp - k});
     m = m.to(at::kFloat);
     std::vector<at::Tensor> blocks;
-    for (int64_t c0 = 0; c0 < kp; c0 += kBlockWidth) {
-      blocks.push_back(m.slice(2, c0, c0 + block_width(k, c0)).contiguous().view(-1));
-    }
+    append_blocks(blocks, m, k, 2);
     return at::cat(blocks);
   });
 }

@@ -1,8 +1,8 @@
 """conv2d_bias_act's direct 1x1 kernel (csrc/ops/conv2d_bias_act/pointwise_conv_cpu.cpp: channels_last
 fp32, 1x1, stride 1, one group; up to 32M multiply-adds, or 160M while the weight fits L2) against
 the float64 reference, over the
-shapes that take each of its code paths: full 4-pixel blocks and 1-3 pixel remainders, 64-channel
-panels and narrower last panels (1-3 vectors, channel counts off the 16-lane grid), one input
+shapes that take each of its code paths: full register blocks of 4-8 pixels and 1-4 pixel
+remainders, 64-channel panels and narrower last panels (1-3 vectors, channel counts off the 16-lane grid), one input
 channel, residual, every activation, batches, NaN/Inf, a packed weight that must be repacked, and
 small maps under large weights, whose output channels the threads split."""
 
@@ -27,6 +27,12 @@ CASES = [
     (960, 160, 7, 7),    # long Cin
     (3, 64, 11, 13),     # exactly one panel
     (64, 48, 2, 3),      # a 3-vector panel, 6 pixels
+    # Register blocks sized by the run's vectors (8 pixels for one or two vectors, 6 for three),
+    # one narrow panel's chunks of as many pixels, and the 4/2/1-pixel remainders:
+    (16, 16, 5, 7),      # one vector, 35 pixels: 4 blocks of 8 + 2 + 1
+    (24, 24, 9, 11),     # two vectors, the second half full; 99 pixels: 12 blocks of 8 + 2 + 1
+    (33, 40, 3, 9),      # three vectors, 27 pixels: 4 blocks of 6 + 2 + 1
+    (20, 72, 5, 3),      # a full panel and a one-vector panel, 15 pixels: chunks of 4, 3 = 2 + 1
 ]
 
 

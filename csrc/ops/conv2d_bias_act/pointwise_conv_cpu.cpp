@@ -3,8 +3,8 @@
 // x[pixel, :] @ W^T. oneDNN runs the large ones near this CPU's peak, but reached through ATen
 // each call costs ~20 us before any arithmetic (measured: 22 us for a conv on a 4 x 4 map), and
 // MobileNetV3 has ~45 such convs of 1-8 MFLOP at batch 1. Here the weight is packed once into
-// panels of 64 output channels (Cin rows of 4 vectors), four pixels' inputs are broadcast against
-// a panel into 16 vector accumulators, and bias, residual and activation are applied in the store.
+// panels of 64 output channels (Cin rows of 4 vectors), 4-8 pixels' inputs are broadcast against
+// a panel's vectors into 16-24 vector accumulators, and bias, residual and activation are applied in the store.
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 
 #include <ATen/ATen.h>
@@ -35,7 +35,6 @@ using vec16::vf;
 
 constexpr int64_t kVecs = 4;                  // vectors per panel
 constexpr int64_t kPanel = kVecs * kLanes;    // output channels per packed panel
-constexpr int64_t kPix = 4;                   // pixels per register block: 4 x 4 accumulators
 // Where it pays (benchmarks/ops/bench_pointwise_conv.py, 2 threads, against oneDNN through ATen):
 // 0.47-0.8x of oneDNN's time for MobileNet/ShuffleNet/EfficientNet-sized layers at batch 1
 // (2-15M multiply-adds): there oneDNN's ~20 us per call dominates. Above that it depends on the
@@ -64,8 +63,19 @@ struct Shape {
   int64_t out_pitch;  // floats between output pixels: cout, or a concat buffer's channel count
 };
 
+// Pixels per register block for a run of V output vectors of one panel: at least 8 independent
+// accumulator chains, which Zen 5's two 512-bit FMA pipes of 4 cycles' latency need (one vector
+// over 4 pixels, as before, ran 16 -> 16 on 112x112 at 0.85-0.9x the speed of 8 alone), and at
+// most 24 accumulators, so the V weight vectors and a broadcast still fit 32 vector registers.
+// One vector over 12 pixels was as fast alone but 1.2x slower in MobileNetV3 (Zen 5, 2026-12-05).
+template <int V>
+constexpr int kBlockPixels = V == 1 ? 8 : V == 2 ? 8 : V == 3 ? 6 : 4;
+constexpr int64_t kMaxBlockPixels = 8;
+
 // acc[i * kPanel + c] = bias[c] + sum_k x[i, k] * w[k, c] for NP pixels (rows of x, cin apart)
-// and V * kLanes channels (w's rows ldw floats apart: a panel, or part of one).
+// and V * kLanes channels (w's rows ldw floats apart: a panel, or part of one). The accumulators
+// go out through L1 and store_row rather than straight from registers: 16 inlined stores, each
+// with every activation's code, measured 1.05-1.24x slower than this (i-cache).
 template <int NP, int V>
 inline __attribute__((always_inline)) void panel_block(const float* __restrict__ x, const float* __restrict__ w,
                                                        int64_t ldw, const float* __restrict__ bias, int64_t cin,
@@ -85,19 +95,26 @@ inline __attribute__((always_inline)) void panel_block(const float* __restrict__
     for (int q = 0; q < V; ++q) __builtin_memcpy(acc + i * kPanel + q * kLanes, &a[i][q], sizeof(vf));
 }
 
+// The next block of at most `left` pixels (kBlockPixels<V>, or 4/2/1 for a remainder) from x
+// times V output vectors (w's rows ldw floats apart) into acc; returns its pixel count.
 template <int V>
-inline __attribute__((always_inline)) void pixels_block(int64_t np, const float* x, const float* w, int64_t ldw,
-                                                        const float* bias, int64_t cin, float* acc) {
-  switch (np) {
-    case 4: panel_block<4, V>(x, w, ldw, bias, cin, acc); break;
-    case 3: panel_block<3, V>(x, w, ldw, bias, cin, acc); break;
-    case 2: panel_block<2, V>(x, w, ldw, bias, cin, acc); break;
-    default: panel_block<1, V>(x, w, ldw, bias, cin, acc); break;
+inline __attribute__((always_inline)) int64_t next_block(const float* __restrict__ x, const float* __restrict__ w,
+                                                         int64_t ldw, const float* __restrict__ bias, int64_t cin,
+                                                         int64_t left, float* __restrict__ acc) {
+  constexpr int B = kBlockPixels<V>;
+  if (left >= B) return panel_block<B, V>(x, w, ldw, bias, cin, acc), B;
+  if constexpr (B > 4) {
+    if (left >= 4) return panel_block<4, V>(x, w, ldw, bias, cin, acc), 4;
   }
+  if (left >= 2) return panel_block<2, V>(x, w, ldw, bias, cin, acc), 2;
+  return panel_block<1, V>(x, w, ldw, bias, cin, acc), 1;
 }
 
-// Up to four pixels from p (np of them) times the output vectors [v, v + nv) of one panel, stored
-// with residual and activation, 16 channels at a time.
+// Pixels [p, p + np) times the nv output vectors from v, all within one panel, block by block,
+// each stored with residual and activation before the next. One store loop for every block size:
+// the store inlines every activation's code, and a copy per block size (or the accumulators stored
+// straight from registers) measured 1.05-1.24x slower (i-cache). No lambdas: one would be compiled
+// for the baseline target, outside the CPU clones, and not inlined.
 inline __attribute__((always_inline)) void pixels_times_vectors(const float* __restrict__ x,
                                                                 const float* __restrict__ wpk,
                                                                 const float* __restrict__ bias,
@@ -108,40 +125,56 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
   // Full panels before panel j (j * kPanel channels x cin), then the vectors before v in its rows.
   const int64_t ldw = std::min(kVecs, s.vectors - j * kVecs) * kLanes;
   const float* w = wpk + j * kPanel * s.cin + (v - j * kVecs) * kLanes;
-  const float* xp = x + p * s.cin;
-  switch (nv) {
-    case 4: pixels_block<4>(np, xp, w, ldw, bias + c0, s.cin, acc); break;
-    case 3: pixels_block<3>(np, xp, w, ldw, bias + c0, s.cin, acc); break;
-    case 2: pixels_block<2>(np, xp, w, ldw, bias + c0, s.cin, acc); break;
-    default: pixels_block<1>(np, xp, w, ldw, bias + c0, s.cin, acc); break;
+  for (const int64_t end = p + np; p < end;) {
+    const float* xp = x + p * s.cin;
+    int64_t n;
+    switch (nv) {
+      case 4: n = next_block<4>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
+      case 3: n = next_block<3>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
+      case 2: n = next_block<2>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
+      default: n = next_block<1>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
+    }
+    for (int64_t i = 0; i < n; ++i, ++p) {
+      store_row(out + p * s.out_pitch + c0, acc + i * kPanel, res ? res + p * s.cout + c0 : nullptr, nc, act);
+    }
   }
-  for (int64_t i = 0; i < np; ++i) {
-    store_row(out + (p + i) * s.out_pitch + c0, acc + i * kPanel, res ? res + (p + i) * s.cout + c0 : nullptr, nc, act);
+}
+
+// Pixels one pass over every panel takes before the next (pixels outer): with one narrow panel
+// (under 64 output channels) its register block, 8 or 6 pixels; with full panels 4, a block
+// of theirs, and the narrow last panel then takes blocks of 4 too. Chunks of 8-24 pixels there
+// measured 1.05-1.2x slower on wide layers (112 -> 672 on 14x14, in EfficientNet-B0 and
+// MobileNetV3 at batch 1): each panel then writes its 64 channels of that many output rows.
+inline int64_t chunk_pixels(const Shape& s) {
+  switch (s.vectors) {
+    case 1: return kBlockPixels<1>;
+    case 2: return kBlockPixels<2>;
+    case 3: return kBlockPixels<3>;
+    default: return kBlockPixels<4>;
   }
 }
 
 // Output pixels [p0, p1) times output vectors [v0, v1). Pixels outer (channels_outer false):
-// every panel for four pixels before the next four, their input rows staying in L1 and the packed
-// weight in L2. Channels outer: each panel's vectors for every pixel before the next panel, so a
-// task reads only its own part of the weight, once.
+// every panel for chunk_pixels pixels before the next chunk, their input rows staying in L1 and
+// the packed weight in L2. Channels outer: each panel's vectors for every pixel before the next panel,
+// so a task reads only its own part of the weight, once.
 CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const float* __restrict__ wpk,
                                          const float* __restrict__ bias, const float* __restrict__ res,
                                          float* __restrict__ out, const Shape& s, Activation act, int64_t p0, int64_t p1,
                                          int64_t v0, int64_t v1, bool channels_outer) {
-  alignas(64) float acc[kPix * kPanel];
+  alignas(64) float acc[kMaxBlockPixels * kPanel];
   // Runs of vectors within one panel: [v, end of its panel or v1).
   auto run_end = [&](int64_t v) { return std::min(v1, (v / kVecs + 1) * kVecs); };
   if (channels_outer) {
     for (int64_t v = v0; v < v1; v = run_end(v)) {
-      for (int64_t p = p0; p < p1; p += kPix) {
-        pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min<int64_t>(kPix, p1 - p), v, run_end(v) - v, acc);
-      }
+      pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc);
     }
     return;
   }
-  for (int64_t p = p0; p < p1; p += kPix) {
+  const int64_t chunk = chunk_pixels(s);
+  for (int64_t p = p0; p < p1; p += chunk) {
     for (int64_t v = v0; v < v1; v = run_end(v)) {
-      pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min<int64_t>(kPix, p1 - p), v, run_end(v) - v, acc);
+      pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), v, run_end(v) - v, acc);
     }
   }
 }
@@ -188,10 +221,11 @@ void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::opt
     });
     return;
   }
-  // Tasks take whole blocks of kPix pixels, about 32k multiply-adds each at least.
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * panels * kPanel * kPix));
-  at::parallel_for(0, ceil_div(pixels, kPix), grain, [&](int64_t b0, int64_t b1) {
-    pointwise_pixels(xp, wp, b.data(), residual, out_data, s, act, b0 * kPix, std::min(pixels, b1 * kPix), 0,
+  // Tasks take whole chunks of pixels, about 32k multiply-adds each at least.
+  const int64_t chunk = chunk_pixels(s);
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * panels * kPanel * chunk));
+  at::parallel_for(0, ceil_div(pixels, chunk), grain, [&](int64_t b0, int64_t b1) {
+    pointwise_pixels(xp, wp, b.data(), residual, out_data, s, act, b0 * chunk, std::min(pixels, b1 * chunk), 0,
                      s.vectors, false);
   });
 }

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <string>
 
 #include "conv_engine/packed_filter.h"
 #include "common/math.h"
@@ -53,6 +55,30 @@ int64_t l1_cache_bytes() {
 
 int64_t l2_cache_bytes() {
   static const int64_t bytes = cache_bytes(_SC_LEVEL2_CACHE_SIZE, 1024 * 1024);
+  return bytes;
+}
+
+// The level-3 size Linux reports for cpu0 (sysfs, "32768K"), or 0. Read before sysconf: glibc's
+// L3 on an AMD EPYC guest was the host's total (384 MB), where sysfs and lscpu gave the 32 MB
+// this VM's cores share.
+int64_t sysfs_l3_bytes() {
+  for (int index = 0; index < 8; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream level(dir + "level"), size(dir + "size");
+    int lv = 0;
+    int64_t kb = 0;
+    std::string unit;
+    if (!(level >> lv) || lv != 3 || !(size >> kb >> unit)) continue;
+    return unit == "M" ? kb * 1024 * 1024 : kb * 1024;
+  }
+  return 0;
+}
+
+int64_t l3_cache_bytes() {
+  static const int64_t bytes = [] {
+    const int64_t sysfs = sysfs_l3_bytes();
+    return sysfs > 0 ? sysfs : cache_bytes(_SC_LEVEL3_CACHE_SIZE, 16 * 1024 * 1024);
+  }();
   return bytes;
 }
 

@@ -23,6 +23,7 @@ struct Tiling {
 // The data cache sizes of the running CPU in bytes (per core), read once at run time.
 int64_t l1_cache_bytes();
 int64_t l2_cache_bytes();
+int64_t l3_cache_bytes();  // the last level, shared by the cores
 
 Tiling choose_tiling(const ConvGeometry& geo, int64_t threads);
 

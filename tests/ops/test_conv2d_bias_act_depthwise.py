@@ -1,7 +1,7 @@
 """conv2d_bias_act's direct depthwise kernel (csrc/ops/conv2d_bias_act/depthwise_conv_cpu.cpp:
 channels_last fp32, one filter per channel) against the float64
-reference, over the shapes that take each of its code paths: eight-pixel blocks, whole or ending
-past the row (only its pixels stored; the sanitizer build, tools/sanitize.sh, sees no store past the
+reference, over the shapes that take each of its code paths: taps reading the input in place
+or a ring of copied rows, eight-pixel blocks, whole or ending past the row (only its pixels stored; the sanitizer build, tools/sanitize.sh, sees no store past the
 output), channel counts off the 16-lane grid, rectangular kernels, strides and padding, dilation, residual, every activation,
 batches whose images share a thread's row ring, rings holding one chunk of channels at a time, and
 NaN/Inf."""
@@ -29,12 +29,18 @@ CASES = [
     (40, 6, 9, (1, 1), (1, 1), (0, 0), (1, 1)),     # 1x1 depthwise (a per-channel scale)
     (130, 11, 11, (7, 7), (3, 3), (3, 3), (1, 1)),  # big kernel, stride 3
     (72, 28, 28, (5, 5), (2, 2), (2, 2), (1, 1)),   # 5x5 stride 2 (MobileNetV3): 8 pixels from 19 columns
-    # Channels on whole 16-lane blocks (rows copied whole into the ring), wider maps.
+    # Channels on whole 16-lane blocks, wider maps: taps read the input in place (reads_in_place),
+    # columns outside the image loaded as zeros, or, for an image over L2, through the ring.
     (32, 20, 37, (3, 3), (1, 1), (1, 1), (1, 1)),   # five blocks, the last with 5 pixels
     (48, 23, 41, (5, 5), (2, 2), (2, 2), (1, 1)),   # stride 2, 5x5
     (64, 9, 30, (3, 3), (1, 1), (2, 2), (2, 2)),    # dilation 2
     (96, 14, 14, (5, 5), (1, 1), (2, 2), (1, 1)),   # EfficientNet's 14x14 5x5
     (16, 6, 64, (3, 3), (1, 1), (0, 0), (1, 1)),    # no padding
+    (32, 9, 9, (7, 7), (1, 1), (3, 3), (1, 1)),     # 7x7: one block, columns cut on both sides
+    (16, 5, 5, (3, 3), (1, 1), (3, 3), (1, 1)),     # padding past the filter: whole columns of zeros
+    (48, 4, 21, (1, 1), (1, 1), (0, 0), (1, 1)),    # 1x1 in place
+    (32, 17, 33, (3, 3), (2, 2), (1, 1), (1, 1)),   # 3x3 stride 2 in place
+    (64, 72, 72, (3, 3), (1, 1), (1, 1), (1, 1)),   # a 1.3 MB image: the ring where L2 is smaller
     # Many channels on small maps: the ring holds one chunk of channels at a time (chunk_channels:
     # rings of all channels over a sixth of L2, chunks of half of L1; so on 1 MB and 2 MB L2s with
     # 32 KB and 48 KB L1s), 64 or 96 channels, the last chunk narrower.

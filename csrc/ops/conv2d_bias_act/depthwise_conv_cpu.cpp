@@ -4,11 +4,12 @@
 // ShuffleNet's 58 x 28 x 28 maps (0.8 MFLOP, ~30 GFLOP/s), a fifth of that network's conv time.
 // Here input rows are copied once into a ring of zero-padded rows (padding columns and channels
 // rounded up to 16 are zeros, so the tap loop has no bounds tests or channel tail; on small maps
-// with many channels the ring holds one L1-sized chunk of channels at a time, chunk_channels),
-// each 16-channel block of an output pixel accumulates its taps in one vector register (for 3x3
-// and 5x5 filters at stride 1 or 2, eight pixels share one load of each input column; at stride 1
-// two output rows share each input row's loads), and residual and activation are applied as that
-// register is stored to the output.
+// with many channels the ring holds one L1-sized chunk of channels at a time, chunk_channels), or,
+// for channels on whole 16-lane blocks whose maps stay in cache, taps read the input in place and
+// load columns outside the image as zeros (reads_in_place). Each 16-channel block of an output
+// pixel accumulates its taps in one vector register (for 3x3 and 5x5 filters at stride 1 or 2,
+// eight pixels share one load of each input column; at stride 1 two output rows share each input
+// row's loads), and residual and activation are applied as that register is stored to the output.
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 
 #include <ATen/ATen.h>
@@ -56,6 +57,9 @@ struct Geometry {
   // 0.68-1.05x of its time at batch 1 (median 0.92), 0.59-1.08x at batch 8 (median 0.87); whole
   // models 0.98-0.99x (EfficientNet-B0, MobileNetV3-L, Inception-v3).
   bool pairs = false;
+  // Taps read x itself, no ring (set_ring): channels on whole 16-lane blocks, where every column
+  // load is 64-byte aligned. Columns outside the image load as zeros in the tap loop instead.
+  bool direct = false;
 };
 
 // The register-reuse forms of the tap loop (row_taps<KW, S>): filter width 3 or 5 at stride 1 or
@@ -86,13 +90,15 @@ inline __attribute__((always_inline)) void filter_row(vf (&v)[kPixels], const vf
 // S * 7 + KW input columns they share are loaded once and reused from registers by every tap (the
 // generic loop loads one per multiply-add, and those loads are what bounded it: measured on
 // MobileNetV3's maps). Same multiply-adds in the same order as the generic loop.
+// Columns [lo, hi) of the block are inside the image; the others load as zeros (read from x
+// directly: Geometry::direct; the ring's padding columns are zeros already, lo = 0, hi = kCols).
 template <int KW, int S>
 inline __attribute__((always_inline)) void row_taps(vf (&v)[kPixels], const float* in, const float* wt,
-                                                    int64_t pitch, int64_t wpitch) {
+                                                    int64_t pitch, int64_t wpitch, int64_t lo, int64_t hi) {
   constexpr int kCols = S * (kPixels - 1) + KW;  // <= 19: with 8 accumulators, in registers
   vf cols[kCols];
 #pragma GCC unroll 19
-  for (int q = 0; q < kCols; ++q) cols[q] = load(in + q * pitch);
+  for (int q = 0; q < kCols; ++q) cols[q] = q >= lo && q < hi ? load(in + q * pitch) : vf{};
   filter_row<KW, S>(v, cols, wt, wpitch);
 }
 
@@ -103,11 +109,11 @@ inline __attribute__((always_inline)) void row_taps(vf (&v)[kPixels], const floa
 template <int KW>
 inline __attribute__((always_inline)) void row_taps2(vf (&v0)[kPixels], vf (&v1)[kPixels], const float* in,
                                                      const float* wt0, const float* wt1, int64_t pitch,
-                                                     int64_t wpitch) {
+                                                     int64_t wpitch, int64_t lo, int64_t hi) {
   constexpr int kCols = kPixels - 1 + KW;  // <= 12: with 16 accumulators, in registers
   vf cols[kCols];
 #pragma GCC unroll 12
-  for (int q = 0; q < kCols; ++q) cols[q] = load(in + q * pitch);
+  for (int q = 0; q < kCols; ++q) cols[q] = q >= lo && q < hi ? load(in + q * pitch) : vf{};
   if (wt0) filter_row<KW, 1>(v0, cols, wt0, wpitch);
   if (wt1) filter_row<KW, 1>(v1, cols, wt1, wpitch);
 }
@@ -129,10 +135,11 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
   // zeroed once, here; a copy writes only the real columns and channels.
   // Rows are wide enough for whole blocks of eight output pixels: the last block of a row reads
   // zero columns past the padding and stores only its valid pixels.
-  const int64_t pitch = g.cb, row = g.ring_w * pitch, span = g.span;
+  // Read directly (g.direct), taps take x's rows: pitch C, column 0 the image's first.
+  const int64_t pitch = g.direct ? g.c : g.cb, row = g.ring_w * pitch, span = g.span;
   // 64-byte aligned (std::vector gives 16): a vector load that straddles two cache lines costs
   // two, and measured here that halved the kernel's speed.
-  std::vector<float> ring_mem(span * row + kLanes, 0.0f);
+  std::vector<float> ring_mem(g.direct ? 0 : span * row + kLanes, 0.0f);
   float* const ring = align64(ring_mem.data());
   std::vector<int64_t> holds(span, -1);  // img * H + iy of the row in each slot, this chunk
   std::vector<const float*> tap_rows(g.kh + 1);
@@ -161,6 +168,10 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
         tap_rows[t] = nullptr;
         continue;
       }
+      if (g.direct) {
+        tap_rows[t] = x + (img * g.h + iy) * g.w * g.c + c0;
+        continue;
+      }
       float* slot = ring + (iy % span) * row;
       if (holds[iy % span] != img * g.h + iy) {
         holds[iy % span] = img * g.h + iy;
@@ -185,6 +196,9 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
       const float* const rr1 = rr ? rr + g.ow * g.c : nullptr;
       for (int64_t ox = 0; ox < g.ow; ox += kPixels) {
         const int64_t valid = std::min(kPixels, g.ow - ox);
+        // The block's first input column, in the ring's columns or x's, and its columns inside the image.
+        const int64_t col0 = g.direct ? ox - g.pw : ox, lo = g.direct ? std::max<int64_t>(0, -col0) : 0;
+        const int64_t hi = (g.direct ? g.w : g.ring_w) - col0;
         for (int64_t cc = 0; cc < cw; cc += kLanes) {
           const vf b0 = load(bias + c0 + cc);
           vf v0[kPixels], v1[kPixels];
@@ -192,13 +206,13 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
           for (int64_t p = 0; p < kPixels; ++p) v0[p] = b0, v1[p] = b0;
           for (int64_t u = 0; u <= g.kh; ++u) {  // input rows oy - ph + u: row oy's tap u, row oy + 1's u - 1
             if (!tap_rows[u]) continue;
-            const float* in = tap_rows[u] + ox * pitch + cc;
+            const float* in = tap_rows[u] + col0 * pitch + cc;
             const float* wt0 = u < g.kh ? wpk + u * g.kw * g.cp + c0 + cc : nullptr;
             const float* wt1 = u > 0 ? wpk + (u - 1) * g.kw * g.cp + c0 + cc : nullptr;
             if (form == TapForm::K3S1) {
-              row_taps2<3>(v0, v1, in, wt0, wt1, pitch, g.cp);
+              row_taps2<3>(v0, v1, in, wt0, wt1, pitch, g.cp, lo, hi);
             } else {
-              row_taps2<5>(v0, v1, in, wt0, wt1, pitch, g.cp);
+              row_taps2<5>(v0, v1, in, wt0, wt1, pitch, g.cp, lo, hi);
             }
           }
 #pragma GCC unroll 8
@@ -218,6 +232,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
     // (one chain is bound by the FMA latency, ~4x slower), and each filter tap is loaded once for the eight.
     for (int64_t ox = 0; ox < g.ow; ox += kPixels) {
       const int64_t valid = std::min(kPixels, g.ow - ox);
+      const int64_t col0 = g.direct ? ox * g.sw - g.pw : ox * g.sw, lo = g.direct ? std::max<int64_t>(0, -col0) : 0;
+      const int64_t hi = (g.direct ? g.w : g.ring_w) - col0;
       for (int64_t cc = 0; cc < cw; cc += kLanes) {
         const vf b0 = load(bias + c0 + cc);
         vf v[kPixels];
@@ -225,20 +241,23 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
         for (int64_t p = 0; p < kPixels; ++p) v[p] = b0;
         for (int64_t t = 0; t < g.kh; ++t) {
           if (!tap_rows[t]) continue;
-          const float* in = tap_rows[t] + ox * g.sw * pitch + cc;
+          const float* in = tap_rows[t] + col0 * pitch + cc;
           const float* wt = wpk + t * g.kw * g.cp + c0 + cc;
           switch (form) {
-            case TapForm::K3S1: row_taps<3, 1>(v, in, wt, pitch, g.cp); continue;
-            case TapForm::K5S1: row_taps<5, 1>(v, in, wt, pitch, g.cp); continue;
-            case TapForm::K3S2: row_taps<3, 2>(v, in, wt, pitch, g.cp); continue;
-            case TapForm::K5S2: row_taps<5, 2>(v, in, wt, pitch, g.cp); continue;
+            case TapForm::K3S1: row_taps<3, 1>(v, in, wt, pitch, g.cp, lo, hi); continue;
+            case TapForm::K5S1: row_taps<5, 1>(v, in, wt, pitch, g.cp, lo, hi); continue;
+            case TapForm::K3S2: row_taps<3, 2>(v, in, wt, pitch, g.cp, lo, hi); continue;
+            case TapForm::K5S2: row_taps<5, 2>(v, in, wt, pitch, g.cp, lo, hi); continue;
             case TapForm::Generic: break;
           }
           for (int64_t k = 0; k < g.kw; ++k) {
             const vf wv = load(wt + k * g.cp);
-            const float* ik = in + k * g.dw * pitch;
+            const int64_t qk = k * g.dw;  // the tap's column for pixel p: qk + p * sw
 #pragma GCC unroll 8
-            for (int64_t p = 0; p < kPixels; ++p) v[p] += load(ik + p * g.sw * pitch) * wv;
+            for (int64_t p = 0; p < kPixels; ++p) {
+              const int64_t q = qk + p * g.sw;
+              v[p] += (q >= lo && q < hi ? load(in + q * pitch) : vf{}) * wv;  // as the ring's zeros
+            }
           }
         }
         // Unrolled with constant indices either way, so v stays in registers.
@@ -270,6 +289,25 @@ int64_t chunk_channels(const Geometry& g) {
   return std::clamp<int64_t>(ring_budget / column_bytes / kLanes * kLanes, kLanes, g.cp);
 }
 
+// Whether taps read x in place (Geometry::direct) rather than a ring of copied rows: channels on
+// whole 16-lane blocks (off the grid, a pixel's vectors would straddle cache lines), all of them
+// in one chunk (where chunk_channels chunks the ring, its L1-sized copy of each row is what pays),
+// an image's input within L2 and the batch's input and output within half of L3 (cache sizes read
+// at run time). Each layer timed in the model, alternating in place and ring in one process (AMD
+// EPYC Zen 5, 2 threads, 2026-12-05, MobileNetV3-L and EfficientNet-B0): the layers this takes,
+// 0.73-0.95x of the ring's time at batch 1 (16 x 112x112, 240 x 28x28, 480 and 672 x 14x14), 0.81-0.87x
+// at batch 8. Left on the ring, measured in place: 64 and 96 x 112x112 at stride 2 (3.2 and 4.8 MB
+// an image) 1.15-1.24x (0.73-0.84x alone, on a warm input), 144 x 56x56 at stride 1 1.03-1.22x,
+// chunked 960 and 1152 x 7x7 1.0-1.05x, batches of 26-38 MB 1.15-1.53x (the row copy streams
+// memory sequentially where the taps read it by columns). Some larger images gained in place (32 x
+// 112x112 0.84x, 144 x 56x56 5x5 at stride 2 0.72x): no rule that kept them lost nothing elsewhere.
+bool reads_in_place(const Geometry& g) {
+  const int64_t image_bytes = g.h * g.w * g.c * int64_t{sizeof(float)};
+  const int64_t batch_bytes = g.n * (g.h * g.w + g.oh * g.ow) * g.c * int64_t{sizeof(float)};
+  return g.c % kLanes == 0 && g.cb == g.cp && image_bytes <= engine::l2_cache_bytes() &&
+         batch_bytes <= engine::l3_cache_bytes() / 2;
+}
+
 // The ring's width in columns, its rows and its chunk of channels.
 void set_ring(Geometry& g) {
   const int64_t block_cols = (round_up(g.ow, kPixels) - 1) * g.sw + (g.kw - 1) * g.dw + 1;
@@ -278,6 +316,7 @@ void set_ring(Geometry& g) {
   g.pairs = (form == TapForm::K3S1 || form == TapForm::K5S1) && g.sh == 1 && g.dh == 1;
   g.span = (g.kh - 1) * g.dh + 1 + (g.pairs ? 1 : 0);  // a pair of output rows spans one row more
   g.cb = chunk_channels(g);
+  g.direct = reads_in_place(g);
 }
 
 }  // namespace

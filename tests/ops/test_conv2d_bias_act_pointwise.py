@@ -98,13 +98,14 @@ def test_weight_change_is_seen():
 # the output channels (runs of vectors that start and end inside 64-channel panels) instead of
 # the pixels.
 CHANNEL_SPLIT_CASES = [
-    (256, 200, 2, 2, 3),  # 13 vectors: runs of 7 / 6 on 2 threads, 5 / 4 / 4 on 3; 8 real in the last
+    (256, 200, 2, 2, 3),  # 13 vectors (panels of 4, 4 and 5): runs of 7 / 6 on 2 threads, 5 / 5 / 3 on 3,
+                          # 3 each on 5 (the last, vector 12, alone inside the 5-vector panel); 8 real in the last
     (160, 960, 7, 7, 1),  # MobileNetV3's expand on 7x7
     (96, 120, 1, 3, 1),   # 3 pixels, a 56-channel last panel
 ]
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("case", CHANNEL_SPLIT_CASES, ids=lambda c: f"{c[0]}to{c[1]}-{c[2]}x{c[3]}-b{c[4]}")
 def test_threads_splitting_the_channels(case, residual, threads):

@@ -35,6 +35,11 @@ using vec16::vf;
 
 constexpr int64_t kVecs = 4;                  // vectors per panel
 constexpr int64_t kPanel = kVecs * kLanes;    // output channels per packed panel
+// A last panel of one vector joins the panel before it (5 vectors, 20 accumulators over 4 pixels):
+// alone it was a run of 4 FMA chains over each block of 4 pixels, ~20% of the time of a 24 -> 72
+// layer for a fifth of its arithmetic (perf, AMD EPYC Zen 5).
+constexpr int64_t kMaxPanelVecs = kVecs + 1;
+constexpr int64_t kAccRow = kMaxPanelVecs * kLanes;  // floats per pixel in the accumulator tile
 // Where it pays (benchmarks/ops/bench_pointwise_conv.py, 2 threads, against oneDNN through ATen):
 // 0.47-0.8x of oneDNN's time for MobileNet/ShuffleNet/EfficientNet-sized layers at batch 1
 // (2-15M multiply-adds): there oneDNN's ~20 us per call dominates. Above that it depends on the
@@ -61,7 +66,15 @@ constexpr int64_t kPointwiseL2MinCout = 24;
 struct Shape {
   int64_t cin, cout, vectors;  // vectors: ceil(cout / 16)
   int64_t out_pitch;  // floats between output pixels: cout, or a concat buffer's channel count
+  int64_t panels;     // packed panels: 4 vectors each, the last 1-5 (see panel_count)
+  int64_t panel_of(int64_t v) const { return std::min(v / kVecs, panels - 1); }
+  int64_t panel_end(int64_t j) const { return j + 1 == panels ? vectors : (j + 1) * kVecs; }  // in vectors
 };
+
+// Panels for `vectors` output vectors: 4 each, a last one of 1-4, or of 5 where one vector is left.
+int64_t panel_count(int64_t vectors) {
+  return vectors > kVecs && vectors % kVecs == 1 ? vectors / kVecs : ceil_div(vectors, kVecs);
+}
 
 // Pixels per register block for a run of V output vectors of one panel: at least 8 independent
 // accumulator chains, which Zen 5's two 512-bit FMA pipes of 4 cycles' latency need (one vector
@@ -71,8 +84,9 @@ struct Shape {
 template <int V>
 constexpr int kBlockPixels = V == 1 ? 8 : V == 2 ? 8 : V == 3 ? 6 : 4;
 constexpr int64_t kMaxBlockPixels = 8;
+static_assert(kBlockPixels<kMaxPanelVecs> * kMaxPanelVecs <= 24, "accumulators must fit the registers");
 
-// acc[i * kPanel + c] = bias[c] + sum_k x[i, k] * w[k, c] for NP pixels (rows of x, cin apart)
+// acc[i * kAccRow + c] = bias[c] + sum_k x[i, k] * w[k, c] for NP pixels (rows of x, cin apart)
 // and V * kLanes channels (w's rows ldw floats apart: a panel, or part of one). The accumulators
 // go out through L1 and store_row rather than straight from registers: 16 inlined stores, each
 // with every activation's code, measured 1.05-1.24x slower than this (i-cache).
@@ -92,7 +106,7 @@ inline __attribute__((always_inline)) void panel_block(const float* __restrict__
     }
   }
   for (int i = 0; i < NP; ++i)
-    for (int q = 0; q < V; ++q) __builtin_memcpy(acc + i * kPanel + q * kLanes, &a[i][q], sizeof(vf));
+    for (int q = 0; q < V; ++q) __builtin_memcpy(acc + i * kAccRow + q * kLanes, &a[i][q], sizeof(vf));
 }
 
 // The next block of at most `left` pixels (kBlockPixels<V>, or 4/2/1 for a remainder) from x
@@ -121,28 +135,29 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
                                                                 const float* __restrict__ res, float* __restrict__ out,
                                                                 const Shape& s, Activation act, int64_t p, int64_t np,
                                                                 int64_t v, int64_t nv, float* __restrict__ acc) {
-  const int64_t j = v / kVecs, c0 = v * kLanes, nc = std::min(nv * kLanes, s.cout - c0);
+  const int64_t j = s.panel_of(v), c0 = v * kLanes, nc = std::min(nv * kLanes, s.cout - c0);
   // Full panels before panel j (j * kPanel channels x cin), then the vectors before v in its rows.
-  const int64_t ldw = std::min(kVecs, s.vectors - j * kVecs) * kLanes;
+  const int64_t ldw = (s.panel_end(j) - j * kVecs) * kLanes;
   const float* w = wpk + j * kPanel * s.cin + (v - j * kVecs) * kLanes;
   for (const int64_t end = p + np; p < end;) {
     const float* xp = x + p * s.cin;
     int64_t n;
     switch (nv) {
+      case 5: n = next_block<5>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
       case 4: n = next_block<4>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
       case 3: n = next_block<3>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
       case 2: n = next_block<2>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
       default: n = next_block<1>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
     }
     for (int64_t i = 0; i < n; ++i, ++p) {
-      store_row(out + p * s.out_pitch + c0, acc + i * kPanel, res ? res + p * s.cout + c0 : nullptr, nc, act);
+      store_row(out + p * s.out_pitch + c0, acc + i * kAccRow, res ? res + p * s.cout + c0 : nullptr, nc, act);
     }
   }
 }
 
 // Pixels one pass over every panel takes before the next (pixels outer): with one narrow panel
 // (under 64 output channels) its register block, 8 or 6 pixels; with full panels 4, a block
-// of theirs, and the narrow last panel then takes blocks of 4 too. Chunks of 8-24 pixels there
+// of theirs (and of a 5-vector panel), and the narrow last panel then takes blocks of 4 too. Chunks of 8-24 pixels there
 // measured 1.05-1.2x slower on wide layers (112 -> 672 on 14x14, in EfficientNet-B0 and
 // MobileNetV3 at batch 1): each panel then writes its 64 channels of that many output rows.
 inline int64_t chunk_pixels(const Shape& s) {
@@ -162,9 +177,9 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
                                          const float* __restrict__ bias, const float* __restrict__ res,
                                          float* __restrict__ out, const Shape& s, Activation act, int64_t p0, int64_t p1,
                                          int64_t v0, int64_t v1, bool channels_outer) {
-  alignas(64) float acc[kMaxBlockPixels * kPanel];
+  alignas(64) float acc[kMaxBlockPixels * kAccRow];
   // Runs of vectors within one panel: [v, end of its panel or v1).
-  auto run_end = [&](int64_t v) { return std::min(v1, (v / kVecs + 1) * kVecs); };
+  auto run_end = [&](int64_t v) { return std::min(v1, s.panel_end(s.panel_of(v))); };
   if (channels_outer) {
     for (int64_t v = v0; v < v1; v = run_end(v)) {
       pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc);
@@ -193,20 +208,20 @@ namespace {
 // The kernel over every pixel of x into out_data, pixels out_pitch floats apart (residual dense).
 void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                    const float* residual, Activation act, float* out_data, int64_t out_pitch) {
-  const int64_t cin = x.size(1), cout = weight.size(0), panels = ceil_div(cout, kPanel);
-  const Shape s{cin, cout, ceil_div(cout, kLanes), out_pitch};
+  const int64_t cin = x.size(1), cout = weight.size(0), vectors = ceil_div(cout, kLanes);
+  const Shape s{cin, cout, vectors, out_pitch, panel_count(vectors)};
   // (Cout, Cin, 1, 1) -> panels of kPanel output channels, each (Cin, width) row-major, the last
-  // one only as wide as the vectors it needs (zero channels past Cout); packed once per weight.
-  const at::Tensor wpk = prepacked_weight(weight, PackedLayout::Pointwise, 0, [](const at::Tensor& wt) {
-    const int64_t co = wt.size(0), ci = wt.size(1), cp = round_up(co, kLanes);
+  // one as wide as the vectors it needs, 1-5 (zero channels past Cout); packed once per weight.
+  const at::Tensor wpk = prepacked_weight(weight, PackedLayout::Pointwise, 0, [&s](const at::Tensor& wt) {
+    const int64_t co = wt.size(0), ci = wt.size(1), cp = s.vectors * kLanes;
     const at::Tensor padded = at::constant_pad_nd(wt.reshape({co, ci}), {0, 0, 0, cp - co});
     std::vector<at::Tensor> parts;
-    for (int64_t c0 = 0; c0 < cp; c0 += kPanel) {
-      parts.push_back(padded.slice(0, c0, std::min(cp, c0 + kPanel)).t().contiguous().view(-1));
+    for (int64_t j = 0; j < s.panels; ++j) {
+      parts.push_back(padded.slice(0, j * kPanel, s.panel_end(j) * kLanes).t().contiguous().view(-1));
     }
     return at::cat(parts);
   });
-  const std::vector<float> b = padded_bias(bias, cout, panels * kPanel);
+  const std::vector<float> b = padded_bias(bias, cout, round_up(s.vectors, kVecs) * kLanes);
   const float* xp = x.const_data_ptr<float>();
   const float* wp = wpk.const_data_ptr<float>();
   const int64_t pixels = x.size(0) * x.size(2) * x.size(3);
@@ -223,7 +238,7 @@ void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::opt
   }
   // Tasks take whole chunks of pixels, about 32k multiply-adds each at least.
   const int64_t chunk = chunk_pixels(s);
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * panels * kPanel * chunk));
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * s.vectors * kLanes * chunk));
   at::parallel_for(0, ceil_div(pixels, chunk), grain, [&](int64_t b0, int64_t b1) {
     pointwise_pixels(xp, wp, b.data(), residual, out_data, s, act, b0 * chunk, std::min(pixels, b1 * chunk), 0,
                      s.vectors, false);

@@ -159,9 +159,20 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
     // bias is in the accumulator; residual and activation are applied there).
     float* const o = out + r * g.ow * g.c + c0;
     const float* const rr = res ? res + r * g.ow * g.c + c0 : nullptr;
-    auto put = [&](int64_t px, int64_t cc, vf v) __attribute__((always_inline)) {
-      store_block(o + px * g.c + cc, v, rr ? rr + px * g.c + cc : nullptr, real - cc, act);
+    // Channels off the 16-lane grid (never chunked): a pixel's last block is stored whole where it
+    // ends inside the row, its lanes past C landing on the next pixels' first channels, which are
+    // stored afterwards (blocks in descending order, pixels ascending). Part-block stores go lane
+    // by lane.
+    const bool spill = g.c % kLanes != 0;
+    const int64_t blocks = cw / kLanes;
+    auto put_row = [&](float* orow, const float* rrow, int64_t px, int64_t cc, vf v) __attribute__((always_inline)) {
+      if (spill && px * g.c + cc + kLanes <= g.ow * g.c) {  // the whole block inside the row
+        store_full_block(orow + px * g.c + cc, v, rrow ? rrow + px * g.c + cc : nullptr, act);
+      } else {
+        store_block(orow + px * g.c + cc, v, rrow ? rrow + px * g.c + cc : nullptr, real - cc, act);
+      }
     };
+    auto put = [&](int64_t px, int64_t cc, vf v) __attribute__((always_inline)) { put_row(o, rr, px, cc, v); };
     for (int64_t t = 0; t < g.kh + (two ? 1 : 0); ++t) {
       const int64_t iy = oy * g.sh - g.ph + t * g.dh;
       if (iy < 0 || iy >= g.h) {
@@ -199,7 +210,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
         // The block's first input column, in the ring's columns or x's, and its columns inside the image.
         const int64_t col0 = g.direct ? ox - g.pw : ox, lo = g.direct ? std::max<int64_t>(0, -col0) : 0;
         const int64_t hi = (g.direct ? g.w : g.ring_w) - col0;
-        for (int64_t cc = 0; cc < cw; cc += kLanes) {
+        for (int64_t jb = 0; jb < blocks; ++jb) {
+          const int64_t cc = (spill ? blocks - 1 - jb : jb) * kLanes;
           const vf b0 = load(bias + c0 + cc);
           vf v0[kPixels], v1[kPixels];
 #pragma GCC unroll 8
@@ -219,7 +231,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
           for (int64_t p = 0; p < kPixels; ++p) {
             if (p < valid) {
               put(ox + p, cc, v0[p]);
-              store_block(o1 + (ox + p) * g.c + cc, v1[p], rr1 ? rr1 + (ox + p) * g.c + cc : nullptr, real - cc, act);
+              put_row(o1, rr1, ox + p, cc, v1[p]);
             }
           }
         }
@@ -234,7 +246,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
       const int64_t valid = std::min(kPixels, g.ow - ox);
       const int64_t col0 = g.direct ? ox * g.sw - g.pw : ox * g.sw, lo = g.direct ? std::max<int64_t>(0, -col0) : 0;
       const int64_t hi = (g.direct ? g.w : g.ring_w) - col0;
-      for (int64_t cc = 0; cc < cw; cc += kLanes) {
+      for (int64_t jb = 0; jb < blocks; ++jb) {
+        const int64_t cc = (spill ? blocks - 1 - jb : jb) * kLanes;
         const vf b0 = load(bias + c0 + cc);
         vf v[kPixels];
 #pragma GCC unroll 8

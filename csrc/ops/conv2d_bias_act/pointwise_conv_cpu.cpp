@@ -134,7 +134,8 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
                                                                 const float* __restrict__ bias,
                                                                 const float* __restrict__ res, float* __restrict__ out,
                                                                 const Shape& s, Activation act, int64_t p, int64_t np,
-                                                                int64_t v, int64_t nv, float* __restrict__ acc) {
+                                                                int64_t v, int64_t nv, float* __restrict__ acc,
+                                                                int64_t spill_end) {
   const int64_t j = s.panel_of(v), c0 = v * kLanes, nc = std::min(nv * kLanes, s.cout - c0);
   // Full panels before panel j (j * kPanel channels x cin), then the vectors before v in its rows.
   const int64_t ldw = (s.panel_end(j) - j * kVecs) * kLanes;
@@ -150,7 +151,15 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
       default: n = next_block<1>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
     }
     for (int64_t i = 0; i < n; ++i, ++p) {
-      store_row(out + p * s.out_pitch + c0, acc + i * kAccRow, res ? res + p * s.cout + c0 : nullptr, nc, act);
+      float* const o = out + p * s.out_pitch + c0;
+      const float* const r = res ? res + p * s.cout + c0 : nullptr;
+      // Whole vectors where the last one ends before pixel spill_end: lanes past Cout land on the
+      // next pixels' first channels, stored later.
+      if ((p * s.cout + c0 + round_up(nc, kLanes)) <= spill_end * s.cout) {
+        for (int64_t c = 0; c < nc; c += kLanes) store_full_block(o + c, load(acc + i * kAccRow + c), r ? r + c : nullptr, act);
+      } else {
+        store_row(o, acc + i * kAccRow, r, nc, act);
+      }
     }
   }
 }
@@ -182,14 +191,27 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
   auto run_end = [&](int64_t v) { return std::min(v1, s.panel_end(s.panel_of(v))); };
   if (channels_outer) {
     for (int64_t v = v0; v < v1; v = run_end(v)) {
-      pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc);
+      pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, 0);
     }
     return;
   }
   const int64_t chunk = chunk_pixels(s);
+  // Output channels off the 16-lane grid, pixels dense in out: a pixel's last vector is stored
+  // whole, its lanes past Cout landing on the next pixels' first channels, where those pixels are
+  // this task's and are stored afterwards: panels run last to first within a chunk. The exact
+  // part-vector store (store_row's lane-by-lane tail) stays for the task's last pixels.
+  if (s.cout % kLanes != 0 && s.out_pitch == s.cout && v0 == 0 && v1 == s.vectors) {
+    for (int64_t p = p0; p < p1; p += chunk) {
+      for (int64_t j = s.panels - 1; j >= 0; --j) {
+        pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), j * kVecs,
+                             s.panel_end(j) - j * kVecs, acc, p1);
+      }
+    }
+    return;
+  }
   for (int64_t p = p0; p < p1; p += chunk) {
     for (int64_t v = v0; v < v1; v = run_end(v)) {
-      pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), v, run_end(v) - v, acc);
+      pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), v, run_end(v) - v, acc, 0);
     }
   }
 }

@@ -4,7 +4,8 @@
 // each call costs ~20 us before any arithmetic (measured: 22 us for a conv on a 4 x 4 map), and
 // MobileNetV3 has ~45 such convs of 1-8 MFLOP at batch 1. Here the weight is packed once into
 // panels of 64 output channels (Cin rows of 4 vectors), 4-8 pixels' inputs are broadcast against
-// a panel's vectors into 16-24 vector accumulators, and bias, residual and activation are applied in the store.
+// a panel's vectors into 16-24 vector accumulators, and bias, residual and activation are applied
+// in the store.
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 
 #include <ATen/ATen.h>
@@ -165,10 +166,11 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
 }
 
 // Pixels one pass over every panel takes before the next (pixels outer): with one narrow panel
-// (under 64 output channels) its register block, 8 or 6 pixels; with full panels 4, a block
-// of theirs (and of a 5-vector panel), and the narrow last panel then takes blocks of 4 too. Chunks of 8-24 pixels there
-// measured 1.05-1.2x slower on wide layers (112 -> 672 on 14x14, in EfficientNet-B0 and
-// MobileNetV3 at batch 1): each panel then writes its 64 channels of that many output rows.
+// (under 64 output channels) its register block, 8 or 6 pixels; with full panels 4, a block of
+// theirs (and of a 5-vector panel), and the narrow last panel then takes blocks of 4 too. Chunks
+// of 8-24 pixels there measured 1.05-1.2x slower on wide layers (112 -> 672 on 14x14, in
+// EfficientNet-B0 and MobileNetV3 at batch 1): each panel then writes its 64 channels of that
+// many output rows.
 inline int64_t chunk_pixels(const Shape& s) {
   switch (s.vectors) {
     case 1: return kBlockPixels<1>;

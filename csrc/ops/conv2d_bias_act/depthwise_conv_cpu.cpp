@@ -118,6 +118,19 @@ inline __attribute__((always_inline)) void row_taps2(vf (&v0)[kPixels], vf (&v1)
   if (wt1) filter_row<KW, 1>(v1, cols, wt1, wpitch);
 }
 
+// The input columns of the block of eight output pixels from ox: the first (col0), in the ring's
+// columns or, read in place, x's; and [lo, hi), relative to col0, the ones inside the image (the
+// ring's padding columns are zeros, so there every column counts).
+struct BlockColumns {
+  int64_t col0, lo, hi;
+};
+
+inline __attribute__((always_inline)) BlockColumns block_columns(const Geometry& g, int64_t ox) {
+  if (!g.direct) return {ox * g.sw, 0, g.ring_w - ox * g.sw};
+  const int64_t col0 = ox * g.sw - g.pw;
+  return {col0, std::max<int64_t>(0, -col0), g.w - col0};
+}
+
 inline __attribute__((always_inline)) float* align64(float* p) {
   return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
 }
@@ -207,9 +220,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
       const float* const rr1 = rr ? rr + g.ow * g.c : nullptr;
       for (int64_t ox = 0; ox < g.ow; ox += kPixels) {
         const int64_t valid = std::min(kPixels, g.ow - ox);
-        // The block's first input column, in the ring's columns or x's, and its columns inside the image.
-        const int64_t col0 = g.direct ? ox - g.pw : ox, lo = g.direct ? std::max<int64_t>(0, -col0) : 0;
-        const int64_t hi = (g.direct ? g.w : g.ring_w) - col0;
+        const BlockColumns bc = block_columns(g, ox);
+        const int64_t col0 = bc.col0, lo = bc.lo, hi = bc.hi;
         for (int64_t jb = 0; jb < blocks; ++jb) {
           const int64_t cc = (spill ? blocks - 1 - jb : jb) * kLanes;
           const vf b0 = load(bias + c0 + cc);
@@ -244,8 +256,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
     // (one chain is bound by the FMA latency, ~4x slower), and each filter tap is loaded once for the eight.
     for (int64_t ox = 0; ox < g.ow; ox += kPixels) {
       const int64_t valid = std::min(kPixels, g.ow - ox);
-      const int64_t col0 = g.direct ? ox * g.sw - g.pw : ox * g.sw, lo = g.direct ? std::max<int64_t>(0, -col0) : 0;
-      const int64_t hi = (g.direct ? g.w : g.ring_w) - col0;
+      const BlockColumns bc = block_columns(g, ox);
+      const int64_t col0 = bc.col0, lo = bc.lo, hi = bc.hi;
       for (int64_t jb = 0; jb < blocks; ++jb) {
         const int64_t cc = (spill ? blocks - 1 - jb : jb) * kLanes;
         const vf b0 = load(bias + c0 + cc);

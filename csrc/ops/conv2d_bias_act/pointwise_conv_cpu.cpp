@@ -180,10 +180,10 @@ inline int64_t chunk_pixels(const Shape& s) {
   }
 }
 
-// Output pixels [p0, p1) times output vectors [v0, v1). Pixels outer (channels_outer false):
-// every panel for chunk_pixels pixels before the next chunk, their input rows staying in L1 and
-// the packed weight in L2. Channels outer: each panel's vectors for every pixel before the next panel,
-// so a task reads only its own part of the weight, once.
+// Output pixels [p0, p1) times output vectors [v0, v1) (all of them, pixels outer). Pixels outer
+// (channels_outer false): every panel for chunk_pixels pixels before the next chunk, their input
+// rows staying in L1 and the packed weight in L2. Channels outer: each panel's vectors for every
+// pixel before the next panel, so a task reads only its own part of the weight, once.
 CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const float* __restrict__ wpk,
                                          const float* __restrict__ bias, const float* __restrict__ res,
                                          float* __restrict__ out, const Shape& s, Activation act, int64_t p0, int64_t p1,
@@ -197,23 +197,18 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
     }
     return;
   }
+  // Pixels outer: every task has all the output vectors (v0 = 0, v1 = vectors), so its runs are
+  // the panels. Output channels off the 16-lane grid, pixels dense in out: a pixel's last vector
+  // is stored whole, its lanes past Cout landing on the next pixels' first channels, where those
+  // pixels are this task's and are stored afterwards: panels run last to first within a chunk.
+  // The exact part-vector store (store_row's lane-by-lane tail) stays for the task's last pixels.
+  const bool spill = s.cout % kLanes != 0 && s.out_pitch == s.cout;
   const int64_t chunk = chunk_pixels(s);
-  // Output channels off the 16-lane grid, pixels dense in out: a pixel's last vector is stored
-  // whole, its lanes past Cout landing on the next pixels' first channels, where those pixels are
-  // this task's and are stored afterwards: panels run last to first within a chunk. The exact
-  // part-vector store (store_row's lane-by-lane tail) stays for the task's last pixels.
-  if (s.cout % kLanes != 0 && s.out_pitch == s.cout && v0 == 0 && v1 == s.vectors) {
-    for (int64_t p = p0; p < p1; p += chunk) {
-      for (int64_t j = s.panels - 1; j >= 0; --j) {
-        pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), j * kVecs,
-                             s.panel_end(j) - j * kVecs, acc, p1);
-      }
-    }
-    return;
-  }
   for (int64_t p = p0; p < p1; p += chunk) {
-    for (int64_t v = v0; v < v1; v = run_end(v)) {
-      pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), v, run_end(v) - v, acc, 0);
+    for (int64_t jj = 0; jj < s.panels; ++jj) {
+      const int64_t j = spill ? s.panels - 1 - jj : jj;
+      pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), j * kVecs,
+                           s.panel_end(j) - j * kVecs, acc, spill ? p1 : 0);
     }
   }
 }

@@ -62,3 +62,35 @@ def lecture_conv_layers(models=None):
         for handle in handles:
             handle.remove()
     return layers
+
+
+def conv1x1_depthwise_pairs(models=("mobilenet_v3_large", "efficientnet_b0", "shufflenet_v2_x1_0")):
+    """Every 1x1 -> depthwise pair optimize() turns into a Conv1x1Depthwise in these lecture
+    models: [(model, (C_in, C_mid, H, W, k, stride, padding, dilation, act1, act2))], each once
+    (under the first model that has it), in order."""
+    import cnnfast
+    from cnnfast.models import registry
+    from cnnfast.nn import Conv1x1Depthwise
+
+    seen, pairs = set(), []
+    for name in models:
+        spec = registry.get(name)
+        fast = cnnfast.optimize(spec.build().eval(), speed_check=False)
+        found = []
+
+        def hook(m, inputs, _):
+            x = inputs[0]
+            d = m.depthwise
+            found.append((x.shape[1], d.weight.shape[0], x.shape[2], x.shape[3], d.weight.shape[2], d.stride[0],
+                          d.padding[0], d.dilation[0], m.act1, m.act2))
+
+        handles = [m.register_forward_hook(hook) for m in fast.modules() if isinstance(m, Conv1x1Depthwise)]
+        with torch.no_grad():
+            fast(spec.example_input(1))
+        for handle in handles:
+            handle.remove()
+        for key in found:
+            if key not in seen:
+                seen.add(key)
+                pairs.append((name, key))
+    return pairs

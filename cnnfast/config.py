@@ -82,6 +82,40 @@ def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
     return _C._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn))
 
 
+def conv1x1_depthwise_fuses(x_shape, weight1_shape, weight2_shape, stride=1, *, threads=None) -> bool:
+    """Whether cnnfast.ops.conv1x1_depthwise's CPU kernel fuses the pair for an fp32 channels_last
+    input of ``x_shape`` (N, C, H, W), a 1x1 filter of ``weight1_shape`` (C_mid, C, 1, 1) and a
+    depthwise filter of ``weight2_shape`` (C_mid, 1, kH, kW) on ``threads`` threads (default: torch's
+    count); where it does not, the op runs the two convs as conv2d_bias_act calls."""
+    import torch
+
+    from cnnfast.contracts.geometry import pair
+
+    n, c, h, w = (int(v) for v in x_shape)
+    sh, _ = pair(stride, "stride")
+    shape = (n, c, h, w, int(weight1_shape[0]), int(weight2_shape[2]), sh)
+    return _extension_module()._conv1x1_depthwise_fuses(shape, torch.get_num_threads() if threads is None else threads)
+
+
+class force_conv1x1_depthwise:
+    """``with cnnfast.config.force_conv1x1_depthwise(True):`` makes cnnfast.ops.conv1x1_depthwise fuse
+    every pair its CPU kernel can take (fp32 channels_last), whatever the rule says; ``False`` runs
+    every pair as two conv2d_bias_act calls; ``None`` the rule. For tests and benchmarks;
+    process-wide while the block runs, restored on exit."""
+
+    def __init__(self, fuse):
+        self.mode = -1 if fuse is None else int(bool(fuse))
+        self.before = -1
+
+    def __enter__(self):
+        self.before = _extension_module()._force_conv1x1_depthwise(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        _extension_module()._force_conv1x1_depthwise(self.before)
+        return False
+
+
 ENGINE_OFF = "no-engine"  # force_conv_path(ENGINE_OFF): the rule with the conv engine left out
 RULE = "auto"  # force_conv_path(RULE): the routing rule (what runs when nothing is forced)
 

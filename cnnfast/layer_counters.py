@@ -107,6 +107,16 @@ def _cnnfast(model_name: str, batch: int, runs: int):
             pool = args[6] if len(args) > 6 and args[6] else 1
             conv = conv_signature(xs, ws, [xs[2] // pool, xs[3] // pool])
             impl = "preact_conv1x1"
+        elif e.name == "cnnfast::conv1x1_depthwise" and len(args) >= 9:
+            # One call for two convs: filed under the depthwise conv (its output), the 1x1 conv's
+            # time inside it; the peers' 1x1 row has no cnnfast time.
+            (sh, sw), (ph, pw), (dh, dw) = args[6], args[7], args[8]
+            xs, w1s, ws = shapes[0], shapes[1], shapes[4]
+            mid = [xs[0], w1s[0], xs[2], xs[3]]
+            out_hw = [conv_output_size(xs[2], ws[2], sh, ph, dh), conv_output_size(xs[3], ws[3], sw, pw, dw)]
+            conv = conv_signature(mid, ws, out_hw)
+            fused = config.conv1x1_depthwise_fuses(xs, w1s, ws, args[6])
+            impl = "1x1+depthwise" + ("" if fused else " (2 calls)")
         layers.append({"op": e.name, "conv": conv, "impl": impl, "us": us})
     return layers, wall, form
 

@@ -12,6 +12,7 @@
 #include "common/prepacked_weights.h"
 #include "conv_engine/conv_engine_cpu.h"
 #include "conv_engine/route.h"
+#include "ops/conv1x1_depthwise/fuse_rule.h"
 
 namespace py = pybind11;
 
@@ -35,6 +36,14 @@ const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool chan
   return cnnfast::engine::conv_path_name(cnnfast::engine::route_conv(q));
 }
 
+// The fused conv1x1_depthwise kernel's rule for one pair: shape = (n, cin, h, w, c, kh, sh).
+bool conv1x1_depthwise_fuses(const std::vector<int64_t>& shape, int64_t threads) {
+  if (shape.size() != 7) throw py::value_error("_conv1x1_depthwise_fuses: shape must hold 7 ints");
+  if (threads < 1) throw py::value_error("_conv1x1_depthwise_fuses: threads must be >= 1");
+  return cnnfast::conv1x1_depthwise_fuses(
+      {shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], shape[6], threads});
+}
+
 int force_conv_path(int path) {
   const int before = cnnfast::engine::forced_conv_path();
   cnnfast::engine::set_forced_conv_path(path);
@@ -52,6 +61,10 @@ PYBIND11_MODULE(_C, m) {
   m.def("_conv_path", &conv_path, py::arg("geometry"), py::arg("fp32"), py::arg("channels_last"),
         py::arg("onednn"),
         "The CPU kernel conv2d_bias_act runs for this conv shape (the routing rule's decision).");
+  m.def("_conv1x1_depthwise_fuses", &conv1x1_depthwise_fuses, py::arg("shape"), py::arg("threads"),
+        "Whether conv1x1_depthwise's CPU kernel fuses this pair (fp32 channels_last; its rule).");
+  m.def("_force_conv1x1_depthwise", &cnnfast::set_forced_conv1x1_depthwise, py::arg("mode"),
+        "conv1x1_depthwise's choice: -1 its rule, 0 never fuse, 1 always; returns the previous setting.");
   m.def("_force_conv_path", &force_conv_path, py::arg("path"),
         "Run every conv on path i where it can (-1: the rule); returns the previous setting.");
   m.def("_conv_engine_available", &cnnfast::engine::engine_available,

@@ -15,6 +15,11 @@ TORCH_LIBRARY(cnnfast, m) {
   m.def(
       "conv2d_bias_act_out(Tensor x, Tensor weight, Tensor? bias, int[2] stride, int[2] padding, "
       "int[2] dilation, int groups, Tensor? residual, str act, Tensor(a!) out) -> ()");
+  // act2(depthwise_conv(act1(conv1x1(x, weight1) + bias1), weight2) + bias2): the 1x1 conv feeding a
+  // depthwise conv (MobileNet's and EfficientNet's expansion, ShuffleNet's branch), its output
+  // computed row by row into the depthwise kernel's input ring, never written to memory.
+  m.def("conv1x1_depthwise(Tensor x, Tensor weight1, Tensor? bias1, str act1, Tensor weight2, Tensor? bias2, "
+        "int[2] stride, int[2] padding, int[2] dilation, str act2) -> Tensor");
   // act(conv1x1(avg_pool(relu(x * scale + shift), pool)) + bias): BN -> ReLU -> 1x1 conv (DenseNet's
   // bottleneck; with pool=2 its transition, whose 2x2 average pool moves before the conv: both are
   // linear, so the conv runs on a quarter of the pixels). The prologue is applied block by block in

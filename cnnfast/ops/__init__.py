@@ -1,6 +1,7 @@
 """cnnfast's fused ops as typed Python functions; each calls torch.ops.cnnfast.<op>."""
 
 from cnnfast.contracts.activations import ACTIVATIONS
+from cnnfast.ops.conv1x1_depthwise import conv1x1_depthwise
 from cnnfast.ops.conv2d_bias_act import conv2d_bias_act
 from cnnfast.ops.conv2d_bias_act_out import conv2d_bias_act_out
 from cnnfast.ops.linear_bias_act import linear_bias_act
@@ -12,6 +13,6 @@ from cnnfast.ops.se_squeeze import se_squeeze
 from cnnfast.ops.shuffle_channels import shuffle_channels
 from cnnfast.ops.small_cnn import small_cnn
 
-__all__ = ["ACTIVATIONS", "conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1",
+__all__ = ["ACTIVATIONS", "conv1x1_depthwise", "conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1",
            "se_excite", "se_scale", "se_scale_", "se_squeeze", "shuffle_channels",
            "small_cnn"]

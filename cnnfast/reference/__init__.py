@@ -1,5 +1,6 @@
 """Plain-PyTorch references for every cnnfast op: the same math, unfused."""
 
+from cnnfast.reference.conv1x1_depthwise import conv1x1_depthwise
 from cnnfast.reference.conv2d_bias_act import conv2d_bias_act
 from cnnfast.reference.conv2d_bias_act_out import conv2d_bias_act_out
 from cnnfast.reference.linear_bias_act import linear_bias_act
@@ -11,6 +12,6 @@ from cnnfast.reference.se_squeeze import se_squeeze
 from cnnfast.reference.shuffle_channels import shuffle_channels
 from cnnfast.reference.small_cnn import small_cnn
 
-__all__ = ["conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1", "se_excite",
+__all__ = ["conv1x1_depthwise", "conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1", "se_excite",
            "se_scale", "se_squeeze", "shuffle_channels",
            "small_cnn"]

@@ -23,6 +23,14 @@ void conv2d_bias_act_out(const at::Tensor& x, const at::Tensor& weight,
                          at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                          const std::optional<at::Tensor>& residual, c10::string_view act, at::Tensor& out);
 
+// act2(depthwise_conv(act1(conv1x1(x, weight1) + bias1), weight2) + bias2): x (N, C, H, W) either
+// layout; weight1 (C_mid, C, 1, 1); weight2 (C_mid, 1, kH, kW), one filter per channel; biases
+// (C_mid) or none. The result has x's layout.
+at::Tensor conv1x1_depthwise(const at::Tensor& x, const at::Tensor& weight1, const std::optional<at::Tensor>& bias1,
+                             c10::string_view act1, const at::Tensor& weight2,
+                             const std::optional<at::Tensor>& bias2, at::IntArrayRef stride,
+                             at::IntArrayRef padding, at::IntArrayRef dilation, c10::string_view act2);
+
 // act(conv1x1(avg_pool(relu(x * scale[c] + shift[c]), pool), weight) + bias): x (N, C, H, W),
 // either layout or a channel slice of a channels_last buffer; scale, shift (C); weight
 // (C_out, C, 1, 1); pool 1 (none) or 2 (2x2 average pool, stride 2, floor).

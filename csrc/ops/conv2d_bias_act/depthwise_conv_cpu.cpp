@@ -138,7 +138,8 @@ inline __attribute__((always_inline)) float* align64(float* p) {
 // Work items [i0, i1) of (image, channel chunk, output row), row fastest.
 // Everything it does is written out in this one function: it is built per x86-64 level, and
 // helpers it called would be built for the baseline.
-CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float* __restrict__ wpk,
+// With a row source (src), each input row is produced into its ring slot instead of copied from x.
+CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSource* src, const float* __restrict__ wpk,
                                        const float* __restrict__ bias, const float* __restrict__ res,
                                        float* __restrict__ out, const Geometry& g, Activation act, int64_t i0, int64_t i1) {
   // A ring of padded input rows holding one chunk of g.cb channels (all of them, unless
@@ -199,17 +200,22 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const float*
       float* slot = ring + (iy % span) * row;
       if (holds[iy % span] != img * g.h + iy) {
         holds[iy % span] = img * g.h + iy;
-        const float* src = x + (img * g.h + iy) * g.w * g.c + c0;
         float* dst = slot + g.pw * pitch;
+        if (src) {
+          src->fill(src->ctx, img, iy, dst);
+          tap_rows[t] = slot;
+          continue;
+        }
+        const float* xrow = x + (img * g.h + iy) * g.w * g.c + c0;
         if (cw == g.c) {  // all channels, on whole blocks: the row is one contiguous run
-          __builtin_memcpy(dst, src, g.w * g.c * sizeof(float));
+          __builtin_memcpy(dst, xrow, g.w * g.c * sizeof(float));
         } else if (real == cw) {
           for (int64_t ix = 0; ix < g.w; ++ix) {
-            for (int64_t k = 0; k < cw; k += kLanes) vec16::store(dst + ix * pitch + k, load(src + ix * g.c + k));
+            for (int64_t k = 0; k < cw; k += kLanes) vec16::store(dst + ix * pitch + k, load(xrow + ix * g.c + k));
           }
         } else {
           for (int64_t ix = 0; ix < g.w; ++ix) {
-            for (int64_t k = 0; k < real; ++k) dst[ix * pitch + k] = src[ix * g.c + k];
+            for (int64_t k = 0; k < real; ++k) dst[ix * pitch + k] = xrow[ix * g.c + k];
           }
         }
       }
@@ -333,15 +339,16 @@ bool reads_in_place(const Geometry& g) {
          batch_bytes <= engine::l3_cache_bytes() / 2;
 }
 
-// The ring's width in columns, its rows and its chunk of channels.
-void set_ring(Geometry& g) {
+// The ring's width in columns, its rows and its chunk of channels. A produced map (a row source)
+// always goes through the ring, all channels at once: its rows exist nowhere else.
+void set_ring(Geometry& g, bool produced = false) {
   const int64_t block_cols = (round_up(g.ow, kPixels) - 1) * g.sw + (g.kw - 1) * g.dw + 1;
   g.ring_w = std::max(g.w + 2 * g.pw, block_cols);
   const TapForm form = tap_form(g);
   g.pairs = (form == TapForm::K3S1 || form == TapForm::K5S1) && g.sh == 1 && g.dh == 1;
   g.span = (g.kh - 1) * g.dh + 1 + (g.pairs ? 1 : 0);  // a pair of output rows spans one row more
-  g.cb = chunk_channels(g);
-  g.direct = reads_in_place(g);
+  g.cb = produced ? g.cp : chunk_channels(g);
+  g.direct = !produced && reads_in_place(g);
 }
 
 }  // namespace
@@ -364,6 +371,30 @@ bool depthwise_direct_supported(const engine::ConvGeometry& geo) {
   return geo.c % kLanes == 0 || geo.macs() <= kMaxDirectMacs;
 }
 
+namespace {
+
+// (C, 1, KH, KW) -> (KH * KW, Cp), zero channels past C; packed once per weight.
+at::Tensor packed_taps(const at::Tensor& weight, int64_t cp) {
+  return prepacked_weight(weight, PackedLayout::Depthwise, 0, [cp](const at::Tensor& wt) {
+    const int64_t ch = wt.size(0);
+    return at::constant_pad_nd(wt.reshape({ch, -1}).t(), {0, cp - ch}).contiguous();
+  });
+}
+
+void run_depthwise(const float* x, const RowSource* src, const at::Tensor& weight,
+                   const std::optional<at::Tensor>& bias, const Geometry& g, const DirectConvIo& io) {
+  const at::Tensor wpk = packed_taps(weight, g.cp);
+  const std::vector<float> b = padded_bias(bias, g.c, g.cp);
+  const int64_t items = ceil_div(g.cp, g.cb) * g.n * g.oh;
+  // About 16k multiply-adds per task: enough to pay for a thread hand-off.
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.ow * g.cb * g.kh * g.kw));
+  at::parallel_for(0, items, grain, [&](int64_t i0, int64_t i1) {
+    depthwise_rows(x, src, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, i0, i1);
+  });
+}
+
+}  // namespace
+
 at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
                               const std::optional<at::Tensor>& residual, Activation act,
@@ -372,20 +403,19 @@ at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
   Geometry g{x.size(0),      c,         cp,        x.size(2),  x.size(3),  out_shape[2], out_shape[3], weight.size(2),
              weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
   set_ring(g);
-  // (C, 1, KH, KW) -> (KH * KW, Cp), zero channels past C; packed once per weight.
-  const at::Tensor wpk = prepacked_weight(weight, PackedLayout::Depthwise, 0, [cp](const at::Tensor& wt) {
-    const int64_t ch = wt.size(0);
-    return at::constant_pad_nd(wt.reshape({ch, -1}).t(), {0, cp - ch}).contiguous();
-  });
-  const std::vector<float> b = padded_bias(bias, c, cp);
   DirectConvIo io(x, residual, act, out_shape);
-  const float* xp = x.const_data_ptr<float>();
-  const int64_t items = ceil_div(cp, g.cb) * g.n * g.oh;
-  // About 16k multiply-adds per task: enough to pay for a thread hand-off.
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.ow * g.cb * g.kh * g.kw));
-  at::parallel_for(0, items, grain, [&](int64_t i0, int64_t i1) {
-    depthwise_rows(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, i0, i1);
-  });
+  run_depthwise(x.const_data_ptr<float>(), nullptr, weight, bias, g, io);
+  return io.out;
+}
+
+at::Tensor depthwise_conv_rows_cpu(const RowSource& src, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                                   at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                                   Activation act, at::IntArrayRef out_shape, const at::TensorOptions& options) {
+  Geometry g{src.n,          src.c,     padded(src.c), src.h,      src.w,      out_shape[2], out_shape[3], weight.size(2),
+             weight.size(3), stride[0], stride[1],     padding[0], padding[1], dilation[0],  dilation[1]};
+  set_ring(g, /*produced=*/true);
+  DirectConvIo io(options, std::nullopt, act, out_shape);
+  run_depthwise(nullptr, &src, weight, bias, g, io);
   return io.out;
 }
 

@@ -3,6 +3,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <optional>
 
 #include "cnnfast/activation.h"
@@ -20,5 +21,22 @@ at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
                               at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
                               const std::optional<at::Tensor>& residual, Activation act,
                               at::IntArrayRef out_shape);
+
+// The depthwise conv's input produced row by row instead of read from memory (the fused
+// conv1x1_depthwise op): fill(ctx, img, iy, dst) writes row iy of image img, w pixels C rounded up
+// to 16 floats apart, straight into the kernel's ring of padded rows. Whole vectors: the lanes past
+// C may hold anything (their filter taps are zero and their sums are never stored).
+struct RowSource {
+  void (*fill)(const void* ctx, int64_t img, int64_t iy, float* dst);
+  const void* ctx;
+  int64_t n, c, h, w;  // the produced map's shape
+};
+
+// act(depthwise_conv(map) + bias) of the map src produces, into a new channels_last tensor of
+// shape out_shape (options: its dtype and device). Threads split output rows, each producing the
+// input rows its own need: rows its window shares with the next task's are produced by both.
+at::Tensor depthwise_conv_rows_cpu(const RowSource& src, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                                   at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                                   Activation act, at::IntArrayRef out_shape, const at::TensorOptions& options);
 
 }  // namespace cnnfast

@@ -34,7 +34,11 @@ struct DirectConvIo {
   Activation store_act = Activation::None;  // the activation the store applies
 
   DirectConvIo(const at::Tensor& x, const std::optional<at::Tensor>& r, Activation a, at::IntArrayRef out_shape)
-      : out(at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast))), store_act(a) {
+      : DirectConvIo(x.options(), r, a, out_shape) {}
+
+  DirectConvIo(const at::TensorOptions& options, const std::optional<at::Tensor>& r, Activation a,
+               at::IntArrayRef out_shape)
+      : out(at::empty(out_shape, options.memory_format(at::MemoryFormat::ChannelsLast))), store_act(a) {
     if (r.has_value()) {
       res = r->contiguous(at::MemoryFormat::ChannelsLast);
       residual = res.const_data_ptr<float>();

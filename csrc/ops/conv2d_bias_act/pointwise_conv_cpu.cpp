@@ -68,6 +68,9 @@ struct Shape {
   int64_t cin, cout, vectors;  // vectors: ceil(cout / 16)
   int64_t out_pitch;  // floats between output pixels: cout, or a concat buffer's channel count
   int64_t panels;     // packed panels: 4 vectors each, the last 1-5 (see panel_count)
+  // out has room for whole vectors at every pixel (out_pitch >= vectors * 16, lanes past Cout
+  // nobody's): the fused 1x1 + depthwise op's ring rows. Stores never go lane by lane.
+  bool whole_vectors = false;
   int64_t panel_of(int64_t v) const { return std::min(v / kVecs, panels - 1); }
   int64_t panel_end(int64_t j) const { return j + 1 == panels ? vectors : (j + 1) * kVecs; }  // in vectors
 };
@@ -156,7 +159,7 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
       const float* const r = res ? res + p * s.cout + c0 : nullptr;
       // Whole vectors where the last one ends before pixel spill_end: lanes past Cout land on the
       // next pixels' first channels, stored later.
-      if ((p * s.cout + c0 + round_up(nc, kLanes)) <= spill_end * s.cout) {
+      if (s.whole_vectors || (p * s.cout + c0 + round_up(nc, kLanes)) <= spill_end * s.cout) {
         for (int64_t c = 0; c < nc; c += kLanes) store_full_block(o + c, load(acc + i * kAccRow + c), r ? r + c : nullptr, act);
       } else {
         store_row(o, acc + i * kAccRow, r, nc, act);
@@ -224,14 +227,15 @@ bool pointwise_direct_supported(const engine::ConvGeometry& geo) {
 
 namespace {
 
-// The kernel over every pixel of x into out_data, pixels out_pitch floats apart (residual dense).
-void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
-                   const float* residual, Activation act, float* out_data, int64_t out_pitch) {
-  const int64_t cin = x.size(1), cout = weight.size(0), vectors = ceil_div(cout, kLanes);
-  const Shape s{cin, cout, vectors, out_pitch, panel_count(vectors)};
-  // (Cout, Cin, 1, 1) -> panels of kPanel output channels, each (Cin, width) row-major, the last
-  // one as wide as the vectors it needs, 1-5 (zero channels past Cout); packed once per weight.
-  const at::Tensor wpk = prepacked_weight(weight, PackedLayout::Pointwise, 0, [&s](const at::Tensor& wt) {
+Shape make_shape(int64_t cin, int64_t cout, int64_t out_pitch) {
+  const int64_t vectors = ceil_div(cout, kLanes);
+  return Shape{cin, cout, vectors, out_pitch, panel_count(vectors)};
+}
+
+// (Cout, Cin, 1, 1) -> panels of kPanel output channels, each (Cin, width) row-major, the last
+// one as wide as the vectors it needs, 1-5 (zero channels past Cout); packed once per weight.
+at::Tensor packed_weight(const at::Tensor& weight, const Shape& s) {
+  return prepacked_weight(weight, PackedLayout::Pointwise, 0, [&s](const at::Tensor& wt) {
     const int64_t co = wt.size(0), ci = wt.size(1), cp = s.vectors * kLanes;
     const at::Tensor padded = at::constant_pad_nd(wt.reshape({co, ci}), {0, 0, 0, cp - co});
     std::vector<at::Tensor> parts;
@@ -240,7 +244,19 @@ void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::opt
     }
     return at::cat(parts);
   });
-  const std::vector<float> b = padded_bias(bias, cout, round_up(s.vectors, kVecs) * kLanes);
+}
+
+std::vector<float> panel_bias(const std::optional<at::Tensor>& bias, const Shape& s) {
+  return padded_bias(bias, s.cout, round_up(s.vectors, kVecs) * kLanes);
+}
+
+// The kernel over every pixel of x into out_data, pixels out_pitch floats apart (residual dense).
+void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                   const float* residual, Activation act, float* out_data, int64_t out_pitch) {
+  const Shape s = make_shape(weight.size(1), weight.size(0), out_pitch);
+  const int64_t cin = s.cin, cout = s.cout;
+  const at::Tensor wpk = packed_weight(weight, s);
+  const std::vector<float> b = panel_bias(bias, s);
   const float* xp = x.const_data_ptr<float>();
   const float* wp = wpk.const_data_ptr<float>();
   const int64_t pixels = x.size(0) * x.size(2) * x.size(3);
@@ -265,6 +281,21 @@ void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::opt
 }
 
 }  // namespace
+
+PointwiseRows::PointwiseRows(const at::Tensor& weight, const std::optional<at::Tensor>& bias, Activation act)
+    : cin(weight.size(1)), cout(weight.size(0)), act(act) {
+  const Shape s = make_shape(cin, cout, round_up(cout, kLanes));
+  packed = packed_weight(weight, s);
+  this->bias = panel_bias(bias, s);
+}
+
+void PointwiseRows::run(const float* x, int64_t pixels, float* out) const {
+  Shape s = make_shape(cin, cout, round_up(cout, kLanes));
+  s.whole_vectors = true;
+  // Each panel's vectors over the row's pixels before the next panel: the row's inputs stay in L1,
+  // and each panel of the weight is read once per row.
+  pointwise_pixels(x, packed.const_data_ptr<float>(), bias.data(), nullptr, out, s, act, 0, pixels, 0, s.vectors, true);
+}
 
 at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape) {

@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <optional>
+#include <vector>
 
 #include "cnnfast/activation.h"
 #include "conv_engine/geometry.h"
@@ -24,5 +25,21 @@ at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
 // any, has out's shape.
 void pointwise_conv_cpu_out(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                             const std::optional<at::Tensor>& residual, Activation act, at::Tensor& out);
+
+// A 1x1 conv prepared once per call (weight packed, bias padded) and then run by each thread over
+// runs of its own pixels: the fused conv1x1_depthwise op computes its 1x1 rows straight into the
+// depthwise kernel's ring (csrc/ops/conv1x1_depthwise).
+struct PointwiseRows {
+  PointwiseRows(const at::Tensor& weight, const std::optional<at::Tensor>& bias, Activation act);
+  // act(x @ W^T + bias) for `pixels` consecutive pixels of x (dense, cin floats apart) into out,
+  // pixels round_up(cout, 16) floats apart: every vector is stored whole, the lanes past cout
+  // included (finite unless x holds an Inf or NaN).
+  void run(const float* x, int64_t pixels, float* out) const;
+
+  int64_t cin, cout;
+  Activation act;
+  at::Tensor packed;
+  std::vector<float> bias;
+};
 
 }  // namespace cnnfast

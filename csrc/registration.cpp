@@ -26,6 +26,10 @@ TORCH_LIBRARY(cnnfast, m) {
   // cache; x may be a channel slice of a concat buffer.
   m.def("preact_conv1x1(Tensor x, Tensor scale, Tensor shift, Tensor weight, Tensor? bias, str act, "
         "int pool=1) -> Tensor");
+  // x (N, C, H, W) copied into a new channels_last tensor (what x.contiguous(memory_format=
+  // torch.channels_last) gives, never x itself): a network's NCHW input turned into the layout its
+  // first conv reads, with a fast interleave for the few channels of an image.
+  m.def("to_channels_last(Tensor x) -> Tensor");
   // Max pooling without the argmax indices ATen's CPU kernel always computes (dilation 1; floor or
   // ceil mode as torch.nn.functional.max_pool2d; padding counts as -inf).
   m.def("max_pool2d(Tensor x, int[2] kernel, int[2] stride, int[2] padding, bool ceil_mode) -> Tensor");

@@ -31,8 +31,8 @@ class Conv1x1Depthwise(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not x.is_cpu or x.dim() != 4:
             return self.depthwise(self.pointwise(x))
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        if self.channels_last and not x.is_contiguous(memory_format=torch.channels_last):
+            x = torch.ops.cnnfast.to_channels_last(x)
         p, d = self.pointwise, self.depthwise
         return torch.ops.cnnfast.conv1x1_depthwise(x, p.weight, p.bias, self.act1, d.weight, d.bias, self.stride,
                                                    self.padding, self.dilation, self.act2)

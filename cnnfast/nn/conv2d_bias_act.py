@@ -106,8 +106,8 @@ class Conv2dBiasAct(nn.Module):
                 residual = residual.unsqueeze(0)
             if out is not None:
                 out = out.unsqueeze(0)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        if self.channels_last and not x.is_contiguous(memory_format=torch.channels_last):
+            x = torch.ops.cnnfast.to_channels_last(x)  # ATen's copy: ~100 us for one RGB image
         # is_scripting() stays inline in each condition so TorchScript drops the GPU-backend branches.
         backend = ""
         if not torch.jit.is_scripting():

@@ -12,7 +12,8 @@ from cnnfast.ops.se_scale import se_scale, se_scale_
 from cnnfast.ops.se_squeeze import se_squeeze
 from cnnfast.ops.shuffle_channels import shuffle_channels
 from cnnfast.ops.small_cnn import small_cnn
+from cnnfast.ops.to_channels_last import to_channels_last
 
 __all__ = ["ACTIVATIONS", "conv1x1_depthwise", "conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1",
            "se_excite", "se_scale", "se_scale_", "se_squeeze", "shuffle_channels",
-           "small_cnn"]
+           "small_cnn", "to_channels_last"]

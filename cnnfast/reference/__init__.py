@@ -11,7 +11,8 @@ from cnnfast.reference.se_scale import se_scale
 from cnnfast.reference.se_squeeze import se_squeeze
 from cnnfast.reference.shuffle_channels import shuffle_channels
 from cnnfast.reference.small_cnn import small_cnn
+from cnnfast.reference.to_channels_last import to_channels_last
 
 __all__ = ["conv1x1_depthwise", "conv2d_bias_act", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1", "se_excite",
            "se_scale", "se_squeeze", "shuffle_channels",
-           "small_cnn"]
+           "small_cnn", "to_channels_last"]

@@ -38,6 +38,9 @@ at::Tensor preact_conv1x1(const at::Tensor& x, const at::Tensor& scale, const at
                           const at::Tensor& weight, const std::optional<at::Tensor>& bias, c10::string_view act,
                           int64_t pool = 1);
 
+// x (N, C, H, W) in any layout copied into a new channels_last tensor.
+at::Tensor to_channels_last(const at::Tensor& x);
+
 // torch.nn.functional.max_pool2d with dilation 1 and no indices; the result keeps x's layout.
 at::Tensor max_pool2d(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
                       bool ceil_mode);

@@ -48,3 +48,13 @@ def _two_threads():
     torch.set_num_threads(min(2, old))
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture
+def threads(request):
+    """torch's thread count set to the test's parameter (parametrize it with indirect=True),
+    restored after: kernels that split work between threads are tested at several counts."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)

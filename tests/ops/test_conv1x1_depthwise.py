@@ -62,15 +62,6 @@ def _fuses(args, batch=None):
     return config.conv1x1_depthwise_fuses(x.shape, w1.shape, w2.shape, stride)
 
 
-@pytest.fixture
-def threads(request):
-    """torch's thread count set to the test's parameter, restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("threads", [1, 2, 3], indirect=True)
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("shape", FUSED, ids=_ids)

@@ -19,14 +19,6 @@ def _check(x):
     return out
 
 
-@pytest.fixture
-def threads(request):
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("threads", [1, 2, 3], indirect=True)
 @pytest.mark.parametrize("shape", [(1, 3, 224, 224), (8, 3, 64, 80), (3, 3, 299, 299), (2, 1, 28, 28),
                                    (2, 2, 33, 65), (5, 4, 7, 9), (1, 3, 1, 1), (2, 3, 1, 4097)],

@@ -91,9 +91,9 @@ def conv1x1_depthwise_fuses(x_shape, weight1_shape, weight2_shape, stride=1, *, 
 
     from cnnfast.contracts.geometry import pair
 
-    n, c, h, w = (int(v) for v in x_shape)
+    n, _, h, w = (int(v) for v in x_shape)
     sh, _ = pair(stride, "stride")
-    shape = (n, c, h, w, int(weight1_shape[0]), int(weight2_shape[2]), sh)
+    shape = (n, h, w, int(weight1_shape[0]), int(weight2_shape[2]), sh)
     return _extension_module()._conv1x1_depthwise_fuses(shape, torch.get_num_threads() if threads is None else threads)
 
 

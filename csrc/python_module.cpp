@@ -36,12 +36,11 @@ const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool chan
   return cnnfast::engine::conv_path_name(cnnfast::engine::route_conv(q));
 }
 
-// The fused conv1x1_depthwise kernel's rule for one pair: shape = (n, cin, h, w, c, kh, sh).
+// The fused conv1x1_depthwise kernel's rule for one pair: shape = (n, h, w, c, kh, sh).
 bool conv1x1_depthwise_fuses(const std::vector<int64_t>& shape, int64_t threads) {
-  if (shape.size() != 7) throw py::value_error("_conv1x1_depthwise_fuses: shape must hold 7 ints");
+  if (shape.size() != 6) throw py::value_error("_conv1x1_depthwise_fuses: shape must hold 6 ints");
   if (threads < 1) throw py::value_error("_conv1x1_depthwise_fuses: threads must be >= 1");
-  return cnnfast::conv1x1_depthwise_fuses(
-      {shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], shape[6], threads});
+  return cnnfast::conv1x1_depthwise_fuses({shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], threads});
 }
 
 int force_conv_path(int path) {

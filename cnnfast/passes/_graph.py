@@ -179,6 +179,12 @@ def _mutates(gm: fx.GraphModule, node: fx.Node) -> bool:
     return False
 
 
+def is_pointwise_conv(conv: Conv2dBiasAct) -> bool:
+    """A plain 1x1 conv: stride 1, no padding or dilation, one group."""
+    return (tuple(conv.weight.shape[2:]) == (1, 1) and conv.stride == [1, 1] and conv.padding == [0, 0]
+            and conv.dilation == [1, 1] and conv.groups == 1)
+
+
 def eliminate_dead_code(gm: fx.GraphModule) -> None:
     """Remove nodes whose results nobody reads, keeping in-place ops (FX's own pass drops an unused
     `y.relu_()`, whose effect is on y)."""

@@ -8,7 +8,7 @@ a residual or write into a slice."""
 import torch.fx as fx
 
 from cnnfast.nn import Conv1x1Depthwise, Conv2dBiasAct
-from cnnfast.passes._graph import call_site_counts, module_of
+from cnnfast.passes._graph import call_site_counts, is_pointwise_conv, module_of
 from cnnfast.report import Report
 
 
@@ -16,11 +16,6 @@ def _plain_call(gm: fx.GraphModule, node: fx.Node, calls) -> bool:
     """node calls a Conv2dBiasAct called nowhere else, on one input, without residual or out slice."""
     return (isinstance(module_of(gm, node), Conv2dBiasAct) and len(node.args) == 1 and not node.kwargs
             and calls[node.target] == 1)
-
-
-def _is_pointwise(conv: Conv2dBiasAct) -> bool:
-    return (tuple(conv.weight.shape[2:]) == (1, 1) and conv.stride == [1, 1] and conv.padding == [0, 0]
-            and conv.groups == 1)
 
 
 def _is_depthwise(conv: Conv2dBiasAct, channels: int) -> bool:
@@ -34,7 +29,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
             continue
         first = module_of(gm, node)
         second_node = next(iter(node.users))
-        if not _is_pointwise(first) or not _plain_call(gm, second_node, calls) or second_node.args[0] is not node:
+        if not is_pointwise_conv(first) or not _plain_call(gm, second_node, calls) or second_node.args[0] is not node:
             continue
         second = module_of(gm, second_node)
         if not _is_depthwise(second, first.weight.shape[0]) or second.channels_last != first.channels_last:

@@ -13,14 +13,9 @@ import torch.nn.functional as F
 
 from cnnfast.nn import Conv2dBiasAct, PreactConv1x1
 from cnnfast.nn.preact_conv1x1 import batchnorm_affine
-from cnnfast.passes._graph import activation_of, call_site_counts, module_of
+from cnnfast.passes._graph import activation_of, call_site_counts, is_pointwise_conv, module_of
 from cnnfast.passes.fuse_conv_bn import _bn_skip_reason
 from cnnfast.report import Report
-
-
-def _is_pointwise(conv: Conv2dBiasAct) -> bool:
-    return (tuple(conv.weight.shape[2:]) == (1, 1) and conv.stride == [1, 1] and conv.padding == [0, 0]
-            and conv.dilation == [1, 1] and conv.groups == 1)
 
 
 def _is_pool2(gm: fx.GraphModule, node: fx.Node, source: fx.Node) -> bool:
@@ -46,7 +41,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
     for conv_node in list(gm.graph.nodes):
         conv = module_of(gm, conv_node)
         if (not isinstance(conv, Conv2dBiasAct) or len(conv_node.args) != 1 or conv_node.kwargs
-                or calls[conv_node.target] > 1 or not _is_pointwise(conv)):
+                or calls[conv_node.target] > 1 or not is_pointwise_conv(conv)):
             continue
         relu_node = conv_node.args[0]
         if not isinstance(relu_node, fx.Node) or len(relu_node.users) != 1 or not relu_node.args:

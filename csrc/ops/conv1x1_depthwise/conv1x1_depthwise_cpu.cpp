@@ -39,8 +39,8 @@ at::Tensor conv1x1_depthwise_cpu(const at::Tensor& x, const at::Tensor& weight1,
                                  c10::string_view act2) {
   const auto out_shape = check_conv1x1_depthwise(x, weight1, bias1, weight2, bias2, stride, padding, dilation);
   const bool fp32 = x.scalar_type() == at::kFloat;  // the weights' dtypes are checked against x's
-  const FuseQuery q{x.size(0), x.size(1),      x.size(2), x.size(3),
-                    weight1.size(0), weight2.size(2), stride[0], at::get_num_threads()};
+  const FuseQuery q{x.size(0),       x.size(2), x.size(3), weight1.size(0),
+                    weight2.size(2), stride[0], at::get_num_threads()};
   if (!(fp32 && output_memory_format(x) == at::MemoryFormat::ChannelsLast && conv1x1_depthwise_fuses(q))) {
     return conv1x1_depthwise_composite(x, weight1, bias1, act1, weight2, bias2, stride, padding, dilation, act2);
   }

@@ -6,10 +6,10 @@
 
 namespace cnnfast {
 
-// An fp32 channels_last 1x1 conv (n, cin, h, w) -> (n, c, h, w) feeding a depthwise kh x kw conv
-// at vertical stride sh, run on `threads` threads.
+// An fp32 channels_last 1x1 conv with an (n, c, h, w) output feeding a depthwise kh x kw conv at
+// vertical stride sh, run on `threads` threads.
 struct FuseQuery {
-  int64_t n, cin, h, w, c, kh, sh, threads;
+  int64_t n, h, w, c, kh, sh, threads;
 };
 
 // Whether the fused kernel runs it (else the two convs run as conv2d_bias_act calls): the rule, or

@@ -201,13 +201,10 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
       if (holds[iy % span] != img * g.h + iy) {
         holds[iy % span] = img * g.h + iy;
         float* dst = slot + g.pw * pitch;
+        const float* xrow = src ? nullptr : x + (img * g.h + iy) * g.w * g.c + c0;
         if (src) {
           src->fill(src->ctx, img, iy, dst);
-          tap_rows[t] = slot;
-          continue;
-        }
-        const float* xrow = x + (img * g.h + iy) * g.w * g.c + c0;
-        if (cw == g.c) {  // all channels, on whole blocks: the row is one contiguous run
+        } else if (cw == g.c) {  // all channels, on whole blocks: the row is one contiguous run
           __builtin_memcpy(dst, xrow, g.w * g.c * sizeof(float));
         } else if (real == cw) {
           for (int64_t ix = 0; ix < g.w; ++ix) {

@@ -64,33 +64,53 @@ def lecture_conv_layers(models=None):
     return layers
 
 
-def conv1x1_depthwise_pairs(models=("mobilenet_v3_large", "efficientnet_b0", "shufflenet_v2_x1_0")):
-    """Every 1x1 -> depthwise pair optimize() turns into a Conv1x1Depthwise in these lecture
-    models: [(model, (C_in, C_mid, H, W, k, stride, padding, dilation, act1, act2))], each once
-    (under the first model that has it), in order."""
+def _fused_module_inputs(models, module_type, key):
+    """key(module, input) of every call of a module_type module in optimize()'d models, at batch 1
+    and the design size: [(model, key)], each key once (under the first model that has it), in order."""
     import cnnfast
     from cnnfast.models import registry
-    from cnnfast.nn import Conv1x1Depthwise
 
-    seen, pairs = set(), []
+    seen, out = set(), []
     for name in models:
         spec = registry.get(name)
         fast = cnnfast.optimize(spec.build().eval(), speed_check=False)
         found = []
-
-        def hook(m, inputs, _):
-            x = inputs[0]
-            d = m.depthwise
-            found.append((x.shape[1], d.weight.shape[0], x.shape[2], x.shape[3], d.weight.shape[2], d.stride[0],
-                          d.padding[0], d.dilation[0], m.act1, m.act2))
-
-        handles = [m.register_forward_hook(hook) for m in fast.modules() if isinstance(m, Conv1x1Depthwise)]
+        handles = [m.register_forward_hook(lambda m, inputs, _: found.append(key(m, inputs[0])))
+                   for m in fast.modules() if isinstance(m, module_type)]
         with torch.no_grad():
             fast(spec.example_input(1))
         for handle in handles:
             handle.remove()
-        for key in found:
-            if key not in seen:
-                seen.add(key)
-                pairs.append((name, key))
-    return pairs
+        for k in found:
+            if k not in seen:
+                seen.add(k)
+                out.append((name, k))
+    return out
+
+
+def conv1x1_depthwise_pairs(models=("mobilenet_v3_large", "efficientnet_b0", "shufflenet_v2_x1_0")):
+    """Every 1x1 -> depthwise pair optimize() turns into a Conv1x1Depthwise in these lecture
+    models: [(model, (C_in, C_mid, H, W, k, stride, padding, dilation, act1, act2))], each once
+    (under the first model that has it), in order."""
+    from cnnfast.nn import Conv1x1Depthwise
+
+    def key(m, x):
+        d = m.depthwise
+        return (x.shape[1], d.weight.shape[0], x.shape[2], x.shape[3], d.weight.shape[2], d.stride[0], d.padding[0],
+                d.dilation[0], m.act1, m.act2)
+
+    return _fused_module_inputs(models, Conv1x1Depthwise, key)
+
+
+def se_squeeze_convs(models=("mobilenet_v3_large", "efficientnet_b0", "se_resnet50", "regnet_y_400mf")):
+    """Every conv optimize() makes hand its output's channel means to the SE block after it
+    (Conv2dBiasActMean) in these lecture models: [(model, (C_in, C_out, H, W, k, stride, padding,
+    groups, act))], each once (under the first model that has it), in order."""
+    from cnnfast.nn import Conv2dBiasActMean
+
+    def key(m, x):
+        c = m.conv
+        return (x.shape[1], c.weight.shape[0], x.shape[2], x.shape[3], c.weight.shape[2], c.stride[0], c.padding[0],
+                c.groups, c.act)
+
+    return _fused_module_inputs(models, Conv2dBiasActMean, key)

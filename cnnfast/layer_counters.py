@@ -96,7 +96,10 @@ def _cnnfast(model_name: str, batch: int, runs: int):
         us = sum(events[site + r * per_run].cpu_time_total for r in range(runs)) / runs
         shapes, args = e.input_shapes, getattr(e, "concrete_inputs", None) or []
         conv, impl = None, ""
-        if e.name in ("cnnfast::conv2d_bias_act", "cnnfast::conv2d_bias_act_out") and len(args) >= 7:
+        # conv2d_bias_act_mean: the conv, with its SE block's squeeze inside (the peers count that
+        # pool apart, as ReduceMean / GlobalAveragePool).
+        if e.name in ("cnnfast::conv2d_bias_act", "cnnfast::conv2d_bias_act_out",
+                      "cnnfast::conv2d_bias_act_mean") and len(args) >= 7:
             (sh, sw), (ph, pw), (dh, dw), groups = args[3], args[4], args[5], args[6]
             xs, ws = shapes[0], shapes[1]
             out_hw = [conv_output_size(xs[2], ws[2], sh, ph, dh), conv_output_size(xs[3], ws[3], sw, pw, dw)]

@@ -186,20 +186,32 @@ def _inference_copy(model: nn.Module) -> nn.Module:
 
 def _conv_kernels(model: nn.Module, args) -> Counter:
     """Run the model once on args and count the CPU kernel each Conv2dBiasAct layer takes for the
-    shape it sees there (the router's choice: cnnfast.config.conv_path_for)."""
+    shape it sees there (the router's choice: cnnfast.config.conv_path_for), the convs inside the
+    modules that call one op for them on the CPU (Conv2dBiasActMean, Conv1x1Depthwise) too."""
     from cnnfast.config import conv_path_for
-    from cnnfast.nn.conv2d_bias_act import Conv2dBiasAct
+    from cnnfast.nn import Conv1x1Depthwise, Conv2dBiasAct, Conv2dBiasActMean
 
     kernels = Counter()
 
+    def count(m: Conv2dBiasAct, x_shape, x: torch.Tensor):
+        kernels[conv_path_for(x_shape, m.weight.shape, m.stride, m.padding, m.dilation, m.groups,
+                              dtype=str(x.dtype).replace("torch.", ""),
+                              channels_last=m.channels_last or x.is_contiguous(memory_format=torch.channels_last))] += 1
+
     def record(m, inputs):
         x = inputs[0]
-        if x.device.type == "cpu" and x.dim() == 4:
-            kernels[conv_path_for(x.shape, m.weight.shape, m.stride, m.padding, m.dilation, m.groups,
-                                  dtype=str(x.dtype).replace("torch.", ""),
-                                  channels_last=m.channels_last or x.is_contiguous(memory_format=torch.channels_last))] += 1
+        if x.device.type != "cpu" or x.dim() != 4:
+            return  # on other devices and for unbatched inputs the modules call their inner convs
+        if isinstance(m, Conv2dBiasActMean):
+            count(m.conv, x.shape, x)
+        elif isinstance(m, Conv1x1Depthwise):
+            count(m.pointwise, x.shape, x)
+            count(m.depthwise, (x.shape[0], m.pointwise.weight.shape[0], x.shape[2], x.shape[3]), x)
+        else:
+            count(m, x.shape, x)
 
-    run_with_pre_hook(model, args, record, where=lambda m: isinstance(m, Conv2dBiasAct))
+    run_with_pre_hook(model, args, record,
+                      where=lambda m: isinstance(m, (Conv2dBiasAct, Conv2dBiasActMean, Conv1x1Depthwise)))
     return kernels
 
 

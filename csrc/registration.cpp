@@ -15,6 +15,12 @@ TORCH_LIBRARY(cnnfast, m) {
   m.def(
       "conv2d_bias_act_out(Tensor x, Tensor weight, Tensor? bias, int[2] stride, int[2] padding, "
       "int[2] dilation, int groups, Tensor? residual, str act, Tensor(a!) out) -> ()");
+  // conv2d_bias_act and the mean over H x W of each of its output channels, (N, C_out): a squeeze-
+  // and-excitation block's squeeze taken by the conv kernel from each output block it has just
+  // stored, instead of a second read of the map (se_squeeze).
+  m.def(
+      "conv2d_bias_act_mean(Tensor x, Tensor weight, Tensor? bias, int[2] stride, int[2] padding, "
+      "int[2] dilation, int groups, Tensor? residual, str act) -> (Tensor, Tensor)");
   // act2(depthwise_conv(act1(conv1x1(x, weight1) + bias1), weight2) + bias2): the 1x1 conv feeding a
   // depthwise conv (MobileNet's and EfficientNet's expansion, ShuffleNet's branch), its output
   // computed row by row into the depthwise kernel's input ring, never written to memory.

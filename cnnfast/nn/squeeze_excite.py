@@ -1,5 +1,6 @@
 """SqueezeExciteScale: a whole squeeze-and-excitation block (and the residual add + activation
-after it) as three cnnfast ops: se_squeeze -> se_excite -> se_scale."""
+after it) as three cnnfast ops: se_squeeze -> se_excite -> se_scale (the squeeze skipped where the
+conv before the block hands over its output's channel means, Conv2dBiasActMean)."""
 
 from typing import Optional
 
@@ -42,7 +43,10 @@ class SqueezeExciteScale(nn.Module):
         self.inplace = bool(inplace)
         self.pool_by_height = bool(pool_by_height)
 
-    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None,
+                mean: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``mean``: x's per-channel mean over H x W, (N, C), where the conv that made x took it
+        (Conv2dBiasActMean); None: the block squeezes x itself."""
         unbatched = x.dim() == 3
         if unbatched:
             x = x.unsqueeze(0)
@@ -52,9 +56,9 @@ class SqueezeExciteScale(nn.Module):
             y = self._pooled_by_height(x, residual)
             return y.squeeze(0) if unbatched else y
         if not torch.jit.is_scripting() and cuda_backend(self.gpu_backend, x) == "triton":
-            y = self.forward_triton(x, residual)
+            y = self.forward_triton(x, residual, mean)
             return y.squeeze(0) if unbatched else y
-        s = torch.ops.cnnfast.se_squeeze(x)
+        s = mean if mean is not None else torch.ops.cnnfast.se_squeeze(x)
         gate = torch.ops.cnnfast.se_excite(s, self.w1, self.b1, self.w2, self.b2, self.act1, self.act2)
         if residual is not None and residual.shape != x.shape:
             y = _activation(torch.ops.cnnfast.se_scale(x, gate, None, "none") + residual, self.act)
@@ -82,13 +86,14 @@ class SqueezeExciteScale(nn.Module):
         return _activation(y, self.act)
 
     @torch.jit.unused
-    def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None,
+                       mean: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The same computation through cnnfast/triton (gpu_backend "triton")."""
         from cnnfast.triton.se_excite import se_excite
         from cnnfast.triton.se_scale import se_scale
         from cnnfast.triton.se_squeeze import se_squeeze
 
-        gate = se_excite(se_squeeze(x), self.w1, self.b1, self.w2, self.b2, self.act1, self.act2)
+        gate = se_excite(mean if mean is not None else se_squeeze(x), self.w1, self.b1, self.w2, self.b2, self.act1, self.act2)
         if residual is not None and residual.shape != x.shape:
             return _activation(se_scale(x, gate, None, "none") + residual, self.act)
         return se_scale(x, gate, residual, self.act, out=x if self.inplace else None)

@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from cnnfast.passes import (avg_pool_as_conv, drop_dropout, fold_channel_shuffle, fuse_activation, fuse_concat,
                             fuse_conv1x1_depthwise, fuse_conv_bn,
-                            fuse_linear, fuse_preact_conv, fuse_residual_add, fuse_sibling_convs, fuse_small_cnn,
+                            fuse_linear, fuse_preact_conv, fuse_residual_add, fuse_se_squeeze, fuse_sibling_convs, fuse_small_cnn,
                             fuse_squeeze_excite, use_global_avg_pool, use_max_pool2d, view_to_reshape)
 from cnnfast.report import Report, error_line
 
@@ -61,6 +61,8 @@ PIPELINE: Tuple[Pass, ...] = (
     Pass("fuse_concat", "channel cats as one buffer the convs write into", _plain(fuse_concat)),
     Pass("fuse_conv1x1_depthwise", "a 1x1 conv and the depthwise conv it feeds as one Conv1x1Depthwise",
          _plain(fuse_conv1x1_depthwise)),
+    Pass("fuse_se_squeeze", "an SE block's squeeze taken by the conv before it as it stores its output",
+         _plain(fuse_se_squeeze)),
     Pass("use_max_pool2d", "max pools without argmax indices", _plain(use_max_pool2d)),
     Pass("fuse_small_cnn", "a whole LeNet-like network as one SmallCNN call", _plain(fuse_small_cnn)),
     Pass("use_global_avg_pool", "global average pools as one read of the map", _plain(use_global_avg_pool)),

@@ -5,6 +5,7 @@
 #include <c10/util/Optional.h>
 #include <c10/util/string_view.h>
 
+#include <tuple>
 #include <vector>
 
 namespace cnnfast {
@@ -22,6 +23,14 @@ void conv2d_bias_act_out(const at::Tensor& x, const at::Tensor& weight,
                          const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
                          at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                          const std::optional<at::Tensor>& residual, c10::string_view act, at::Tensor& out);
+
+// conv2d_bias_act and the per-channel mean of its output over H x W: (out, mean (N, C_out)), as
+// se_squeeze(out) would give it (to float rounding: the sums are added in another order).
+std::tuple<at::Tensor, at::Tensor> conv2d_bias_act_mean(const at::Tensor& x, const at::Tensor& weight,
+                                                        const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                                                        at::IntArrayRef padding, at::IntArrayRef dilation,
+                                                        int64_t groups, const std::optional<at::Tensor>& residual,
+                                                        c10::string_view act);
 
 // act2(depthwise_conv(act1(conv1x1(x, weight1) + bias1), weight2) + bias2): x (N, C, H, W) either
 // layout; weight1 (C_mid, C, 1, 1); weight2 (C_mid, 1, kH, kW), one filter per channel; biases

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/channel_sums.h"
 #include "conv_engine/engine_call.h"
 #include "conv_engine/packed_filter.h"
 #include "conv_engine/winograd.h"
@@ -42,7 +43,7 @@ ConvGeometry make_geometry(const at::Tensor& x, const at::Tensor& weight, at::In
 
 void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                      const ConvGeometry& geo, const std::optional<at::Tensor>& residual, Activation act,
-                     at::Tensor& out, bool winograd) {
+                     at::Tensor& out, bool winograd, ChannelSums* sums) {
 #if defined(CPUBLAS_BRGEMM_F32F32F32)
   TORCH_INTERNAL_ASSERT(x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.scalar_type() == at::kFloat);
   TORCH_INTERNAL_ASSERT(out.stride(1) == 1 || out.size(1) == 1);
@@ -75,10 +76,11 @@ void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::o
                   filter.const_data_ptr<float>(), padded_bias.data(),
                   TileDest{out.mutable_data_ptr<float>(), out.stride(0), out.stride(2), out.stride(3),
                            res.defined() ? res.const_data_ptr<float>() : nullptr, res.defined() ? res.stride(0) : 0,
-                           res.defined() ? res.stride(2) : 0, res.defined() ? res.stride(3) : 0},
+                           res.defined() ? res.stride(2) : 0, res.defined() ? res.stride(3) : 0, sums},
                   act};
   if (winograd) {
     if (run_winograd(call)) return;
+    if (sums) sums->clear();  // some tiles were stored (and summed) before the NaN was met
     filter = packed_filter(weight, geo.groups);  // a NaN or Inf in x: the direct loops, from scratch
     call.filter = filter.const_data_ptr<float>();
     call.tiling = choose_tiling(geo, at::get_num_threads());

@@ -10,6 +10,10 @@
 #include "cnnfast/activation.h"
 #include "conv_engine/geometry.h"
 
+namespace cnnfast {
+class ChannelSums;
+}
+
 namespace cnnfast::engine {
 
 // Whether the installed torch has the fp32 microkernel and this CPU runs it (AVX2 or better).
@@ -23,8 +27,9 @@ ConvGeometry make_geometry(const at::Tensor& x, const at::Tensor& weight, at::In
 // residual any layout that broadcasts to out, out any view with unit channel stride (a new
 // channels_last tensor or a channel slice of one). The filter is packed on first use and cached
 // with the weight. `winograd`: the F(2x2, 3x3) form (winograd.h; winograd_can_run(geo) must hold).
+// sums (optional): the output's per-channel sums, added by the tile store from its registers.
 void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                      const ConvGeometry& geo, const std::optional<at::Tensor>& residual, Activation act,
-                     at::Tensor& out, bool winograd = false);
+                     at::Tensor& out, bool winograd = false, ChannelSums* sums = nullptr);
 
 }  // namespace cnnfast::engine

@@ -27,6 +27,7 @@ struct EngineCall {
     TileDest d = dest;
     d.out += channel;
     if (d.res) d.res += channel;
+    d.channel += channel;
     return d;
   }
 };

@@ -1,6 +1,7 @@
 // store_tile (see tile_store.h), built per x86-64 level: 16 channels per vector operation.
 #include "conv_engine/tile_store.h"
 
+#include "common/channel_sums.h"
 #include "common/cpu_clones.h"
 #include "common/vec16_activation.h"
 
@@ -22,6 +23,7 @@ inline __attribute__((always_inline)) void store_rows(const float* __restrict__ 
                                                       const float* __restrict__ bias, const TileDest& d) {
   const int64_t full = nc / kLanes * kLanes;
   int64_t img = m0 / (ho * wo), oh = m0 % (ho * wo) / wo, ow = m0 % wo;
+  float* sum = d.sums ? d.sums->partial(img) + d.channel : nullptr;  // this image's, this thread's
   for (int64_t i = 0; i < rows; ++i) {
     const float* a = acc + i * ld;
     float* o = d.out + img * d.out_image + oh * d.out_row + ow * d.out_pixel;
@@ -29,7 +31,9 @@ inline __attribute__((always_inline)) void store_rows(const float* __restrict__ 
     for (int64_t c = 0; c < full; c += kLanes) {
       vf v = vec16::load(a + c) + vec16::load(bias + c);
       if (r) v += vec16::load(r + c);
-      vec16::store(o + c, activate_vec<A>(v));
+      v = activate_vec<A>(v);
+      vec16::store(o + c, v);
+      if (sum) vec16::store(sum + c, vec16::load(sum + c) + v);
     }
     if (full < nc) {  // channel tail: through a vector-sized row, never past nc in out or res
       alignas(64) float t[kLanes];
@@ -42,12 +46,16 @@ inline __attribute__((always_inline)) void store_rows(const float* __restrict__ 
       }
       vec16::store(t, activate_vec<A>(v));
       for (int64_t c = 0; c < n; ++c) o[full + c] = t[c];
+      if (sum) {
+        for (int64_t c = 0; c < n; ++c) sum[full + c] += t[c];
+      }
     }
     if (++ow == wo) {
       ow = 0;
       if (++oh == ho) {
         oh = 0;
         ++img;
+        if (sum && i + 1 < rows) sum = d.sums->partial(img) + d.channel;
       }
     }
   }

@@ -7,6 +7,10 @@
 
 #include "cnnfast/activation.h"
 
+namespace cnnfast {
+class ChannelSums;
+}
+
 namespace cnnfast::engine {
 
 // Where a tile goes: a destination with unit channel stride (image, row and pixel strides free,
@@ -17,6 +21,10 @@ struct TileDest {
   int64_t out_image, out_row, out_pixel;  // strides in floats
   const float* res;                       // null: no residual
   int64_t res_image, res_row, res_pixel;
+  // Optional: each stored value is also added, from its register, into the calling thread's
+  // per-channel sums of its image (channel numbers from `channel`, out's first).
+  ChannelSums* sums = nullptr;
+  int64_t channel = 0;
 };
 
 // For pixels m0 .. m0 + rows - 1 of ho x wo output maps (numbered across images, row-major) and channels

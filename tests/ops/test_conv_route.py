@@ -148,6 +148,27 @@ def test_optimize_reports_the_kernels_it_runs():
     assert "conv kernels (CPU, example input)" in str(cnnfast.report(fast))
 
 
+def test_the_report_counts_the_convs_inside_one_op_modules():
+    # Conv1x1Depthwise (a 1x1 -> depthwise pair) and Conv2dBiasActMean (a conv handing its means to
+    # an SE block) call one op for their convs on the CPU: each conv is still counted once.
+    import torchvision
+
+    from cnnfast.nn import Conv1x1Depthwise, Conv2dBiasActMean
+    from cnnfast.testing import randomize_batchnorm
+
+    model = randomize_batchnorm(torchvision.models.mobilenet_v3_small(weights=None)).eval()
+    fast = cnnfast.optimize(model, example_input=torch.randn(1, 3, 64, 64))
+    assert any(isinstance(m, Conv1x1Depthwise) for m in fast.modules())
+    se_fcs = 2 * sum(isinstance(m, torchvision.ops.SqueezeExcitation) for m in model.modules())
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules()) - se_fcs
+    assert sum(cnnfast.report(fast).conv_kernels.values()) == convs
+    # And a conv before an SE block that is not part of a pair (a plain SE-ResNet-style block).
+    block = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3, padding=1), torchvision.ops.SqueezeExcitation(16, 4))
+    fast = cnnfast.optimize(block.eval(), example_input=torch.randn(1, 8, 12, 12))
+    assert any(isinstance(m, Conv2dBiasActMean) for m in fast.modules())
+    assert sum(cnnfast.report(fast).conv_kernels.values()) == 1
+
+
 def test_no_engine_runs_the_fallbacks():
     with config.force_conv_path("no-engine"):
         assert path((1, 1024, 14, 14), (256, 1024, 1, 1)) == "onednn"

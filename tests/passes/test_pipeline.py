@@ -81,6 +81,7 @@ CASES = {
     "fuse_conv1x1_depthwise": (lambda: nn.Sequential(nn.Conv2d(8, 16, 1), nn.ReLU(),
                                                      nn.Conv2d(16, 16, 3, padding=1, groups=16)), (2, 8, 6, 6),
                                "conv1x1+depthwise"),
+    "fuse_se_squeeze": (_se, (2, 8, 6, 6), "conv+squeeze"),
     "use_max_pool2d": (lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.MaxPool2d(2)), (2, 8, 6, 6), "max_pool2d"),
     "fuse_small_cnn": (LeNet, (2, 1, 28, 28), "small_cnn"),
     "use_global_avg_pool": (lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.AdaptiveAvgPool2d(1)), (2, 8, 6, 6),

@@ -7,12 +7,14 @@
 
 #include "cnnfast/activation.h"
 #include "common/activation_inplace.h"
+#include "common/channel_sums.h"
 #include "ops/conv2d_bias_act/epilogue_cpu.h"
 #include "common/onednn_conv_cpu.h"
 #include "common/prepacked_weights.h"
 #include "conv_engine/conv_engine_cpu.h"
 #include "conv_engine/route.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
+#include "ops/conv2d_bias_act/conv2d_bias_act_cpu.h"
 #include "ops/conv2d_bias_act/conv_path.h"
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 #include "ops/conv2d_bias_act/grouped_conv_cpu.h"
@@ -111,10 +113,13 @@ at::Tensor conv_gemm(const at::Tensor& x, const at::Tensor& weight, const std::o
   return out;
 }
 
+}  // namespace
+
 at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
                                const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
                                at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
-                               const std::optional<at::Tensor>& residual, c10::string_view act_name) {
+                               const std::optional<at::Tensor>& residual, c10::string_view act_name,
+                               ChannelSums* sums) {
   const auto out_shape = check_conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual);
   const Activation act = parse_activation(act_name);
   const auto format = output_memory_format(x);
@@ -126,23 +131,31 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
 
   const engine::ConvGeometry geo = engine::make_geometry(x, weight, stride, padding, dilation, groups);
   const engine::ConvPath path = conv_path(x, weight, padding, dilation, geo, format);
+  // The kernels that can take the output's channel sums as they store it (all fp32 channels_last).
+  if (sums) {
+    sums->filled = path == engine::ConvPath::Depthwise || path == engine::ConvPath::Pointwise ||
+                   path == engine::ConvPath::Grouped || path == engine::ConvPath::Engine ||
+                   path == engine::ConvPath::Winograd;
+    if (!sums->filled) sums = nullptr;
+  }
   switch (path) {
     case engine::ConvPath::Gemm:
       return with_memory_format(conv_gemm(x, weight, bias, res, act), format);
     case engine::ConvPath::Depthwise:
-      return depthwise_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape);
+      return depthwise_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape,
+                                sums);
     case engine::ConvPath::Pointwise:
-      return pointwise_conv_cpu(x.contiguous(format), weight, bias, res, act, out_shape);
+      return pointwise_conv_cpu(x.contiguous(format), weight, bias, res, act, out_shape, sums);
     case engine::ConvPath::Grouped:
       return grouped_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, groups, res, act,
-                              out_shape);
+                              out_shape, sums);
     case engine::ConvPath::Stem:
       return stem_conv_cpu(x.contiguous(format), weight, bias, stride, padding, dilation, res, act, out_shape);
     case engine::ConvPath::Engine:
     case engine::ConvPath::Winograd: {
       at::Tensor out = at::empty(out_shape, x.options().memory_format(format));
       engine::conv_engine_cpu(x.contiguous(format), weight, bias, geo, res, act, out,
-                              /*winograd=*/path == engine::ConvPath::Winograd);
+                              /*winograd=*/path == engine::ConvPath::Winograd, sums);
       return out;
     }
     case engine::ConvPath::OneDnn:
@@ -166,10 +179,19 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight,
   return out;
 }
 
+namespace {
+
+at::Tensor conv2d_bias_act_kernel(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                                  at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                                  int64_t groups, const std::optional<at::Tensor>& residual,
+                                  c10::string_view act_name) {
+  return conv2d_bias_act_cpu(x, weight, bias, stride, padding, dilation, groups, residual, act_name, nullptr);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(cnnfast, CPU, m) {
-  m.impl("conv2d_bias_act", TORCH_FN(conv2d_bias_act_cpu));
+  m.impl("conv2d_bias_act", TORCH_FN(conv2d_bias_act_kernel));
 }
 
 }  // namespace cnnfast

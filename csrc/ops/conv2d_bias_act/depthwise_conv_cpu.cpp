@@ -20,6 +20,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/channel_sums.h"
 #include "common/cpu_clones.h"
 #include "common/math.h"
 #include "common/prepacked_weights.h"
@@ -139,9 +140,11 @@ inline __attribute__((always_inline)) float* align64(float* p) {
 // Everything it does is written out in this one function: it is built per x86-64 level, and
 // helpers it called would be built for the baseline.
 // With a row source (src), each input row is produced into its ring slot instead of copied from x.
+// With sums, each finished output row's channels are added into them while the row is in cache.
 CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSource* src, const float* __restrict__ wpk,
                                        const float* __restrict__ bias, const float* __restrict__ res,
-                                       float* __restrict__ out, const Geometry& g, Activation act, int64_t i0, int64_t i1) {
+                                       float* __restrict__ out, const Geometry& g, Activation act, ChannelSums* sums,
+                                       int64_t i0, int64_t i1) {
   // A ring of padded input rows holding one chunk of g.cb channels (all of them, unless
   // chunk_channels cut them to fit half of L1): consecutive output rows share KH - stride of
   // theirs, so each input row's chunk is copied in once per task, and every tap reads the ring.
@@ -251,6 +254,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
           }
         }
       }
+      if (sums) sums->add(r * g.ow, 2 * g.ow, o, g.c, c0, real);
       ++i;
       continue;
     }
@@ -295,6 +299,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
         }
       }
     }
+    if (sums) sums->add(r * g.ow, g.ow, o, g.c, c0, real);
   }
 }
 
@@ -379,14 +384,16 @@ at::Tensor packed_taps(const at::Tensor& weight, int64_t cp) {
 }
 
 void run_depthwise(const float* x, const RowSource* src, const at::Tensor& weight,
-                   const std::optional<at::Tensor>& bias, const Geometry& g, const DirectConvIo& io) {
+                   const std::optional<at::Tensor>& bias, const Geometry& g, const DirectConvIo& io,
+                   ChannelSums* sums) {
   const at::Tensor wpk = packed_taps(weight, g.cp);
   const std::vector<float> b = padded_bias(bias, g.c, g.cp);
   const int64_t items = ceil_div(g.cp, g.cb) * g.n * g.oh;
   // About 16k multiply-adds per task: enough to pay for a thread hand-off.
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.ow * g.cb * g.kh * g.kw));
   at::parallel_for(0, items, grain, [&](int64_t i0, int64_t i1) {
-    depthwise_rows(x, src, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, i0, i1);
+    depthwise_rows(x, src, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, sums, i0,
+                   i1);
   });
 }
 
@@ -395,13 +402,13 @@ void run_depthwise(const float* x, const RowSource* src, const at::Tensor& weigh
 at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
                               const std::optional<at::Tensor>& residual, Activation act,
-                              at::IntArrayRef out_shape) {
+                              at::IntArrayRef out_shape, ChannelSums* sums) {
   const int64_t c = x.size(1), cp = padded(c);
   Geometry g{x.size(0),      c,         cp,        x.size(2),  x.size(3),  out_shape[2], out_shape[3], weight.size(2),
              weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
   set_ring(g);
   DirectConvIo io(x, residual, act, out_shape);
-  run_depthwise(x.const_data_ptr<float>(), nullptr, weight, bias, g, io);
+  run_depthwise(x.const_data_ptr<float>(), nullptr, weight, bias, g, io, sums);
   return io.out;
 }
 
@@ -412,7 +419,7 @@ at::Tensor depthwise_conv_rows_cpu(const RowSource& src, const at::Tensor& weigh
              weight.size(3), stride[0], stride[1],     padding[0], padding[1], dilation[0],  dilation[1]};
   set_ring(g, /*produced=*/true);
   DirectConvIo io(options, std::nullopt, act, out_shape);
-  run_depthwise(nullptr, &src, weight, bias, g, io);
+  run_depthwise(nullptr, &src, weight, bias, g, io, nullptr);
   return io.out;
 }
 

@@ -11,16 +11,19 @@
 
 namespace cnnfast {
 
+class ChannelSums;
+
 // True when geo is a depthwise conv with one filter per channel, small enough that
 // depthwise_conv_cpu is faster than oneDNN (fp32 channels_last: checked by the router).
 bool depthwise_direct_supported(const engine::ConvGeometry& geo);
 
 // act(depthwise_conv(x) + bias + residual) into a new channels_last tensor of shape out_shape;
-// x must be a dense channels_last tensor.
+// x must be a dense channels_last tensor. sums (optional): the output's per-channel sums, added
+// row by row as each row is stored.
 at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
                               const std::optional<at::Tensor>& residual, Activation act,
-                              at::IntArrayRef out_shape);
+                              at::IntArrayRef out_shape, ChannelSums* sums = nullptr);
 
 // The depthwise conv's input produced row by row instead of read from memory (the fused
 // conv1x1_depthwise op): fill(ctx, img, iy, dst) writes row iy of image img, w pixels C rounded up

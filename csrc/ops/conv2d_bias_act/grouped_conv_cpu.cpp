@@ -23,6 +23,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/channel_sums.h"
 #include "common/cpu_clones.h"
 #include "common/math.h"
 #include "common/prepacked_weights.h"
@@ -111,10 +112,12 @@ inline __attribute__((always_inline)) void wide_tap(vf (&v)[kPixels], const floa
 }
 
 // Work items [i0, i1) of (image, output row). Everything is written out in this one function:
-// it is built per x86-64 level, and helpers it called would be built for the baseline.
+// it is built per x86-64 level, and helpers it called would be built for the baseline. With sums,
+// each finished output row is added into them while it is in cache.
 CNNFAST_CPU_CLONES void grouped_rows(const float* __restrict__ x, const float* __restrict__ wpk,
                                      const float* __restrict__ bias, const float* __restrict__ res,
-                                     float* __restrict__ out, const Geometry& g, Activation act, int64_t i0, int64_t i1) {
+                                     float* __restrict__ out, const Geometry& g, Activation act, ChannelSums* sums,
+                                     int64_t i0, int64_t i1) {
   const int64_t pitch = g.cp, row = g.row_w * pitch, taps = g.kh * g.kw, vectors = g.cp / kLanes;
   thread_local std::vector<float> rows_mem;
   if (static_cast<int64_t>(rows_mem.size()) < g.kh * row) rows_mem.resize(g.kh * row);
@@ -186,6 +189,7 @@ CNNFAST_CPU_CLONES void grouped_rows(const float* __restrict__ x, const float* _
         }
       }
     }
+    if (sums) sums->add((img * g.oh + oy) * g.ow, g.ow, o, g.c, 0, g.c);
   }
 }
 
@@ -212,7 +216,8 @@ bool grouped_direct_supported(const engine::ConvGeometry& geo) {
 
 at::Tensor grouped_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                             at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
-                            const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape) {
+                            const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape,
+                            ChannelSums* sums) {
   const int64_t c = x.size(1), cp = round_up(c, kLanes), gw = c / groups;
   Geometry g{x.size(0),  c,          cp,          x.size(2),   x.size(3),   out_shape[2], out_shape[3],  weight.size(2),
              weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], gw};
@@ -231,7 +236,7 @@ at::Tensor grouped_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const
   const int64_t row_macs = g.ow * g.c * gw * g.kh * g.kw;
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, row_macs));
   at::parallel_for(0, g.n * g.oh, grain, [&](int64_t i0, int64_t i1) {
-    grouped_rows(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, i0, i1);
+    grouped_rows(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, sums, i0, i1);
   });
   return io.out;
 }

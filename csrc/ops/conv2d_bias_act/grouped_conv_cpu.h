@@ -11,6 +11,8 @@
 
 namespace cnnfast {
 
+class ChannelSums;
+
 // Whether grouped_conv_cpu can compute geo at all: more than one group and not depthwise, as many
 // output as input channels per group, and a group width that divides 16 or is a multiple of it.
 bool grouped_direct_can_run(const engine::ConvGeometry& geo);
@@ -19,9 +21,11 @@ bool grouped_direct_can_run(const engine::ConvGeometry& geo);
 bool grouped_direct_supported(const engine::ConvGeometry& geo);
 
 // act(grouped_conv(x) + bias + residual) into a new channels_last tensor of shape out_shape;
-// x must be a dense channels_last tensor and grouped_direct_can_run true.
+// x must be a dense channels_last tensor and grouped_direct_can_run true. sums (optional): the
+// output's per-channel sums, added row by row as each row is stored.
 at::Tensor grouped_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                             at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
-                            const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape);
+                            const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape,
+                            ChannelSums* sums = nullptr);
 
 }  // namespace cnnfast

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/channel_sums.h"
 #include "common/cpu_clones.h"
 #include "common/memory_format.h"
 #include "common/prepacked_weights.h"
@@ -187,16 +188,21 @@ inline int64_t chunk_pixels(const Shape& s) {
 // (channels_outer false): every panel for chunk_pixels pixels before the next chunk, their input
 // rows staying in L1 and the packed weight in L2. Channels outer: each panel's vectors for every
 // pixel before the next panel, so a task reads only its own part of the weight, once.
+// With sums, each finished block (a chunk's pixels, or a panel's channels) is added into them.
 CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const float* __restrict__ wpk,
                                          const float* __restrict__ bias, const float* __restrict__ res,
                                          float* __restrict__ out, const Shape& s, Activation act, int64_t p0, int64_t p1,
-                                         int64_t v0, int64_t v1, bool channels_outer) {
+                                         int64_t v0, int64_t v1, bool channels_outer, ChannelSums* sums) {
   alignas(64) float acc[kMaxBlockPixels * kAccRow];
   // Runs of vectors within one panel: [v, end of its panel or v1).
   auto run_end = [&](int64_t v) { return std::min(v1, s.panel_end(s.panel_of(v))); };
   if (channels_outer) {
     for (int64_t v = v0; v < v1; v = run_end(v)) {
       pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, 0);
+      if (sums) {
+        const int64_t c0 = v * kLanes;
+        sums->add(p0, p1 - p0, out + p0 * s.out_pitch + c0, s.out_pitch, c0, std::min(s.cout, run_end(v) * kLanes) - c0);
+      }
     }
     return;
   }
@@ -213,6 +219,9 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
       pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), j * kVecs,
                            s.panel_end(j) - j * kVecs, acc, spill ? p1 : 0);
     }
+    // The chunk's pixels are final: a whole-vector store past a pixel's channels lands on the
+    // next chunk's first pixel, stored (and summed) later.
+    if (sums) sums->add(p, std::min(chunk, p1 - p), out + p * s.out_pitch, s.out_pitch, 0, s.cout);
   }
 }
 
@@ -252,7 +261,8 @@ std::vector<float> panel_bias(const std::optional<at::Tensor>& bias, const Shape
 
 // The kernel over every pixel of x into out_data, pixels out_pitch floats apart (residual dense).
 void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
-                   const float* residual, Activation act, float* out_data, int64_t out_pitch) {
+                   const float* residual, Activation act, float* out_data, int64_t out_pitch,
+                   ChannelSums* sums = nullptr) {
   const Shape s = make_shape(weight.size(1), weight.size(0), out_pitch);
   const int64_t cin = s.cin, cout = s.cout;
   const at::Tensor wpk = packed_weight(weight, s);
@@ -267,7 +277,7 @@ void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::opt
   // 160 -> 960 on 7x7 0.85x the time, 672 -> 160 0.94x, 960 -> 160 0.96x; warm 0.89-0.94x.
   if (pixels * (cin + cout) < cin * cout && s.vectors >= 2 * at::get_num_threads()) {
     at::parallel_for(0, s.vectors, 1, [&](int64_t v0, int64_t v1) {
-      pointwise_pixels(xp, wp, b.data(), residual, out_data, s, act, 0, pixels, v0, v1, true);
+      pointwise_pixels(xp, wp, b.data(), residual, out_data, s, act, 0, pixels, v0, v1, true, sums);
     });
     return;
   }
@@ -276,7 +286,7 @@ void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::opt
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * s.vectors * kLanes * chunk));
   at::parallel_for(0, ceil_div(pixels, chunk), grain, [&](int64_t b0, int64_t b1) {
     pointwise_pixels(xp, wp, b.data(), residual, out_data, s, act, b0 * chunk, std::min(pixels, b1 * chunk), 0,
-                     s.vectors, false);
+                     s.vectors, false, sums);
   });
 }
 
@@ -294,13 +304,15 @@ void PointwiseRows::run(const float* x, int64_t pixels, float* out) const {
   s.whole_vectors = true;
   // Each panel's vectors over the row's pixels before the next panel: the row's inputs stay in L1,
   // and each panel of the weight is read once per row.
-  pointwise_pixels(x, packed.const_data_ptr<float>(), bias.data(), nullptr, out, s, act, 0, pixels, 0, s.vectors, true);
+  pointwise_pixels(x, packed.const_data_ptr<float>(), bias.data(), nullptr, out, s, act, 0, pixels, 0, s.vectors, true,
+                   nullptr);
 }
 
 at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
-                              const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape) {
+                              const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape,
+                              ChannelSums* sums) {
   DirectConvIo io(x, residual, act, out_shape);
-  run_pointwise(x, weight, bias, io.residual, io.store_act, io.data, weight.size(0));
+  run_pointwise(x, weight, bias, io.residual, io.store_act, io.data, weight.size(0), sums);
   return io.out;
 }
 

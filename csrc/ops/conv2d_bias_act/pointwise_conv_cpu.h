@@ -11,14 +11,18 @@
 
 namespace cnnfast {
 
+class ChannelSums;
+
 // True when geo is a 1x1, stride-1, unpadded conv with one group of a size where
 // pointwise_conv_cpu was measured faster than oneDNN (fp32 channels_last: checked by the router).
 bool pointwise_direct_supported(const engine::ConvGeometry& geo);
 
 // act(conv1x1(x) + bias + residual) into a new channels_last tensor of shape out_shape; x must be
-// a dense channels_last tensor.
+// a dense channels_last tensor. sums (optional): the output's per-channel sums, added block by
+// block as each is stored.
 at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
-                              const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape);
+                              const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape,
+                              ChannelSums* sums = nullptr);
 
 // pointwise_conv_cpu written into out (its shape; pixel_dense_nhwc in common/memory_format.h), so a
 // concat buffer's channel slice gets the layer with no temporary and no copy. The residual, if

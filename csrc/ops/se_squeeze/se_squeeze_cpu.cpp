@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/memory_format.h"
-#include "ops/se_squeeze/row_sums_cpu.h"
+#include "common/row_sums_cpu.h"
 #include "ops/se_squeeze/se_squeeze.h"
 
 namespace cnnfast {
@@ -58,7 +58,7 @@ void squeeze_rows(const scalar_t* x, scalar_t* out, int64_t n, int64_t c, int64_
       acc_t* acc = partial.data() + task * c;
       const scalar_t* base = x + img * hw * c;
       if constexpr (std::is_same_v<scalar_t, float>) {
-        add_rows_f32(acc, base + p0 * c, p1 - p0, c);
+        add_rows_f32(acc, base + p0 * c, p1 - p0, c, c);
         continue;
       }
       int64_t p = p0;

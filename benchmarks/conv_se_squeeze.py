@@ -1,6 +1,7 @@
-"""The squeeze of an SE block taken by the conv before it (conv2d_bias_act_mean, the kernel summing
-each output block as it stores it) against the conv then se_squeeze reading the map back: per
-conv of MobileNetV3-L, EfficientNet-B0, SE-ResNet-50 and RegNetY-400MF, and whole models (the
+"""The squeeze of an SE block taken by the conv before it (conv2d_bias_act_mean, or
+conv1x1_depthwise_mean for an inverted residual's 1x1 -> depthwise pair: the kernel summing each
+output block as it stores it) against the conv then se_squeeze reading the map back: per conv of
+MobileNetV3-L, EfficientNet-B0, SE-ResNet-50 and RegNetY-400MF, and whole models (the
 fuse_se_squeeze pass on against skipped, both scripted), alternated in one process. Writes JSON
 and a markdown table (and prints progress).
 
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cnnfast  # noqa: E402
 from benchmarks.cpu_timing import alternating_medians, cpu_model  # noqa: E402
-from benchmarks.shapes import se_squeeze_convs  # noqa: E402
+from benchmarks.shapes import se_squeeze_convs, se_squeeze_pairs  # noqa: E402
 from cnnfast import config  # noqa: E402
 from cnnfast.models import registry  # noqa: E402
 from cnnfast.testing import randomize_batchnorm  # noqa: E402
@@ -45,6 +46,27 @@ def measure_conv(conv, batch, seconds):
     return path, t["taken"] * 1e6, t["apart"] * 1e6
 
 
+def measure_pair(pair, batch, seconds):
+    cin, c, h, w, k, s, p, d, a1, a2 = pair
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, cin, h, w, generator=g).contiguous(memory_format=torch.channels_last)
+    w1, b1 = torch.randn(c, cin, 1, 1, generator=g) / cin ** 0.5, torch.randn(c, generator=g)
+    w2, b2 = torch.randn(c, 1, k, k, generator=g) / k, torch.randn(c, generator=g)
+    args = (x, w1, b1, a1, w2, b2, [s, s], [p, p], [d, d], a2)
+
+    def taken():
+        return torch.ops.cnnfast.conv1x1_depthwise_mean(*args)
+
+    def apart():
+        y = torch.ops.cnnfast.conv1x1_depthwise(*args)
+        return y, torch.ops.cnnfast.se_squeeze(y)
+
+    fused = config.conv1x1_depthwise_fuses(x.shape, w1.shape, w2.shape, s)
+    with torch.inference_mode():
+        t = alternating_medians({"taken": taken, "apart": apart}, seconds)
+    return "1x1+depthwise" + ("" if fused else " (2 calls)"), t["taken"] * 1e6, t["apart"] * 1e6
+
+
 def measure_model(name, batch, seconds):
     spec = registry.get(name)
     torch.manual_seed(0)
@@ -68,12 +90,18 @@ def main():
     ap.add_argument("--out", default=None, help="path prefix for .json and .md")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    convs = se_squeeze_convs(tuple(args.models))
+    convs = [("conv", m, c) for m, c in se_squeeze_convs(tuple(args.models))]
+    convs += [("pair", m, c) for m, c in se_squeeze_pairs(tuple(args.models))]
     rows, total = [], len(convs) * len(args.batch)
-    for i, ((model, conv), batch) in enumerate(((c, b) for c in convs for b in args.batch), 1):
-        path, taken_us, apart_us = measure_conv(conv, batch, args.seconds)
-        cin, k_out, h, w, k, s, p, groups, act = conv
-        name = f"{cin}->{k_out} {k}x{k}/{s}" + (f" g{groups}" if groups > 1 else "") + f" {h}x{w} {act}"
+    for i, ((kind, model, conv), batch) in enumerate(((c, b) for c in convs for b in args.batch), 1):
+        if kind == "conv":
+            path, taken_us, apart_us = measure_conv(conv, batch, args.seconds)
+            cin, k_out, h, w, k, s, p, groups, act = conv
+            name = f"{cin}->{k_out} {k}x{k}/{s}" + (f" g{groups}" if groups > 1 else "") + f" {h}x{w} {act}"
+        else:
+            path, taken_us, apart_us = measure_pair(conv, batch, args.seconds)
+            cin, c, h, w, k, s, p, d, a1, a2 = conv
+            name = f"{cin}->{c} 1x1 + {k}x{k}/{s} dw {h}x{w} {a1}/{a2}"
         rows.append(dict(model=model, conv=name, batch=batch, path=path, taken_us=taken_us, apart_us=apart_us))
         print(f"[{i}/{total}] {model} {name} b{batch} ({path}): in the kernel {taken_us:.1f} us, "
               f"conv + se_squeeze {apart_us:.1f} us, {taken_us / apart_us:.2f}x", flush=True)
@@ -93,7 +121,8 @@ def main():
             f.write(f"{meta['cpu']}, {args.threads} threads, torch {meta['torch']}, {meta['date']}; fp32 "
                     "channels_last, random weights; median us per call, the two forms alternated in one process "
                     "(`python benchmarks/conv_se_squeeze.py`). `path`: the conv kernel the router picks "
-                    "(the ones that do not sum as they store run conv + se_squeeze inside the op too).\n\n")
+                    "(the ones that do not sum as they store run conv + se_squeeze inside the op too); "
+                    "`1x1+depthwise`: a pair in one `conv1x1_depthwise_mean` call, fused or as two convs.\n\n")
             f.write("| model | conv | batch | path | in the kernel us | conv + se_squeeze us | ratio |\n"
                     "|---|---|---|---|---|---|---|\n")
             for r in rows:

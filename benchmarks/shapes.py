@@ -114,3 +114,17 @@ def se_squeeze_convs(models=("mobilenet_v3_large", "efficientnet_b0", "se_resnet
                 c.groups, c.act)
 
     return _fused_module_inputs(models, Conv2dBiasActMean, key)
+
+
+def se_squeeze_pairs(models=("mobilenet_v3_large", "efficientnet_b0")):
+    """Every 1x1 -> depthwise pair optimize() makes hand its output's channel means to the SE block
+    after it (Conv1x1DepthwiseMean): [(model, (C_in, C_mid, H, W, k, stride, padding, dilation, act1,
+    act2))], each once (under the first model that has it), in order."""
+    from cnnfast.nn import Conv1x1DepthwiseMean
+
+    def key(m, x):
+        d = m.pair.depthwise
+        return (x.shape[1], d.weight.shape[0], x.shape[2], x.shape[3], d.weight.shape[2], d.stride[0], d.padding[0],
+                d.dilation[0], m.act1, m.act2)
+
+    return _fused_module_inputs(models, Conv1x1DepthwiseMean, key)

@@ -110,7 +110,7 @@ def _cnnfast(model_name: str, batch: int, runs: int):
             pool = args[6] if len(args) > 6 and args[6] else 1
             conv = conv_signature(xs, ws, [xs[2] // pool, xs[3] // pool])
             impl = "preact_conv1x1"
-        elif e.name == "cnnfast::conv1x1_depthwise" and len(args) >= 9:
+        elif e.name in ("cnnfast::conv1x1_depthwise", "cnnfast::conv1x1_depthwise_mean") and len(args) >= 9:
             # One call for two convs: filed under the depthwise conv (its output), the 1x1 conv's
             # time inside it; the peers' 1x1 row has no cnnfast time.
             (sh, sw), (ph, pw), (dh, dw) = args[6], args[7], args[8]

@@ -187,9 +187,10 @@ def _inference_copy(model: nn.Module) -> nn.Module:
 def _conv_kernels(model: nn.Module, args) -> Counter:
     """Run the model once on args and count the CPU kernel each Conv2dBiasAct layer takes for the
     shape it sees there (the router's choice: cnnfast.config.conv_path_for), the convs inside the
-    modules that call one op for them on the CPU (Conv2dBiasActMean, Conv1x1Depthwise) too."""
+    modules that call one op for them on the CPU (Conv2dBiasActMean, Conv1x1Depthwise and its
+    Mean form) too."""
     from cnnfast.config import conv_path_for
-    from cnnfast.nn import Conv1x1Depthwise, Conv2dBiasAct, Conv2dBiasActMean
+    from cnnfast.nn import Conv1x1Depthwise, Conv1x1DepthwiseMean, Conv2dBiasAct, Conv2dBiasActMean
 
     kernels = Counter()
 
@@ -204,14 +205,16 @@ def _conv_kernels(model: nn.Module, args) -> Counter:
             return  # on other devices and for unbatched inputs the modules call their inner convs
         if isinstance(m, Conv2dBiasActMean):
             count(m.conv, x.shape, x)
-        elif isinstance(m, Conv1x1Depthwise):
+        elif isinstance(m, (Conv1x1Depthwise, Conv1x1DepthwiseMean)):
+            m = m.pair if isinstance(m, Conv1x1DepthwiseMean) else m
             count(m.pointwise, x.shape, x)
             count(m.depthwise, (x.shape[0], m.pointwise.weight.shape[0], x.shape[2], x.shape[3]), x)
         else:
             count(m, x.shape, x)
 
     run_with_pre_hook(model, args, record,
-                      where=lambda m: isinstance(m, (Conv2dBiasAct, Conv2dBiasActMean, Conv1x1Depthwise)))
+                      where=lambda m: isinstance(m, (Conv2dBiasAct, Conv2dBiasActMean, Conv1x1Depthwise,
+                                                     Conv1x1DepthwiseMean)))
     return kernels
 
 

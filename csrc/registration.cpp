@@ -26,6 +26,10 @@ TORCH_LIBRARY(cnnfast, m) {
   // computed row by row into the depthwise kernel's input ring, never written to memory.
   m.def("conv1x1_depthwise(Tensor x, Tensor weight1, Tensor? bias1, str act1, Tensor weight2, Tensor? bias2, "
         "int[2] stride, int[2] padding, int[2] dilation, str act2) -> Tensor");
+  // conv1x1_depthwise and the mean over H x W of each of its output channels, (N, C_mid): the
+  // squeeze of the SE block after an inverted residual's depthwise conv, taken by its kernel.
+  m.def("conv1x1_depthwise_mean(Tensor x, Tensor weight1, Tensor? bias1, str act1, Tensor weight2, Tensor? bias2, "
+        "int[2] stride, int[2] padding, int[2] dilation, str act2) -> (Tensor, Tensor)");
   // act(conv1x1(avg_pool(relu(x * scale + shift), pool)) + bias): BN -> ReLU -> 1x1 conv (DenseNet's
   // bottleneck; with pool=2 its transition, whose 2x2 average pool moves before the conv: both are
   // linear, so the conv runs on a quarter of the pixels). The prologue is applied block by block in

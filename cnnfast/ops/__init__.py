@@ -2,6 +2,7 @@
 
 from cnnfast.contracts.activations import ACTIVATIONS
 from cnnfast.ops.conv1x1_depthwise import conv1x1_depthwise
+from cnnfast.ops.conv1x1_depthwise_mean import conv1x1_depthwise_mean
 from cnnfast.ops.conv2d_bias_act import conv2d_bias_act
 from cnnfast.ops.conv2d_bias_act_out import conv2d_bias_act_out
 from cnnfast.ops.conv2d_bias_act_mean import conv2d_bias_act_mean
@@ -15,6 +16,6 @@ from cnnfast.ops.shuffle_channels import shuffle_channels
 from cnnfast.ops.small_cnn import small_cnn
 from cnnfast.ops.to_channels_last import to_channels_last
 
-__all__ = ["ACTIVATIONS", "conv1x1_depthwise", "conv2d_bias_act", "conv2d_bias_act_mean", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1",
+__all__ = ["ACTIVATIONS", "conv1x1_depthwise", "conv1x1_depthwise_mean", "conv2d_bias_act", "conv2d_bias_act_mean", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1",
            "se_excite", "se_scale", "se_scale_", "se_squeeze", "shuffle_channels",
            "small_cnn", "to_channels_last"]

@@ -1,28 +1,49 @@
-"""Pass: the squeeze of a squeeze-and-excitation block whose input is a Conv2dBiasAct's output is
-taken by that conv: the conv becomes a Conv2dBiasActMean, which returns its output and the
-output's per-channel means (on the CPU its kernel sums each block as it stores it), and the
-SqueezeExciteScale reads those means instead of reading the map once more (se_squeeze).
+"""Pass: the squeeze of a squeeze-and-excitation block whose input comes straight from a depthwise
+conv is taken by that conv: a depthwise Conv2dBiasAct becomes a Conv2dBiasActMean, a 1x1 ->
+depthwise pair (Conv1x1Depthwise: MobileNetV3's and EfficientNet's inverted residuals) a
+Conv1x1DepthwiseMean. Each returns its output and the output's per-channel means (on the CPU the
+depthwise kernel sums each row as it stores it), and the SqueezeExciteScale reads those means
+instead of reading the map once more (se_squeeze). Dense and grouped convs before an SE block
+(SE-ResNet, RegNet) keep se_squeeze: measured not to pay there (_pays).
 
-Runs after the passes that give the conv its epilogue and residual and make the SE block, and
-after fuse_conv1x1_depthwise: a depthwise conv that became part of a 1x1 -> depthwise pair keeps
-the pair (measured to pay more) and its SE block keeps its own squeeze. A conv that writes into a
-concat slice or is called from two places is left alone."""
+Runs after the passes that give the conv its epilogue and residual, make the SE block and pair
+the convs. A conv that writes into a concat slice or is called from two places is left alone."""
 
 import operator
 
 import torch.fx as fx
 
-from cnnfast.nn import Conv2dBiasAct, Conv2dBiasActMean, SqueezeExciteScale
+from cnnfast.nn import Conv1x1Depthwise, Conv1x1DepthwiseMean, Conv2dBiasAct, Conv2dBiasActMean, SqueezeExciteScale
 from cnnfast.passes._graph import call_site_counts, module_of
 from cnnfast.report import Report
 
 
+# The modules that can hand over their output's means, and the module that does.
+_WITH_MEAN = {Conv2dBiasAct: Conv2dBiasActMean, Conv1x1Depthwise: Conv1x1DepthwiseMean}
+
+
+def _pays(conv) -> bool:
+    """Where taking the squeeze was measured to pay in the whole model (scripted, pass on against
+    skipped, alternated in one process; AMD EPYC Zen 5, 2 threads, 2026-12-05,
+    benchmarks/results/cpu_conv_se_squeeze.md): depthwise convs and 1x1 -> depthwise pairs,
+    EfficientNet-B0 batch 8 0.984-0.990x, MobileNetV3-L batch 1 0.981-0.998x. Dense and grouped
+    convs keep se_squeeze: alone the op is 0.92-0.99x of conv + se_squeeze there too, but in the
+    model SE-ResNet-50 (1x1 convs) read 1.006-1.010x over five runs at batch 1 and 8, RegNetY-400MF
+    (grouped) 0.995-1.007x, against 1.002-1.006x for the same model against itself (the A/B's own
+    bias): no gain shows."""
+    if isinstance(conv, Conv1x1Depthwise):
+        return True
+    return conv.groups > 1 and conv.groups == conv.weight.shape[0] and conv.weight.shape[1] == 1
+
+
 def _conv_for(gm: fx.GraphModule, se_node: fx.Node, calls) -> bool:
-    """se_node's map comes straight from a Conv2dBiasAct that can hand over its means."""
+    """se_node's map comes straight from a conv module that can hand over its means, and pays."""
     if not se_node.args or "mean" in se_node.kwargs or len(se_node.args) > 2:
         return False
     conv_node = se_node.args[0]
-    if not isinstance(conv_node, fx.Node) or not isinstance(module_of(gm, conv_node), Conv2dBiasAct):
+    if not isinstance(conv_node, fx.Node) or type(module_of(gm, conv_node)) not in _WITH_MEAN:
+        return False
+    if not _pays(module_of(gm, conv_node)):
         return False
     if calls[conv_node.target] != 1 or "out" in conv_node.kwargs or len(conv_node.args) > 2:
         return False
@@ -36,7 +57,8 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
         if not isinstance(se, SqueezeExciteScale) or se.pool_by_height or not _conv_for(gm, se_node, calls):
             continue
         conv_node = se_node.args[0]
-        gm.add_submodule(conv_node.target, Conv2dBiasActMean(module_of(gm, conv_node)))
+        conv = module_of(gm, conv_node)
+        gm.add_submodule(conv_node.target, _WITH_MEAN[type(conv)](conv))
         with gm.graph.inserting_after(conv_node):
             y = gm.graph.call_function(operator.getitem, (conv_node, 0))
         with gm.graph.inserting_after(y):

@@ -1,6 +1,7 @@
 """Plain-PyTorch references for every cnnfast op: the same math, unfused."""
 
 from cnnfast.reference.conv1x1_depthwise import conv1x1_depthwise
+from cnnfast.reference.conv1x1_depthwise_mean import conv1x1_depthwise_mean
 from cnnfast.reference.conv2d_bias_act import conv2d_bias_act
 from cnnfast.reference.conv2d_bias_act_out import conv2d_bias_act_out
 from cnnfast.reference.conv2d_bias_act_mean import conv2d_bias_act_mean
@@ -14,6 +15,6 @@ from cnnfast.reference.shuffle_channels import shuffle_channels
 from cnnfast.reference.small_cnn import small_cnn
 from cnnfast.reference.to_channels_last import to_channels_last
 
-__all__ = ["conv1x1_depthwise", "conv2d_bias_act", "conv2d_bias_act_mean", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1", "se_excite",
+__all__ = ["conv1x1_depthwise", "conv1x1_depthwise_mean", "conv2d_bias_act", "conv2d_bias_act_mean", "conv2d_bias_act_out", "linear_bias_act", "max_pool2d", "preact_conv1x1", "se_excite",
            "se_scale", "se_squeeze", "shuffle_channels",
            "small_cnn", "to_channels_last"]

@@ -40,6 +40,14 @@ at::Tensor conv1x1_depthwise(const at::Tensor& x, const at::Tensor& weight1, con
                              const std::optional<at::Tensor>& bias2, at::IntArrayRef stride,
                              at::IntArrayRef padding, at::IntArrayRef dilation, c10::string_view act2);
 
+// conv1x1_depthwise and the per-channel mean of its output over H x W: (out, mean (N, C_mid)).
+std::tuple<at::Tensor, at::Tensor> conv1x1_depthwise_mean(const at::Tensor& x, const at::Tensor& weight1,
+                                                          const std::optional<at::Tensor>& bias1,
+                                                          c10::string_view act1, const at::Tensor& weight2,
+                                                          const std::optional<at::Tensor>& bias2,
+                                                          at::IntArrayRef stride, at::IntArrayRef padding,
+                                                          at::IntArrayRef dilation, c10::string_view act2);
+
 // act(conv1x1(avg_pool(relu(x * scale[c] + shift[c]), pool), weight) + bias): x (N, C, H, W),
 // either layout or a channel slice of a channels_last buffer; scale, shift (C); weight
 // (C_out, C, 1, 1); pool 1 (none) or 2 (2x2 average pool, stride 2, floor).

@@ -162,9 +162,9 @@ def test_the_report_counts_the_convs_inside_one_op_modules():
     se_fcs = 2 * sum(isinstance(m, torchvision.ops.SqueezeExcitation) for m in model.modules())
     convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules()) - se_fcs
     assert sum(cnnfast.report(fast).conv_kernels.values()) == convs
-    # And a conv before an SE block that is not part of a pair (a plain SE-ResNet-style block).
-    block = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3, padding=1), torchvision.ops.SqueezeExcitation(16, 4))
-    fast = cnnfast.optimize(block.eval(), example_input=torch.randn(1, 8, 12, 12))
+    # And a depthwise conv before an SE block that is not part of a pair.
+    block = torch.nn.Sequential(torch.nn.Conv2d(16, 16, 3, padding=1, groups=16), torchvision.ops.SqueezeExcitation(16, 4))
+    fast = cnnfast.optimize(block.eval(), example_input=torch.randn(1, 16, 12, 12))
     assert any(isinstance(m, Conv2dBiasActMean) for m in fast.modules())
     assert sum(cnnfast.report(fast).conv_kernels.values()) == 1
 

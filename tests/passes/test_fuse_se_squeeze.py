@@ -1,9 +1,10 @@
 """fuse_se_squeeze: a squeeze-and-excitation block reading a fused conv's output gets its squeeze
 from that conv (Conv2dBiasActMean, one conv2d_bias_act_mean call on the CPU) instead of reading
-the map again. Covers torchvision's SqueezeExcitation after a depthwise conv (MobileNetV3), the
-SE-ResNet block (1x1 conv, SE, residual add + ReLU), RegNet's grouped conv; a conv with a second
-reader; what stays apart (the conv of a 1x1 -> depthwise pair, a pool that is not global); the
-scripted model, NCHW, unbatched input, and skipping the pass."""
+the map again, for a depthwise conv; a 1x1 -> depthwise pair before one becomes a
+Conv1x1DepthwiseMean. Covers torchvision's SqueezeExcitation after a depthwise conv and after an
+inverted residual's pair (MobileNetV3), a conv with a second reader; what keeps its own squeeze
+(SE-ResNet's 1x1 conv, RegNet's grouped conv, a pool that is not global); the scripted model,
+NCHW, unbatched input, and skipping the pass."""
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ import torchvision
 
 import cnnfast
 from cnnfast.models import se_resnet
-from cnnfast.nn import Conv1x1Depthwise, Conv2dBiasActMean, SqueezeExciteScale
+from cnnfast.nn import Conv1x1DepthwiseMean, Conv2dBiasActMean
 from cnnfast.testing import randomize_batchnorm
 from tests._helpers import check_same
 
@@ -35,28 +36,23 @@ def test_depthwise_then_se(c, h, k, stride, batch):
 
 
 @pytest.mark.parametrize("batch", [1, 2])
-def test_se_resnet_blocks(batch):
-    # Each bottleneck's last 1x1 conv (BN, no activation) hands its means to the SE block, which
-    # adds the residual and applies the ReLU.
+def test_dense_and_grouped_convs_keep_their_squeeze(batch):
+    # SE-ResNet's 1x1 conv before each SE block and RegNet's grouped conv: measured not to pay in the
+    # whole models (fuse_se_squeeze._pays), so their SE blocks squeeze for themselves.
     model = nn.Sequential(se_resnet.SEBottleneck(64, 16, downsample=nn.Sequential(nn.Conv2d(64, 64, 1),
                                                                                    nn.BatchNorm2d(64))),
-                          se_resnet.SEBottleneck(64, 16))
+                          torchvision.models.regnet.ResBottleneckBlock(64, 64, 1, nn.BatchNorm2d, nn.ReLU, 8, 1.0,
+                                                                       0.25))
     fast = check_same(model, torch.randn(batch, 64, 14, 14))
-    assert len(_taken(fast)) == 2
-
-
-def test_regnet_block():
-    block = torchvision.models.regnet.ResBottleneckBlock(48, 48, 1, nn.BatchNorm2d, nn.ReLU, 8, 1.0, 0.25)
-    fast = check_same(block, torch.randn(2, 48, 14, 14))
-    assert len(_taken(fast)) == 1
+    assert not _taken(fast) and "conv+squeeze" not in cnnfast.report(fast).fused
 
 
 class SecondReader(nn.Module):
-    """The conv's output also feeds a second branch: the same tensor goes to both."""
+    """The depthwise conv's output also feeds a second branch: the same tensor goes to both."""
 
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(16, 16, 3, padding=1)
+        self.conv = nn.Conv2d(16, 16, 3, padding=1, groups=16)
         self.se = torchvision.ops.SqueezeExcitation(16, 4)
 
     def forward(self, x):
@@ -69,13 +65,14 @@ def test_a_second_reader_sees_the_same_map():
     assert len(_taken(fast)) == 1
 
 
-def test_the_depthwise_conv_of_a_pair_keeps_the_pair():
-    # 1x1 -> depthwise on a 56x56 map becomes conv1x1_depthwise (fuse_conv1x1_depthwise, earlier):
-    # its SE block squeezes for itself.
-    model = nn.Sequential(nn.Conv2d(24, 72, 1), nn.ReLU(), *_dw_se(72, 56, 3, 1))
-    fast = check_same(model, torch.randn(1, 24, 56, 56))
-    assert not _taken(fast) and any(isinstance(m, Conv1x1Depthwise) for m in fast.modules())
-    assert any(isinstance(m, SqueezeExciteScale) for m in fast.modules())
+@pytest.mark.parametrize("h", [56, 14])
+def test_a_pair_before_se_takes_the_squeeze(h):
+    # 1x1 -> depthwise (MobileNetV3's inverted residual) becomes a Conv1x1Depthwise earlier
+    # (fuse_conv1x1_depthwise), then its Mean form: fused (56x56) or as two convs (14x14).
+    model = nn.Sequential(nn.Conv2d(24, 72, 1), nn.ReLU(), *_dw_se(72, h, 3, 1))
+    fast = check_same(model, torch.randn(1, 24, h, h))
+    assert any(isinstance(m, Conv1x1DepthwiseMean) for m in fast.modules())
+    assert cnnfast.report(fast).fused["conv+squeeze"] == 1
 
 
 class PooledByHeight(nn.Module):
@@ -83,7 +80,7 @@ class PooledByHeight(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(8, 16, 3, padding=1)
+        self.conv = nn.Conv2d(16, 16, 3, padding=1, groups=16)
         self.fc1, self.fc2 = nn.Conv2d(16, 4, 1), nn.Conv2d(4, 16, 1)
 
     def forward(self, x):
@@ -93,7 +90,7 @@ class PooledByHeight(nn.Module):
 
 
 def test_a_pool_by_height_is_left_alone():
-    fast = check_same(PooledByHeight(), torch.randn(2, 8, 10, 10))
+    fast = check_same(PooledByHeight(), torch.randn(2, 16, 10, 10))
     assert not _taken(fast)
 
 

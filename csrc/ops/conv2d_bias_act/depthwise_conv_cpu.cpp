@@ -414,12 +414,13 @@ at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
 
 at::Tensor depthwise_conv_rows_cpu(const RowSource& src, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                                    at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
-                                   Activation act, at::IntArrayRef out_shape, const at::TensorOptions& options) {
+                                   Activation act, at::IntArrayRef out_shape, const at::TensorOptions& options,
+                                   ChannelSums* sums) {
   Geometry g{src.n,          src.c,     padded(src.c), src.h,      src.w,      out_shape[2], out_shape[3], weight.size(2),
              weight.size(3), stride[0], stride[1],     padding[0], padding[1], dilation[0],  dilation[1]};
   set_ring(g, /*produced=*/true);
   DirectConvIo io(options, std::nullopt, act, out_shape);
-  run_depthwise(nullptr, &src, weight, bias, g, io, nullptr);
+  run_depthwise(nullptr, &src, weight, bias, g, io, sums);
   return io.out;
 }
 

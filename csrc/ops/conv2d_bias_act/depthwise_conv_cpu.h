@@ -38,8 +38,10 @@ struct RowSource {
 // act(depthwise_conv(map) + bias) of the map src produces, into a new channels_last tensor of
 // shape out_shape (options: its dtype and device). Threads split output rows, each producing the
 // input rows its own need: rows its window shares with the next task's are produced by both.
+// sums (optional): the output's per-channel sums, as depthwise_conv_cpu.
 at::Tensor depthwise_conv_rows_cpu(const RowSource& src, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                                    at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
-                                   Activation act, at::IntArrayRef out_shape, const at::TensorOptions& options);
+                                   Activation act, at::IntArrayRef out_shape, const at::TensorOptions& options,
+                                   ChannelSums* sums = nullptr);
 
 }  // namespace cnnfast

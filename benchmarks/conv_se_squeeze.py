@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cnnfast  # noqa: E402
 from benchmarks.cpu_timing import alternating_medians, cpu_model  # noqa: E402
-from benchmarks.shapes import se_squeeze_convs, se_squeeze_pairs  # noqa: E402
+from benchmarks.shapes import conv1x1_depthwise_inputs, se_squeeze_convs, se_squeeze_pairs  # noqa: E402
 from cnnfast import config  # noqa: E402
 from cnnfast.models import registry  # noqa: E402
 from cnnfast.testing import randomize_batchnorm  # noqa: E402
@@ -47,11 +47,8 @@ def measure_conv(conv, batch, seconds):
 
 
 def measure_pair(pair, batch, seconds):
-    cin, c, h, w, k, s, p, d, a1, a2 = pair
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, cin, h, w, generator=g).contiguous(memory_format=torch.channels_last)
-    w1, b1 = torch.randn(c, cin, 1, 1, generator=g) / cin ** 0.5, torch.randn(c, generator=g)
-    w2, b2 = torch.randn(c, 1, k, k, generator=g) / k, torch.randn(c, generator=g)
+    s, p, d, a1, a2 = pair[5:]
+    x, w1, b1, w2, b2 = conv1x1_depthwise_inputs(pair, batch)
     args = (x, w1, b1, a1, w2, b2, [s, s], [p, p], [d, d], a2)
 
     def taken():

@@ -88,18 +88,32 @@ def _fused_module_inputs(models, module_type, key):
     return out
 
 
+def _pair_key(m, x):
+    """(C_in, C_mid, H, W, k, stride, padding, dilation, act1, act2) of a Conv1x1Depthwise or of the
+    pair inside a Conv1x1DepthwiseMean, called on x."""
+    pair = getattr(m, "pair", m)
+    d = pair.depthwise
+    return (x.shape[1], d.weight.shape[0], x.shape[2], x.shape[3], d.weight.shape[2], d.stride[0], d.padding[0],
+            d.dilation[0], pair.act1, pair.act2)
+
+
 def conv1x1_depthwise_pairs(models=("mobilenet_v3_large", "efficientnet_b0", "shufflenet_v2_x1_0")):
-    """Every 1x1 -> depthwise pair optimize() turns into a Conv1x1Depthwise in these lecture
-    models: [(model, (C_in, C_mid, H, W, k, stride, padding, dilation, act1, act2))], each once
-    (under the first model that has it), in order."""
-    from cnnfast.nn import Conv1x1Depthwise
+    """Every 1x1 -> depthwise pair optimize() turns into a Conv1x1Depthwise (or, before an SE block,
+    a Conv1x1DepthwiseMean) in these lecture models: [(model, (C_in, C_mid, H, W, k, stride,
+    padding, dilation, act1, act2))], each once (under the first model that has it), in order."""
+    from cnnfast.nn import Conv1x1Depthwise, Conv1x1DepthwiseMean
 
-    def key(m, x):
-        d = m.depthwise
-        return (x.shape[1], d.weight.shape[0], x.shape[2], x.shape[3], d.weight.shape[2], d.stride[0], d.padding[0],
-                d.dilation[0], m.act1, m.act2)
+    return _fused_module_inputs(models, (Conv1x1Depthwise, Conv1x1DepthwiseMean), _pair_key)
 
-    return _fused_module_inputs(models, Conv1x1Depthwise, key)
+
+def conv1x1_depthwise_inputs(pair, batch: int):
+    """Seeded random (x channels_last, w1, b1, w2, b2) for one pair of conv1x1_depthwise_pairs()."""
+    cin, c, h, w, k = pair[:5]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, cin, h, w, generator=g).contiguous(memory_format=torch.channels_last)
+    w1, b1 = torch.randn(c, cin, 1, 1, generator=g) / cin ** 0.5, torch.randn(c, generator=g)
+    w2, b2 = torch.randn(c, 1, k, k, generator=g) / k, torch.randn(c, generator=g)
+    return x, w1, b1, w2, b2
 
 
 def se_squeeze_convs(models=("mobilenet_v3_large", "efficientnet_b0", "se_resnet50", "regnet_y_400mf")):
@@ -118,13 +132,7 @@ def se_squeeze_convs(models=("mobilenet_v3_large", "efficientnet_b0", "se_resnet
 
 def se_squeeze_pairs(models=("mobilenet_v3_large", "efficientnet_b0")):
     """Every 1x1 -> depthwise pair optimize() makes hand its output's channel means to the SE block
-    after it (Conv1x1DepthwiseMean): [(model, (C_in, C_mid, H, W, k, stride, padding, dilation, act1,
-    act2))], each once (under the first model that has it), in order."""
+    after it (Conv1x1DepthwiseMean): as conv1x1_depthwise_pairs, those pairs only."""
     from cnnfast.nn import Conv1x1DepthwiseMean
 
-    def key(m, x):
-        d = m.pair.depthwise
-        return (x.shape[1], d.weight.shape[0], x.shape[2], x.shape[3], d.weight.shape[2], d.stride[0], d.padding[0],
-                d.dilation[0], m.act1, m.act2)
-
-    return _fused_module_inputs(models, Conv1x1DepthwiseMean, key)
+    return _fused_module_inputs(models, Conv1x1DepthwiseMean, _pair_key)

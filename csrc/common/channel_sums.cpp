@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "cnnfast/ops.h"
 #include "common/row_sums_cpu.h"
 
 namespace cnnfast {
@@ -42,5 +43,7 @@ at::Tensor ChannelSums::means() const {
   }
   return m;
 }
+
+at::Tensor ChannelSums::means_of(const at::Tensor& out) const { return filled ? means() : se_squeeze(out); }
 
 }  // namespace cnnfast

@@ -40,6 +40,10 @@ class ChannelSums {
   // order (deterministic for a given thread count), then divided by hw as se_squeeze does.
   at::Tensor means() const;
 
+  // What a *_mean op returns for its output `out`: means() where a kernel filled these, else
+  // se_squeeze(out) (the kernel the conv was routed to could not sum as it stored).
+  at::Tensor means_of(const at::Tensor& out) const;
+
  private:
   int64_t n_, c_, hw_, threads_;
   std::vector<float> partial_;  // threads x n x c

@@ -48,10 +48,7 @@ at::Tensor conv1x1_depthwise_cpu(const at::Tensor& x, const at::Tensor& weight1,
   const FuseQuery q{x.size(0),       x.size(2), x.size(3), weight1.size(0),
                     weight2.size(2), stride[0], at::get_num_threads()};
   if (!(fp32 && output_memory_format(x) == at::MemoryFormat::ChannelsLast && conv1x1_depthwise_fuses(q))) {
-    if (!sums) {
-      return conv1x1_depthwise_composite(x, weight1, bias1, act1, weight2, bias2, stride, padding, dilation, act2);
-    }
-    // The composite's two convs, the second taking the sums where its kernel can.
+    // The composite's two convs (conv1x1_depthwise.h), the second taking the sums where its kernel can.
     const int64_t one[2] = {1, 1}, zero[2] = {0, 0};
     const at::Tensor mid = conv2d_bias_act(x, weight1, bias1, one, zero, one, 1, std::nullopt, act1);
     return conv2d_bias_act_cpu(mid, weight2, bias2, stride, padding, dilation, weight1.size(0), std::nullopt, act2,

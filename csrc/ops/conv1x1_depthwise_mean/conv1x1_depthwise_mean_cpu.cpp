@@ -6,7 +6,6 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include "cnnfast/ops.h"
 #include "common/channel_sums.h"
 #include "ops/conv1x1_depthwise/conv1x1_depthwise.h"
 #include "ops/conv1x1_depthwise/conv1x1_depthwise_cpu.h"
@@ -23,7 +22,7 @@ std::tuple<at::Tensor, at::Tensor> conv1x1_depthwise_mean_cpu(
   ChannelSums sums(out_shape[0], out_shape[1], out_shape[2] * out_shape[3], at::get_num_threads());
   at::Tensor out = conv1x1_depthwise_cpu(x, weight1, bias1, act1, weight2, bias2, stride, padding, dilation, act2,
                                          &sums);
-  at::Tensor mean = sums.filled ? sums.means() : se_squeeze(out);
+  at::Tensor mean = sums.means_of(out);
   return {std::move(out), std::move(mean)};
 }
 

@@ -7,7 +7,6 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include "cnnfast/ops.h"
 #include "common/channel_sums.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act_cpu.h"
@@ -27,7 +26,7 @@ std::tuple<at::Tensor, at::Tensor> conv2d_bias_act_mean_cpu(
   }
   ChannelSums sums(out_shape[0], out_shape[1], out_shape[2] * out_shape[3], at::get_num_threads());
   at::Tensor out = conv2d_bias_act_cpu(x, weight, bias, stride, padding, dilation, groups, residual, act, &sums);
-  at::Tensor mean = sums.filled ? sums.means() : se_squeeze(out);
+  at::Tensor mean = sums.means_of(out);
   return {std::move(out), std::move(mean)};
 }
 

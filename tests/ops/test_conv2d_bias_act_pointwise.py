@@ -3,8 +3,9 @@ fp32, 1x1, stride 1, one group; up to 32M multiply-adds, or 160M while the weigh
 the float64 reference, over the
 shapes that take each of its code paths: full register blocks of 4-8 pixels and 1-4 pixel
 remainders, 64-channel panels and narrower last panels (1-3 vectors, channel counts off the 16-lane grid), one input
-channel, residual, every activation, batches, NaN/Inf, a packed weight that must be repacked, and
-small maps under large weights, whose output channels the threads split."""
+channel, residual, every activation, batches, NaN/Inf, a packed weight that must be repacked, 
+small maps under large weights, whose output channels the threads split, and larger maps under
+weights over half of L2, taken in tiles of pixels."""
 
 import pytest
 import torch
@@ -33,6 +34,10 @@ CASES = [
     (24, 24, 9, 11),     # two vectors, the second half full; 99 pixels: 12 blocks of 8 + 2 + 1
     (33, 40, 3, 9),      # three vectors, 27 pixels: 4 blocks of 6 + 2 + 1
     (20, 72, 5, 3),      # a full panel and a one-vector panel, 15 pixels: chunks of 4, 3 = 2 + 1
+    # Weights over 1 MB (more than half of L2 on the machines this runs on): tiles of pixels
+    # through every panel, each tile's last pixel spilling into the next tile's first.
+    (1024, 264, 23, 21),  # 17 vectors (a 5-vector last panel), tiles of L2 / 16 KB pixels
+    (576, 520, 16, 17),   # 520 channels: a whole-vector store past each pixel's last channel
 ]
 
 

@@ -2,7 +2,7 @@
 channels_last fp32, as many output as input channels per group, a group width that divides 16 or
 is a multiple of it) against the float64 reference: the permuted narrow groups (2, 4, 8 channels;
 3-wide rows at stride 1 and 2 sharing permutes between taps, any other filter per tap) and the
-broadcast wide ones (16, 32), RegNet's channel counts off the 16-lane grid (104, 440),
+broadcast wide ones (16-64: blocks of 14 or 7 pixels, rows split into channel chunks at batch 1), RegNet's channel counts off the 16-lane grid (104, 440),
 stride, padding, dilation, 5x5 and rectangular filters, residual, every activation, batches,
 a NaN that must stay inside its own group, and a property test over random shapes."""
 
@@ -31,6 +31,14 @@ CASES = [
     (32, 8, 11, 9, (3, 3), (2, 2), (1, 1), (1, 1)),     # 4-channel groups at stride 2 (row form)
     (24, 3, 5, 6, (3, 3), (1, 1), (3, 3), (1, 1)),      # padding larger than the map's edge
     (16, 2, 1, 1, (1, 1), (1, 1), (0, 0), (1, 1)),      # 1x1 grouped conv on a 1x1 map
+    # Wide groups: blocks of 14 or 7 pixels, rows split into channel chunks when few.
+    (512, 32, 14, 14, (3, 3), (1, 1), (1, 1), (1, 1)),  # ResNeXt-50 stage 3: 14-pixel blocks, chunks
+    (1024, 32, 7, 7, (3, 3), (1, 1), (1, 1), (1, 1)),   # ResNeXt-50 stage 4: 7-pixel blocks, 2 vectors
+    (256, 8, 14, 14, (3, 3), (2, 2), (1, 1), (1, 1)),   # 32 channels at stride 2 onto 7x7
+    (96, 3, 9, 13, (3, 3), (1, 1), (1, 1), (1, 1)),     # 32 channels, 13 wide: a block's last pixel empty
+    (128, 2, 6, 17, (3, 3), (1, 1), (1, 1), (1, 1)),    # 64-channel groups: 4 vectors x 7 pixels
+    (144, 3, 5, 8, (3, 3), (1, 1), (1, 1), (1, 1)),     # 48-channel groups: 3 vectors
+    (64, 4, 30, 29, (3, 3), (1, 1), (1, 1), (1, 1)),    # 16 channels over three 14-pixel blocks
 ]
 
 
@@ -58,7 +66,7 @@ def test_every_activation(act):
     check_on("grouped", _args(CASES[0], 2, residual=True), act)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[6]], ids=["gw8", "gw4", "gw32"])
+@pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[6], CASES[14]], ids=["gw8", "gw4", "gw32", "gw32-7x7"])
 def test_nan_and_inf_propagate_as_in_eager(case):
     x, weight, bias, s, p, d, g, _ = _args(case, 1, False)
     with config.force_conv_path("grouped"):
@@ -89,8 +97,8 @@ def test_what_it_does_not_take():
         assert config.conv_path_for((1, 32, 8, 8), (32, 32, 3, 3), 1, 1, 1, 1) != "grouped"  # one group
 
 
-@given(gw=st.sampled_from([2, 4, 8, 16, 32]), groups=st.integers(1, 5), batch=st.integers(1, 2),
-       h=st.integers(1, 12), w=st.integers(1, 12), k=st.sampled_from([(1, 1), (3, 3), (5, 5), (1, 3)]),
+@given(gw=st.sampled_from([2, 4, 8, 16, 32, 48, 64]), groups=st.integers(1, 5), batch=st.integers(1, 2),
+       h=st.integers(1, 12), w=st.integers(1, 30), k=st.sampled_from([(1, 1), (3, 3), (5, 5), (1, 3)]),
        stride=st.integers(1, 3), padding=st.integers(0, 2), dilation=st.integers(1, 2),
        residual=st.booleans(), seed=st.integers(0, 2**16))
 @settings(deadline=None, max_examples=60)

@@ -18,7 +18,7 @@ from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
 # (path, C_in, C_out, H, W, k, stride, groups): a layer for each kernel that sums as it stores,
 # forced onto that kernel. SE layers of MobileNetV3/EfficientNet (depthwise), SE-ResNet (1x1,
-# engine), RegNetY (grouped), and odd shapes around them.
+# engine), RegNetY and ResNeXt (grouped), and odd shapes around them.
 SUMMED = [
     ("depthwise", 72, 72, 28, 28, 5, 1, 72), ("depthwise", 120, 120, 28, 28, 5, 1, 120),
     ("depthwise", 32, 32, 23, 19, 3, 2, 32), ("depthwise", 33, 33, 9, 11, 3, 1, 33),
@@ -28,6 +28,9 @@ SUMMED = [
     ("engine", 64, 256, 14, 14, 1, 1, 1), ("engine", 32, 48, 9, 7, 3, 2, 1), ("engine", 17, 33, 11, 10, 3, 1, 1),
     ("winograd", 32, 64, 14, 14, 3, 1, 1), ("winograd", 16, 17, 9, 7, 3, 1, 1),
     ("grouped", 48, 48, 14, 14, 3, 1, 6), ("grouped", 64, 64, 9, 11, 3, 2, 16), ("grouped", 104, 104, 7, 7, 3, 1, 13),
+    # Wide groups (rows split into channel chunks at batch 1), a 1x1 weight over 1 MB (pixel tiles).
+    ("grouped", 512, 512, 14, 14, 3, 1, 32), ("grouped", 256, 256, 7, 7, 3, 1, 8),
+    ("pointwise", 1024, 264, 23, 21, 1, 1, 1),
 ]
 
 

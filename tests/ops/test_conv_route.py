@@ -105,9 +105,17 @@ def test_narrow_groups_take_the_grouped_kernel():
     assert path((1, 512, 28, 28), (512, 16, 3, 3), stride=2, padding=1, groups=32) == "grouped"  # 16 wide, stride 2
 
 
-def test_wide_groups_stay_with_onednn():
-    assert path((1, 512, 14, 14), (512, 16, 3, 3), padding=1, groups=32) == "onednn"  # ResNeXt, 16 wide
-    assert path((1, 1024, 7, 7), (1024, 32, 3, 3), padding=1, groups=32) == "onednn"  # 32 wide
+def test_groups_of_16_and_32_take_the_wide_grouped_loop():
+    assert path((1, 512, 14, 14), (512, 16, 3, 3), padding=1, groups=32) == "grouped"  # ResNeXt-50 b1, 14.5M MACs
+    assert path((8, 512, 28, 28), (512, 16, 3, 3), padding=1, groups=32) == "grouped"  # 28 wide (ResNeXt-101)
+    assert path((1, 1024, 7, 7), (1024, 32, 3, 3), padding=1, groups=32) == "grouped"  # 32 wide
+    assert path((8, 1024, 14, 14), (1024, 32, 3, 3), stride=2, padding=1, groups=32) == "grouped"
+
+
+def test_wide_groups_where_onednn_is_faster_stay_with_it():
+    assert path((8, 512, 14, 14), (512, 16, 3, 3), padding=1, groups=32) == "onednn"  # 16 wide on 14x14, 116M MACs
+    assert path((1, 2048, 7, 7), (2048, 64, 3, 3), padding=1, groups=32) == "onednn"  # 64 wide
+    assert path((1, 1536, 14, 14), (1536, 48, 3, 3), padding=1, groups=32) == "onednn"  # 48 wide
     assert path((1, 32, 8, 8), (64, 8, 3, 3), padding=1, groups=4) == "onednn"  # 8 in, 16 out per group
 
 

@@ -62,6 +62,17 @@ inline __attribute__((always_inline)) vec16::vf activate_block(vec16::vf v, Acti
   return v;
 }
 
+// acc[p][q] = bias[16q, 16q + 16) for each of a register block's P output pixels and V vectors.
+template <int P, int V>
+inline __attribute__((always_inline)) void fill_with_bias(vec16::vf (&acc)[P][V], const float* bias) {
+#pragma GCC unroll 4
+  for (int q = 0; q < V; ++q) {
+    const vec16::vf b = vec16::load(bias + q * vec16::kLanes);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) acc[p][q] = b;
+  }
+}
+
 // out[0:16] = act(v + res[0:16]) (res may be null): one block of 16 accumulated channels stored
 // straight from registers.
 inline __attribute__((always_inline)) void store_full_block(float* __restrict__ out, vec16::vf v,

@@ -59,12 +59,7 @@ inline __attribute__((always_inline)) void wide_block(const float* const* rows, 
                                                       int64_t phase_len, int64_t valid, Activation act) {
   constexpr int kGw = V * kLanes;
   vf v[P][V];
-#pragma GCC unroll 4
-  for (int q = 0; q < V; ++q) {
-    const vf b = load(bias + q * kLanes);
-#pragma GCC unroll 14
-    for (int p = 0; p < P; ++p) v[p][q] = b;
-  }
+  fill_with_bias(v, bias);
   for (int64_t t = 0; t < g.kh; ++t) {
     for (int64_t k = 0; k < g.kw; ++k) {
       // Output pixel ox + p reads padded column (ox + p) * sw + k * dw: phase (k * dw) % sw,

@@ -45,12 +45,7 @@ inline __attribute__((always_inline)) void pixel_block(const std::vector<const f
                                                        float* o, const float* rr, int64_t valid, Activation act) {
   const int64_t nc = C ? C : g.c, sw = S ? S : g.sw;
   vf acc[P][KV];
-#pragma GCC unroll 4
-  for (int q = 0; q < KV; ++q) {
-    const vf b = load(bias + q * kLanes);
-#pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) acc[p][q] = b;
-  }
+  fill_with_bias(acc, bias);
   const int64_t tap_stride = nc * g.kp;
   for (int64_t t = 0; t < g.kh; ++t) {
     const float* row = rows[t];

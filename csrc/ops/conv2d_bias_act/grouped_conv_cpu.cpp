@@ -45,7 +45,6 @@ constexpr int64_t kPixels = 8;  // output pixels accumulated together (narrow gr
 constexpr int64_t kWide16BlockedMaxWidth = 14;
 constexpr int64_t kWide16BlockedMinMacs = 32 * 1000 * 1000;
 
-
 // The permute that gives lane l the j-th input of its group: channel (l / GW) * GW + j of the
 // vector's 16.
 template <int GW>
@@ -101,13 +100,13 @@ inline __attribute__((always_inline)) void narrow_row(vf (&v)[kPixels], const fl
   }
 }
 
-// Work items [i0, i1) of (image, output row), groups narrower than 16 channels. Everything is written out in this one function:
-// it is built per x86-64 level, and helpers it called would be built for the baseline. With sums,
-// each finished output row is added into them while it is in cache.
+// Work items [i0, i1) of (image, output row), groups narrower than 16 channels. Everything is
+// written out in this one function: it is built per x86-64 level, and helpers it called would be
+// built for the baseline. With sums, each finished output row is added into them while in cache.
 CNNFAST_CPU_CLONES void grouped_rows(const float* __restrict__ x, const float* __restrict__ wpk,
                                      const float* __restrict__ bias, const float* __restrict__ res,
-                                     float* __restrict__ out, const GroupedGeometry& g, Activation act, ChannelSums* sums,
-                                     int64_t i0, int64_t i1) {
+                                     float* __restrict__ out, const GroupedGeometry& g, Activation act,
+                                     ChannelSums* sums, int64_t i0, int64_t i1) {
   const int64_t pitch = g.cp, row = g.row_w * pitch, taps = g.kh * g.kw, vectors = g.cp / kLanes;
   thread_local std::vector<float> rows_mem;
   if (static_cast<int64_t>(rows_mem.size()) < g.kh * row) rows_mem.resize(g.kh * row);
@@ -195,10 +194,10 @@ bool grouped_direct_can_run(const engine::ConvGeometry& geo) {
 // (1.06x; 6.5 vectors, the last half empty; 0.72-1.14x over earlier runs: even). Wide groups
 // (2026-12-05, alternated in one process, same results file): ResNeXt-50's groups of 16 at
 // stride 2 0.68-0.90x, of 32 0.82-0.86x at batch 1 and 0.87-1.05x at batch 8; ResNeXt-101
-// 32x8d's groups of 16 on 28x28 0.58-0.60x. Groups of 16 at stride 1 on 14x14 maps stay with
+// 32x8d's groups of 16 on 28x28 0.58-0.66x. Groups of 16 at stride 1 on 14x14 maps stay with
 // oneDNN from 32M multiply-adds (ResNeXt-50's 512 channels at batch 8: 1.15-1.26x; its blocked
 // kernel ran that one layer at ~1.15x this loop's FMA rate; at batch 1, 14.5M, 0.92-0.99x), and
-// groups of 48 and 64 (0.96-1.16x). Measured on Zen 5 only; see docs/conv_engine.md.
+// groups of 48 and 64 (0.93-1.16x). Measured on Zen 5 only; see docs/conv_engine.md.
 bool grouped_direct_supported(const engine::ConvGeometry& geo) {
   if (!grouped_direct_can_run(geo)) return false;
   const int64_t gw = geo.cg();
@@ -212,8 +211,9 @@ at::Tensor grouped_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const
                             const std::optional<at::Tensor>& residual, Activation act, at::IntArrayRef out_shape,
                             ChannelSums* sums) {
   const int64_t c = x.size(1), cp = round_up(c, kLanes), gw = c / groups;
-  GroupedGeometry g{x.size(0),  c,          cp,          x.size(2),   x.size(3),   out_shape[2], out_shape[3],  weight.size(2),
-             weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], gw};
+  GroupedGeometry g{x.size(0),      c,         cp,         x.size(2),  x.size(3),  out_shape[2],
+                    out_shape[3],   weight.size(2), weight.size(3), stride[0], stride[1], padding[0],
+                    padding[1],     dilation[0],    dilation[1],    gw};
   const bool wide = gw >= kLanes;
   if (wide) {
     // 14-pixel blocks unless 7 fit the row better (7x7 maps) or 4 vectors need the registers.

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 import cnnfast
-from benchmarks.shapes import conv1x1_depthwise_pairs
+from benchmarks.shapes import conv1x1_depthwise_inputs, conv1x1_depthwise_pairs
 
 PAIRS = conv1x1_depthwise_pairs()
 PROVIDERS = ["eager_cl", "two_ops", "cnnfast"]
@@ -26,10 +26,7 @@ def test_conv1x1_depthwise(benchmark, run, pair, batch, provider):
     _, (cin, c, h, w, k, s, p, d, a1, a2) = pair
     benchmark.group = f"conv1x1_depthwise b{batch} {_name(pair)}"
     benchmark.extra_info.update(provider=provider, batch=batch)
-    torch.manual_seed(0)
-    x = torch.randn(batch, cin, h, w).contiguous(memory_format=torch.channels_last)
-    w1, b1 = torch.randn(c, cin, 1, 1) / cin ** 0.5, torch.randn(c)
-    w2, b2 = torch.randn(c, 1, k, k) / k, torch.randn(c)
+    x, w1, b1, w2, b2 = conv1x1_depthwise_inputs(pair[1], batch)
     if provider == "cnnfast":
         run(lambda: torch.ops.cnnfast.conv1x1_depthwise(x, w1, b1, a1, w2, b2, [s, s], [p, p], [d, d], a2))
     elif provider == "two_ops":

@@ -5,7 +5,7 @@ block in MobileNetV3-L and EfficientNet-B0, batch 1 and 8."""
 import pytest
 import torch
 
-from benchmarks.shapes import se_squeeze_pairs
+from benchmarks.shapes import conv1x1_depthwise_inputs, se_squeeze_pairs
 
 PAIRS = se_squeeze_pairs()
 PROVIDERS = ["pair_then_squeeze", "cnnfast"]
@@ -23,10 +23,7 @@ def test_conv1x1_depthwise_mean(benchmark, run, item, batch, provider):
     _, (cin, c, h, w, k, s, p, d, a1, a2) = item
     benchmark.group = f"conv1x1_depthwise_mean b{batch} {_name(item)}"
     benchmark.extra_info.update(provider=provider, batch=batch)
-    torch.manual_seed(0)
-    x = torch.randn(batch, cin, h, w).contiguous(memory_format=torch.channels_last)
-    w1, b1 = torch.randn(c, cin, 1, 1) / cin ** 0.5, torch.randn(c)
-    w2, b2 = torch.randn(c, 1, k, k) / k, torch.randn(c)
+    x, w1, b1, w2, b2 = conv1x1_depthwise_inputs(item[1], batch)
     args = (x, w1, b1, a1, w2, b2, [s, s], [p, p], [d, d], a2)
     if provider == "cnnfast":
         run(lambda: torch.ops.cnnfast.conv1x1_depthwise_mean(*args))

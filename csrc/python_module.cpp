@@ -12,6 +12,7 @@
 #include "common/prepacked_weights.h"
 #include "conv_engine/conv_engine_cpu.h"
 #include "conv_engine/route.h"
+#include "conv_engine/tiling.h"
 #include "ops/conv1x1_depthwise/fuse_rule.h"
 
 namespace py = pybind11;
@@ -68,6 +69,11 @@ PYBIND11_MODULE(_C, m) {
         "Run every conv on path i where it can (-1: the rule); returns the previous setting.");
   m.def("_conv_engine_available", &cnnfast::engine::engine_available,
         "Whether the brgemm conv engine is built in and runs on this CPU.");
+  m.def("_cache_bytes", [] {
+        return std::make_tuple(cnnfast::engine::l1_cache_bytes(), cnnfast::engine::l2_cache_bytes(),
+                               cnnfast::engine::l3_cache_bytes());
+      },
+        "(L1d, L2, L3) in bytes as the kernels read them at run time (L3: the level the cores share).");
   m.def("_prepacked_weight_count", &cnnfast::prepacked_conv2d_weight_count,
         "Live entries in the cache of prepacked conv weights (dead weights are swept first).");
   m.attr("_block_cache_default_max_cached_bytes") = cnnfast::block_cache::kDefaultMaxCachedBytes;

@@ -92,7 +92,8 @@ def _conv_pattern(m: Conv2dBiasAct, nodes: List[fx.Node], history: List[str]) ->
         p += "+add"
     if m.act != "none":
         p += "+" + m.act
-    if any("out" in n.kwargs for n in nodes):
+    # (a micro-batch region's last conv takes its chunk's slice of the output as `out`, a placeholder)
+    if any(isinstance(n.kwargs.get("out"), fx.Node) and n.kwargs["out"].op != "placeholder" for n in nodes):
         p += " into cat slice"
     return p
 

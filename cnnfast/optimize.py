@@ -5,12 +5,15 @@ from collections import Counter
 import time
 
 import torch
+import torch.fx as fx
 import torch.nn as nn
 
 from cnnfast import memory
 from cnnfast.config import DEFAULT_GPU_BACKEND, check_gpu_backend
 from cnnfast.describe import count_layers, describe
-from cnnfast.passes.pipeline import check_skip
+from cnnfast.capture import ShapeGuard
+from cnnfast.passes import micro_batch
+from cnnfast.passes.pipeline import _Snapshot, check_skip
 from cnnfast.passes.set_gpu_backend import set_gpu_backend
 from cnnfast.pre_hooks import run_with_pre_hook
 from cnnfast.report import Report, error_line
@@ -43,6 +46,11 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     takes the Python interpreter out of the per-call path (measured here at batch 1: MobileNetV3
     4.5 -> 3.6 ms, GoogLeNet 9.9 -> 9.0, ResNet-50 21.2 -> 20.4). If scripting fails, the eager
     result is returned and the report says why.
+
+    With example_input of batch 2 or more on the CPU, runs of layers whose maps at that batch
+    outgrow the last-level cache run a few images at a time (cnnfast/passes/micro_batch.py: each
+    map then stays in cache between the layer that writes it and the one that reads it; per-image
+    arithmetic unchanged). The report notes each region; skip_passes=["micro_batch"] turns it off.
 
     With `block_cache=True` (the default) and a CPU model, cnnfast's block cache is installed as
     the process's CPU allocator (cnnfast.memory): freed blocks of 256 KB and more are kept and
@@ -109,6 +117,8 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     if torch.nn.modules.module._global_forward_hooks or torch.nn.modules.module._global_forward_pre_hooks:
         report.notes.append("global module hooks are registered: fused modules no longer call them")
     result = _rewrite(model, result, Job(report, channels_last, skip, result, args), inplace)
+    if args is not None and "micro_batch" not in skip and _runs_on_cpu(result):
+        _micro_batch(result, args, report)
     set_gpu_backend(result, gpu_backend)
     if block_cache and _runs_on_cpu(result):
         report.notes.append(memory.install_for_optimize())
@@ -151,6 +161,21 @@ def _rewrite(model: nn.Module, result: nn.Module, job: Job, inplace: bool) -> nn
         if inplace:
             raise
         return _unoptimized(model, job.report, f"rewriting failed ({error_line(e)})")
+
+
+def _micro_batch(result: nn.Module, args, report: Report) -> None:
+    """cnnfast/passes/micro_batch.py on the root graph, as one transaction: a failure puts the
+    graph and its modules back and says so in the report."""
+    gm = result.captured if isinstance(result, ShapeGuard) else result
+    if not isinstance(gm, fx.GraphModule):
+        return
+    snapshot = _Snapshot(gm, report)
+    try:
+        micro_batch.run(gm, args, report)
+    except Exception as e:  # a bug here must cost the split, never the user's model
+        snapshot.restore(gm, report)
+        gm.recompile()
+        report.skip("<model>", f"pass micro_batch failed ({error_line(e)}); its changes were undone")
 
 
 def _check_example_runs(model: nn.Module, args) -> None:
@@ -199,8 +224,13 @@ def _conv_kernels(model: nn.Module, args) -> Counter:
                               dtype=str(x.dtype).replace("torch.", ""),
                               channels_last=m.channels_last or x.is_contiguous(memory_format=torch.channels_last))] += 1
 
+    seen = set()
+
     def record(m, inputs):
         x = inputs[0]
+        if id(m) in seen:  # a layer in a micro-batch region runs once per chunk: count it once
+            return
+        seen.add(id(m))
         if x.device.type != "cpu" or x.dim() != 4:
             return  # on other devices and for unbatched inputs the modules call their inner convs
         if isinstance(m, Conv2dBiasActMean):

@@ -73,7 +73,9 @@ FINISHING: Tuple[Pass, ...] = (
     Pass("view_to_reshape", "Tensor.view as reshape (channels_last maps)", _plain(view_to_reshape)),
 )
 
-PASS_NAMES = tuple(p.name for p in PIPELINE + FINISHING)
+# micro_batch runs after these, from optimize(), on the root graph only: it needs example_input's
+# shapes (cnnfast/passes/micro_batch.py).
+PASS_NAMES = tuple(p.name for p in PIPELINE + FINISHING) + ("micro_batch",)
 
 
 def check_skip(skip_passes: Iterable[str]) -> frozenset:

@@ -96,7 +96,9 @@ def _said(report, pattern):
 
 
 def test_every_pass_has_a_case():
-    assert set(CASES) == set(pipeline.PASS_NAMES)
+    # micro_batch runs from optimize() with an example_input and the machine's cache sizes, so its
+    # cases (firing, and not firing when skipped) are in test_micro_batch.py
+    assert set(CASES) == set(pipeline.PASS_NAMES) - {"micro_batch"}
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -46,10 +46,11 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
     spec = models.get(name)
     torch.manual_seed(0)
     eager = randomize_batchnorm(spec.build()).eval().to(device=device, dtype=dtype)
-    start = time.perf_counter()
-    fast = cnnfast.optimize(eager, script=script)
-    optimize_s = time.perf_counter() - start
     x = spec.example_input(batch).to(device=device, dtype=dtype)
+    # example_input as a user would pass it: weights packed for its shape, micro-batches for its batch
+    start = time.perf_counter()
+    fast = cnnfast.optimize(eager, script=script, example_input=x)
+    optimize_s = time.perf_counter() - start
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
     def timed(model):
@@ -64,7 +65,7 @@ def bench_model(name: str, batch: int, device: str, dtype: torch.dtype, repeat: 
     if peers and not script:
         # The same rewrite frozen as TorchScript (optimize(..., script=True)): no Python between
         # the ops, which is most of the difference on the small networks at batch 1.
-        scripted = cnnfast.optimize(eager, script=True)
+        scripted = cnnfast.optimize(eager, script=True, example_input=x)
         methods["cnnfast_script"] = timed(scripted)
     if peers:
         from cnnfast.peers import build_peers
@@ -122,7 +123,7 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
     eager = randomize_batchnorm(spec.build()).eval()
     x = spec.example_input(batch)
     start = time.perf_counter()
-    fast = cnnfast.optimize(eager)
+    fast = cnnfast.optimize(eager, example_input=x)  # as the workers build what they time
     optimize_s = time.perf_counter() - start
     with torch.inference_mode():
         err = rel_err(fast(x).float(), eager(x).float())

@@ -11,15 +11,19 @@ layer3 0.97x at 4 (1.11x at 1: its 4-7 MB of filters per block re-read per chunk
 whole (1.28x at 1, 15 MB of filters a block). Whole model, the stem through layer2 in chunks of
 one image: 0.934x.
 
-The rule, from those figures: a layer's working set is its inputs plus its output for one image;
-a run of layers is split into chunks of as many images as fit a quarter of the last-level cache
-in every layer (layer1's 7.2 MB an image: 1, layer2's 3.6 MB: 2, layer3's 1.8 MB: 4), provided
-the run's filters fit that budget too (layer4's do not, so it runs whole). The cache sizes are
-read at run time (cnnfast._C._cache_bytes). Only regions of ops known to treat each image on its
-own are split, between points where one tensor is all that is live (a block's output); anything
-else (a reshape, a reduction, an unknown function) ends a region. Needs example_input: the sizes
-come from running the graph on one image of it, and only regions that would split the example's
-batch are made (an example of batch 1: none).
+The rule, from those figures and from the losses without each of its limits (per region,
+`benchmarks/micro_batch.py`, in benchmarks/results/cpu_micro_batch_zen5.md): an op's working set
+is its input maps plus its output for one image. A piece of the graph between two points where one
+map is all that is live (a block's output) is split where its largest op's working set, times the
+example's batch, overflows SPLIT_ABOVE of the last-level cache, into chunks of as many images as
+fit a quarter of it (layer1's 6.9 MB an image: 1, layer2's 3.4 MB: 2), provided one image and the
+piece's filters both fit that quarter. Neighbouring pieces form one region at their smallest
+chunk, until its filters (read again by each chunk) would outgrow the quarter. A region is kept
+with at least two ops that average MIN_MACS_PER_OP multiply-adds an image. The cache sizes are read
+at run time (cnnfast._C._cache_bytes). Only ops known to treat each image on their own are split;
+anything else (a reshape, a reduction, an unknown function) ends a region. Needs example_input:
+the sizes come from running the graph on one image of it, and only regions that would split the
+example's batch are made (an example of batch 1: none).
 
 It runs after the pipeline, on the root graph only, as its own transaction: the region modules
 are built aside and swapped in at the end.
@@ -36,7 +40,7 @@ import torch.nn.functional as F
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from cnnfast.nn import (Conv1x1Depthwise, Conv1x1DepthwiseMean, Conv2dBiasAct, Conv2dBiasActMean, PreactConv1x1,
-                        ShuffleChannels, SqueezeExciteScale)
+                        ShuffleChannels)
 from cnnfast.nn import concat_buffer
 from cnnfast.nn import max_pool2d as cnnfast_max_pool2d
 from cnnfast.nn.micro_batch import MicroBatch
@@ -52,8 +56,11 @@ SPLIT_ABOVE = 0.75
 MIN_MACS_PER_OP = 20_000_000
 
 # Modules and functions that compute each image on its own (the batch is only their outer loop).
+# Not SqueezeExciteScale, though it is per image: its squeeze, two FC layers and scale are five
+# small calls that each chunk repeats (SE-ResNet-50's layer2 in chunks of one: 1.034x, where
+# ResNet-50's gains).
 _PER_IMAGE_MODULES = (Conv2dBiasAct, Conv2dBiasActMean, Conv1x1Depthwise, Conv1x1DepthwiseMean, PreactConv1x1,
-                      SqueezeExciteScale, ShuffleChannels, nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.SiLU,
+                      ShuffleChannels, nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.SiLU,
                       nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
 _PER_IMAGE_FUNCTIONS = {cnnfast_max_pool2d.max_pool2d, concat_buffer.buffer_for_conv, concat_buffer.buffer_like,
                         concat_buffer.copy_into, concat_buffer.joined, operator.add, torch.add, F.relu, torch.relu,
@@ -88,18 +95,21 @@ def last_level_cache() -> int:
 
 def chunk_for(segment: Segment, batch: int, l3: int) -> Optional[int]:
     """Images per chunk for this segment at this batch, or None: where the batch's working set
-    fits SPLIT_ABOVE of the cache already, or its filters do not fit the chunk budget."""
+    fits SPLIT_ABOVE of the cache already, or one image's or the filters do not fit the chunk
+    budget (VGG-16-BN's 224x224 layers, 24.5 MB an image: 1.015x in chunks of one)."""
     budget = l3 // BUDGET_SHARE_OF_L3
-    if segment.weights > budget or batch * segment.working_set <= SPLIT_ABOVE * l3:
+    if (segment.weights > budget or segment.working_set > budget
+            or batch * segment.working_set <= SPLIT_ABOVE * l3):
         return None
-    return max(1, budget // segment.working_set)
+    return budget // segment.working_set
 
 
 def plan(segments: Sequence[Segment], batch: int, l3: int) -> List[Region]:
     """Runs of adjacent segments that would split, as regions at the smallest chunk among them
     (so that no map between them is ever whole), cut where the filters would outgrow the budget
-    (each chunk reads them all again); kept where the chunk splits the batch and the ops do
-    MIN_MACS_PER_OP of work on average."""
+    (each chunk reads them all again); kept where the chunk splits the batch, there are at least
+    two ops (one map handed on in cache: a conv alone in chunks, GoogLeNet's conv3, took 1.05-1.1x)
+    and the ops do MIN_MACS_PER_OP of work on average."""
     budget = l3 // BUDGET_SHARE_OF_L3
     runs: List[Tuple[Region, int, int]] = []  # (region, multiply-adds, ops that compute)
     for seg in segments:
@@ -116,7 +126,7 @@ def plan(segments: Sequence[Segment], batch: int, l3: int) -> List[Region]:
             runs[-1] = (region, macs + seg.macs_per_op * ops, count + ops)
         else:
             runs.append((Region(list(seg.nodes), chunk, seg.working_set, seg.weights), seg.macs_per_op * ops, ops))
-    return [r for r, macs, ops in runs if r.chunk < batch and macs >= MIN_MACS_PER_OP * max(1, ops)]
+    return [r for r, macs, ops in runs if r.chunk < batch and ops >= 2 and macs >= MIN_MACS_PER_OP * ops]
 
 
 def run(gm: fx.GraphModule, example: Tuple, report) -> None:

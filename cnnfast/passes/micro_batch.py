@@ -210,7 +210,7 @@ def _image_map(n: fx.Node) -> bool:
 
 def _bytes(meta) -> int:
     if isinstance(meta, TensorMetadata):
-        return meta.shape.numel() * torch.empty((), dtype=meta.dtype).element_size()
+        return meta.shape.numel() * meta.dtype.itemsize
     if isinstance(meta, (tuple, list)):
         return sum(_bytes(m) for m in meta)
     return 0
@@ -229,7 +229,7 @@ def _weight_bytes(gm: fx.GraphModule, nodes: List[fx.Node]) -> int:
             m = gm.get_submodule(n.target)
             tensors = list(m.parameters()) + list(m.buffers())
         elif n.op == "get_attr":
-            t = getattr(gm, n.target, None) if "." not in n.target else _attr(gm, n.target)
+            t = _attr(gm, n.target)
             tensors = [t] if isinstance(t, torch.Tensor) else []
         else:
             continue
@@ -241,7 +241,7 @@ def _weight_bytes(gm: fx.GraphModule, nodes: List[fx.Node]) -> int:
 
 
 def _attr(gm: fx.GraphModule, target: str):
-    owner, _, name = target.rpartition(".")
+    owner, _, name = target.rpartition(".")  # (owner "" is gm itself)
     return getattr(gm.get_submodule(owner), name, None)
 
 
@@ -318,6 +318,5 @@ def _replace(gm: fx.GraphModule, region: Region, name: str) -> None:
         call = gm.graph.call_module(name, (source,))
     call.meta = dict(last.meta)  # the next region's input: its shapes are the region's output's
     last.replace_all_uses_with(call)
-    call.args = (source,)
     for n in reversed(region.nodes):
         gm.graph.erase_node(n)

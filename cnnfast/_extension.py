@@ -46,6 +46,8 @@ def build_info():
         # cnnfast's own conv engine on oneDNN's brgemm microkernel (csrc/conv_engine): built in
         # and runnable on this CPU; which layers take it: cnnfast.config.conv_path_for.
         "conv_engine": loaded and _conv_engine_available(),
+        # whose cores the routing rule tunes for ('intel', 'amd', 'other'): see route.cpp
+        "cpu_vendor": _cpu_vendor() if loaded else None,
         "cuda_available": torch.cuda.is_available(),
     }
 
@@ -54,6 +56,12 @@ def _conv_engine_available():
     import cnnfast._C
 
     return bool(cnnfast._C._conv_engine_available())
+
+
+def _cpu_vendor():
+    import cnnfast._C
+
+    return cnnfast._C._cpu_vendor()
 
 
 def _extension_path():

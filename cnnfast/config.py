@@ -61,11 +61,29 @@ def _extension_module():
 CONV_PATHS = ("gemm", "depthwise", "pointwise", "engine", "onednn", "portable", "stem", "winograd", "grouped")  # csrc ConvPath order
 
 
+CPU_VENDORS = ("other", "intel", "amd")  # csrc CpuVendor order
+
+
+def _vendor_index(cpu) -> int:
+    if cpu is None:
+        return -1
+    if cpu not in CPU_VENDORS:
+        raise ValueError(f"cnnfast: cpu must be one of {', '.join(CPU_VENDORS)} or None; got {cpu!r}")
+    return CPU_VENDORS.index(cpu)
+
+
+def cpu_vendor() -> str:
+    """Whose cores the routing rule takes this CPU for: 'intel', 'amd' or 'other' (routed as AMD's);
+    a few of its thresholds were measured on each (csrc/conv_engine/route.cpp)."""
+    return _extension_module()._cpu_vendor()
+
+
 def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
-                  dtype="float32", channels_last=True, onednn=None) -> str:
+                  dtype="float32", channels_last=True, onednn=None, cpu=None) -> str:
     """The CPU kernel cnnfast.ops.conv2d_bias_act runs for an input of ``x_shape`` (N, C, H, W) and a
     filter of ``weight_shape`` (K, C/groups, R, S): one of CONV_PATHS. ``onednn`` (default: whether
-    this torch has oneDNN and it takes ``dtype``) says whether the oneDNN route can run it.
+    this torch has oneDNN and it takes ``dtype``) says whether the oneDNN route can run it; ``cpu``
+    ('intel', 'amd', 'other'; default: this CPU) whose cores to decide for.
     conv2d_bias_act_out takes the same kernel: the engine and the direct 1x1 kernel store into a
     concat buffer's channel slice in place, the others compute a temporary and copy it."""
     import torch
@@ -79,7 +97,7 @@ def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
     k, _, r, s = (int(v) for v in weight_shape)
     (sh, sw), (ph, pw), (dh, dw) = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, int(groups))
-    return _C._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn))
+    return _C._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn), _vendor_index(cpu))
 
 
 def conv1x1_depthwise_fuses(x_shape, weight1_shape, weight2_shape, stride=1, *, threads=None) -> bool:
@@ -120,12 +138,31 @@ ENGINE_OFF = "no-engine"  # force_conv_path(ENGINE_OFF): the rule with the conv 
 RULE = "auto"  # force_conv_path(RULE): the routing rule (what runs when nothing is forced)
 
 
-class force_conv_path:
+class _ProcessWideSetting:
+    """A routing switch of cnnfast._C set for the duration of a with-block: `setter` (a function of
+    the extension taking an int and returning the previous one) gets `self.index` on entry and the
+    previous value back on exit."""
+
+    setter = ""
+    index = -1
+
+    def __enter__(self):
+        self.before = getattr(_extension_module(), self.setter)(self.index)
+        return self
+
+    def __exit__(self, *exc):
+        getattr(_extension_module(), self.setter)(self.before)
+        return False
+
+
+class force_conv_path(_ProcessWideSetting):
     """``with cnnfast.config.force_conv_path("onednn"):`` runs every CPU conv2d_bias_act on that
     kernel wherever it can compute the layer (elsewhere the rule decides); ``"no-engine"`` runs
     the rule without the conv engine (the kernels it falls back to), ``"auto"`` the rule itself. For
     tests and benchmarks;
     process-wide while the block runs, restored on exit."""
+
+    setter = "_force_conv_path"
 
     def __init__(self, name: str):
         special = {RULE: -1, ENGINE_OFF: -2}
@@ -133,12 +170,15 @@ class force_conv_path:
             raise ValueError(f"cnnfast: conv path must be one of {', '.join(CONV_PATHS)}, {RULE!r} or "
                              f"{ENGINE_OFF!r}; got {name!r}")
         self.index = special[name] if name in special else CONV_PATHS.index(name)
-        self.before = -1
 
-    def __enter__(self):
-        self.before = _extension_module()._force_conv_path(self.index)
-        return self
 
-    def __exit__(self, *exc):
-        _extension_module()._force_conv_path(self.before)
-        return False
+class route_as(_ProcessWideSetting):
+    """``with cnnfast.config.route_as("amd"):`` routes every CPU conv as the rule would on that
+    vendor's cores ('intel', 'amd', 'other'), whatever this CPU is: to compare the two rules side by
+    side on one machine, or to test either one's kernels anywhere. Process-wide while the block
+    runs, restored on exit."""
+
+    setter = "_route_vendor"
+
+    def __init__(self, cpu: str):
+        self.index = _vendor_index(cpu)

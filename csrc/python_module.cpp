@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "allocator/block_cache.h"
+#include "common/cpu_vendor.h"
 #include "common/prepacked_weights.h"
 #include "conv_engine/conv_engine_cpu.h"
 #include "conv_engine/route.h"
@@ -20,8 +21,8 @@ namespace py = pybind11;
 namespace {
 
 // The router's decision for one conv shape: geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh,
-// dw, groups).
-const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn) {
+// dw, groups); vendor: whose cores to route for (-1: the running CPU's, else a CpuVendor).
+const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn, int vendor) {
   if (geometry.size() != 14) throw py::value_error("_conv_path: geometry must hold 14 ints");
   cnnfast::engine::RouteQuery q;
   auto& g = q.geo;
@@ -34,6 +35,7 @@ const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool chan
   g.wo = cnnfast::engine::conv_out_size(g.w, g.s, g.sw, g.pw, g.dw);
   q.fp32 = fp32, q.channels_last = channels_last, q.onednn = onednn;
   q.engine = cnnfast::engine::engine_available();
+  q.vendor = vendor < 0 ? cnnfast::cpu_vendor() : static_cast<cnnfast::CpuVendor>(vendor);
   return cnnfast::engine::conv_path_name(cnnfast::engine::route_conv(q));
 }
 
@@ -59,8 +61,13 @@ std::tuple<bool, int64_t, int64_t, int64_t, int64_t> block_cache_stats() {
 
 PYBIND11_MODULE(_C, m) {
   m.def("_conv_path", &conv_path, py::arg("geometry"), py::arg("fp32"), py::arg("channels_last"),
-        py::arg("onednn"),
+        py::arg("onednn"), py::arg("vendor") = -1,
         "The CPU kernel conv2d_bias_act runs for this conv shape (the routing rule's decision).");
+  m.def("_route_vendor", &cnnfast::set_route_vendor, py::arg("vendor"),
+        "Route every conv as on this vendor's cores (0 other, 1 Intel, 2 AMD; -1 the running CPU's); "
+        "returns the previous setting.");
+  m.def("_cpu_vendor", [] { return cnnfast::cpu_vendor_name(cnnfast::cpu_vendor()); },
+        "Whose cores the routing rule takes this CPU for: 'intel', 'amd' or 'other'.");
   m.def("_conv1x1_depthwise_fuses", &conv1x1_depthwise_fuses, py::arg("shape"), py::arg("threads"),
         "Whether conv1x1_depthwise's CPU kernel fuses this pair (fp32 channels_last; its rule).");
   m.def("_force_conv1x1_depthwise", &cnnfast::set_forced_conv1x1_depthwise, py::arg("mode"),

@@ -59,6 +59,34 @@ bool winograd_pays(const ConvGeometry& g) {
   return g.c >= kWinogradNarrowChannels || g.pixels() >= kWinogradSmallMap;
 }
 
+// The direct 1x1 kernel against the engine on Intel cores (every 1x1 stride-1 layer of the lecture
+// models both can run, batch 1 and 8, 2 threads, Intel Xeon with AVX-512 and AMX, L1d 48 KB, L2
+// 2 MB, 2026-12-05; benchmarks/results/cpu_conv_engine_intel.md). There the rule measured on AMD's
+// cores (pointwise_direct_supported: the direct kernel from 256 pixels, 0.90x of the engine's time
+// on Zen 4), which other vendors keep, took 8.7% more time in total
+// than the faster of the two on each layer: past 128 input channels the engine won nearly
+// everywhere, 0.85-0.90x typically, 0.45x at best (EfficientNet-B0's 1152->192 on 7x7 at batch 8),
+// over ResNet/ResNeXt-50's bottlenecks, DenseNet's and Inception's 1x1 layers. The direct kernel
+// streams a 64-channel weight panel of Cin x 256 bytes per block of 4 pixels; past 128 channels the
+// panel outgrows two thirds of the 48 KB L1. It kept its lead (1.1-1.4x) with 16-128 input channels
+// over large maps, and, in whole models, on small expansions and square layers: the rule gives the
+// engine only reductions (Cin >= 2 Cout: 1.03-1.05x slower whole, RegNetY-400MF b1, EfficientNet-B0,
+// when its 208->208 and 320->1280 layers went too) and layers from 100M multiply-adds, and none
+// with fewer than 32 output channels (EfficientNet-B0's 144->24: 1.11x). It leaves 0.4% over the
+// per-layer best.
+constexpr int64_t kIntelPointwiseMaxChannels = 128;
+constexpr int64_t kIntelEngineMinCout = 32;
+constexpr int64_t kIntelEngineAnyShapeMacs = 100 * 1000 * 1000;
+
+bool engine_beats_pointwise(const RouteQuery& q) {
+  const ConvGeometry& g = q.geo;
+  if (!q.engine || q.vendor != CpuVendor::Intel) return false;
+  if (g.c <= kIntelPointwiseMaxChannels || g.k < kIntelEngineMinCout) return false;
+  return g.c >= 2 * g.k || g.macs() >= kIntelEngineAnyShapeMacs;
+}
+
+bool pointwise_pays(const RouteQuery& q) { return pointwise_direct_supported(q.geo) && !engine_beats_pointwise(q); }
+
 }  // namespace
 
 ConvPath choose_conv_path(const RouteQuery& q) {
@@ -66,7 +94,7 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   if (is_gemm(g)) return q.fp32 && q.engine ? ConvPath::Engine : ConvPath::Gemm;
   const bool direct = q.fp32 && q.channels_last;
   if (direct && depthwise_direct_supported(g)) return ConvPath::Depthwise;
-  if (direct && pointwise_direct_supported(g)) return ConvPath::Pointwise;
+  if (direct && pointwise_pays(q)) return ConvPath::Pointwise;
   if (direct && stem_direct_supported(g)) return ConvPath::Stem;
   if (direct && grouped_direct_supported(g)) return ConvPath::Grouped;
   if (direct && q.engine && winograd_pays(g)) return ConvPath::Winograd;

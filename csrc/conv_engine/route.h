@@ -2,6 +2,7 @@
 // the measurements behind each threshold beside it (route.cpp and the kernels' own headers).
 #pragma once
 
+#include "common/cpu_vendor.h"
 #include "conv_engine/geometry.h"
 
 namespace cnnfast::engine {
@@ -24,6 +25,7 @@ struct RouteQuery {
   bool channels_last = true;  // the output's layout (follows the input's)
   bool onednn = true;         // oneDNN can run this conv (enabled, dtype, geometry)
   bool engine = true;         // the engine is built in and this CPU runs it
+  CpuVendor vendor = CpuVendor::Other;  // whose cores: a few thresholds were measured per vendor
 };
 
 ConvPath choose_conv_path(const RouteQuery& q);

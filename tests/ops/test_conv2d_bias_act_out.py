@@ -146,14 +146,18 @@ def test_every_cpu_kernel_writes_only_its_slice(kernel, batch):
             _run(batch, (256, 200, 1, 1, 0, 2), "channels_last", act, residual=True, offset=5, extra=4)
 
 
-def test_a_1x1_into_a_slice_makes_no_copy():
+@pytest.mark.parametrize("cpu,kernel", [("amd", "pointwise"), ("intel", "engine")])
+def test_a_1x1_into_a_slice_makes_no_copy(cpu, kernel):
     x = torch.randn(2, 192, 28, 28).contiguous(memory_format=torch.channels_last)
     w, b = _conv(192, 64, 1)
     buf = _buffer(2, 64 + 32, 28, 28, "channels_last", torch.float32)
-    assert cnnfast.config.conv_path_for(x.shape, w.shape) == "pointwise"
-    cnnfast.ops.conv2d_bias_act_out(x, w, b, 1, 0, 1, 1, None, "relu", out=buf[:, 16:80])  # packs the weight
-    with torch.profiler.profile() as prof:
-        cnnfast.ops.conv2d_bias_act_out(x, w, b, 1, 0, 1, 1, None, "relu", out=buf[:, 16:80])
+    if kernel == "engine" and not cnnfast.build_info()["conv_engine"]:
+        pytest.skip("this torch or CPU has no fp32 brgemm microkernel")
+    assert cnnfast.config.conv_path_for(x.shape, w.shape, cpu=cpu) == kernel
+    with cnnfast.config.route_as(cpu):
+        cnnfast.ops.conv2d_bias_act_out(x, w, b, 1, 0, 1, 1, None, "relu", out=buf[:, 16:80])  # packs the weight
+        with torch.profiler.profile() as prof:
+            cnnfast.ops.conv2d_bias_act_out(x, w, b, 1, 0, 1, 1, None, "relu", out=buf[:, 16:80])
     assert not [e for e in prof.events() if e.name == "aten::copy_"]
     assert rel_err(buf[:, 16:80], reference(x.double(), w.double(), b.double(), act="relu")) <= TOLERANCE[torch.float32]
 

@@ -1,6 +1,7 @@
 """The CPU kernel routing rule of conv2d_bias_act (csrc/conv_engine/route.cpp): one test per
 decision, on real layer shapes, through cnnfast.config.conv_path_for; and the forced path that
-tests and benchmarks use."""
+tests and benchmarks use. The rule is asked for AMD's cores unless a test says otherwise, so each
+decision is checked on any machine; the Intel-only thresholds have their own tests."""
 
 import pytest
 import torch
@@ -12,8 +13,8 @@ ENGINE = cnnfast.build_info()["conv_engine"]
 needs_engine = pytest.mark.skipif(not ENGINE, reason="this torch or CPU has no fp32 brgemm microkernel")
 
 
-def path(x, w, stride=1, padding=0, dilation=1, groups=1, **kw):
-    return config.conv_path_for(x, w, stride, padding, dilation, groups, **kw)
+def path(x, w, stride=1, padding=0, dilation=1, groups=1, cpu="amd", **kw):
+    return config.conv_path_for(x, w, stride, padding, dilation, groups, cpu=cpu, **kw)
 
 
 @needs_engine
@@ -68,6 +69,48 @@ def test_resnet50_bottleneck_1x1_takes_the_engine_on_small_maps_only():
     assert path((1, 1024, 14, 14), (256, 1024, 1, 1)) == "engine"  # 196 pixels, a 1 MB weight
     assert path((8, 256, 56, 56), (64, 256, 1, 1)) == "pointwise"  # 25088 pixels: the direct kernel
     assert path((8, 2048, 7, 7), (512, 2048, 1, 1)) == "pointwise"  # 392 pixels
+
+
+@needs_engine
+def test_on_intel_1x1_reductions_past_128_channels_take_the_engine():
+    intel = dict(cpu="intel")
+    assert path((8, 256, 56, 56), (64, 256, 1, 1), **intel) == "engine"  # ResNet-50: 0.93x of the direct kernel
+    assert path((8, 2048, 7, 7), (512, 2048, 1, 1), **intel) == "engine"
+    assert path((1, 1152, 7, 7), (192, 1152, 1, 1), **intel) == "engine"  # EfficientNet-B0 projection
+    assert path((1, 192, 28, 28), (64, 192, 1, 1), **intel) == "engine"  # GoogLeNet, into a concat slice
+    assert path((8, 512, 28, 28), (512, 512, 1, 1), **intel) == "engine"  # square, 1.6G MACs
+
+
+@needs_engine
+def test_on_intel_narrow_inputs_small_outputs_and_expansions_keep_the_direct_kernel():
+    intel = dict(cpu="intel")
+    assert path((8, 64, 56, 56), (256, 64, 1, 1), **intel) == "pointwise"  # 64 in: 0.78x of the engine
+    assert path((8, 128, 28, 28), (512, 128, 1, 1), **intel) == "pointwise"  # 128 in: not past the limit
+    assert path((1, 144, 56, 56), (24, 144, 1, 1), **intel) == "pointwise"  # 24 out
+    assert path((1, 208, 14, 14), (208, 208, 1, 1), **intel) == "pointwise"  # square, 8.5M MACs (RegNetY)
+    assert path((1, 320, 7, 7), (1280, 320, 1, 1), **intel) == "pointwise"  # expansion (EfficientNet head)
+
+
+def test_the_vendor_rule_needs_the_engine():
+    with config.force_conv_path("no-engine"):
+        assert path((8, 256, 56, 56), (64, 256, 1, 1), cpu="intel") == "pointwise"
+
+
+def test_an_unknown_vendor_is_refused():
+    with pytest.raises(ValueError, match="cpu must be one of"):
+        path((1, 40, 28, 28), (120, 40, 1, 1), cpu="arm")
+
+
+@needs_engine
+def test_route_as_switches_the_running_rule_and_restores_it():
+    shape = ((8, 256, 56, 56), (64, 256, 1, 1))
+    before = config.cpu_vendor()
+    with config.route_as("intel"):
+        assert config.cpu_vendor() == "intel"
+        assert path(*shape, cpu=None) == "engine"
+    with config.route_as("amd"):
+        assert path(*shape, cpu=None) == "pointwise"
+    assert config.cpu_vendor() == before
 
 
 @needs_engine
@@ -188,3 +231,22 @@ def test_a_1x1_into_a_concat_slice_stays_on_the_direct_kernel():
     # The direct 1x1 kernel stores into a slice in place, as the engine does (it once gave its
     # layers to the engine there: 512->64 at 14x14 ran 127 us on the engine, 72 us direct).
     assert path((1, 192, 28, 28), (64, 192, 1, 1)) == "pointwise"
+
+
+@needs_engine
+@pytest.mark.parametrize("cpu", ["intel", "amd"])
+def test_models_match_eager_routed_for_either_vendor(cpu):
+    # Each vendor's rule sends the 1x1 layers to a different kernel; both must give eager's result
+    # on any machine (ResNet-50's bottlenecks, DenseNet's pre-activation 1x1s into concat buffers).
+    import torchvision
+
+    from cnnfast.testing import randomize_batchnorm
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+    for build in (torchvision.models.resnet50, torchvision.models.densenet121):
+        model = randomize_batchnorm(build(weights=None)).eval()
+        with torch.inference_mode(), config.route_as(cpu):
+            fast = cnnfast.optimize(model, example_input=x, speed_check=False)
+            expected, got = model(x), fast(x)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())

@@ -20,6 +20,14 @@ namespace py = pybind11;
 
 namespace {
 
+// A CpuVendor index from Python, or -1 for the running CPU's.
+int checked_vendor(int vendor) {
+  if (vendor < -1 || vendor > static_cast<int>(cnnfast::CpuVendor::Amd)) {
+    throw py::value_error("vendor must be -1 (this CPU), 0 (other), 1 (Intel) or 2 (AMD)");
+  }
+  return vendor;
+}
+
 // The router's decision for one conv shape: geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh,
 // dw, groups); vendor: whose cores to route for (-1: the running CPU's, else a CpuVendor).
 const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn, int vendor) {
@@ -35,7 +43,7 @@ const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool chan
   g.wo = cnnfast::engine::conv_out_size(g.w, g.s, g.sw, g.pw, g.dw);
   q.fp32 = fp32, q.channels_last = channels_last, q.onednn = onednn;
   q.engine = cnnfast::engine::engine_available();
-  q.vendor = vendor < 0 ? cnnfast::cpu_vendor() : static_cast<cnnfast::CpuVendor>(vendor);
+  q.vendor = checked_vendor(vendor) < 0 ? cnnfast::cpu_vendor() : static_cast<cnnfast::CpuVendor>(vendor);
   return cnnfast::engine::conv_path_name(cnnfast::engine::route_conv(q));
 }
 
@@ -63,7 +71,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("_conv_path", &conv_path, py::arg("geometry"), py::arg("fp32"), py::arg("channels_last"),
         py::arg("onednn"), py::arg("vendor") = -1,
         "The CPU kernel conv2d_bias_act runs for this conv shape (the routing rule's decision).");
-  m.def("_route_vendor", &cnnfast::set_route_vendor, py::arg("vendor"),
+  m.def("_route_vendor", [](int vendor) { return cnnfast::set_route_vendor(checked_vendor(vendor)); },
+        py::arg("vendor"),
         "Route every conv as on this vendor's cores (0 other, 1 Intel, 2 AMD; -1 the running CPU's); "
         "returns the previous setting.");
   m.def("_cpu_vendor", [] { return cnnfast::cpu_vendor_name(cnnfast::cpu_vendor()); },

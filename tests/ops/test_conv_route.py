@@ -97,8 +97,13 @@ def test_the_vendor_rule_needs_the_engine():
 
 
 def test_an_unknown_vendor_is_refused():
+    import cnnfast._C
+
     with pytest.raises(ValueError, match="cpu must be one of"):
         path((1, 40, 28, 28), (120, 40, 1, 1), cpu="arm")
+    with pytest.raises(ValueError, match="vendor must be"):
+        cnnfast._C._route_vendor(7)  # the raw switch checks too
+    assert config.cpu_vendor() in config.CPU_VENDORS
 
 
 @needs_engine

@@ -59,9 +59,9 @@ def _conv_engine_available():
 
 
 def _cpu_vendor():
-    import cnnfast._C
+    from cnnfast.config import cpu_vendor
 
-    return cnnfast._C._cpu_vendor()
+    return cpu_vendor()
 
 
 def _extension_path():

@@ -69,11 +69,11 @@ bool winograd_pays(const ConvGeometry& g) {
 // over ResNet/ResNeXt-50's bottlenecks, DenseNet's and Inception's 1x1 layers. The direct kernel
 // streams a 64-channel weight panel of Cin x 256 bytes per block of 4 pixels; past 128 channels the
 // panel outgrows two thirds of the 48 KB L1. It kept its lead (1.1-1.4x) with 16-128 input channels
-// over large maps, and, in whole models, on small expansions and square layers: the rule gives the
-// engine only reductions (Cin >= 2 Cout: 1.03-1.05x slower whole, RegNetY-400MF b1, EfficientNet-B0,
-// when its 208->208 and 320->1280 layers went too) and layers from 100M multiply-adds, and none
-// with fewer than 32 output channels (EfficientNet-B0's 144->24: 1.11x). It leaves 0.4% over the
-// per-layer best.
+// over large maps. In whole models it also kept square and expanding layers: sending every layer
+// past 128 channels to the engine made RegNetY-400MF b1 and EfficientNet-B0 1.03-1.05x slower
+// (their 208->208 and 320->1280 layers). So the engine gets only reductions (Cin >= 2 Cout) and
+// layers from 100M multiply-adds, none with fewer than 32 output channels (EfficientNet-B0's
+// 144->24: 1.11x). This leaves 0.4% over the per-layer best.
 constexpr int64_t kIntelPointwiseMaxChannels = 128;
 constexpr int64_t kIntelEngineMinCout = 32;
 constexpr int64_t kIntelEngineAnyShapeMacs = 100 * 1000 * 1000;

@@ -59,9 +59,11 @@ def _conv_engine_available():
 
 
 def _cpu_vendor():
-    from cnnfast.config import cpu_vendor
+    # read from _C directly: cnnfast.config imports this module, so importing it back would close
+    # an import cycle (tests/test_import_layers.py)
+    import cnnfast._C
 
-    return cpu_vendor()
+    return cnnfast._C._cpu_vendor()
 
 
 def _extension_path():

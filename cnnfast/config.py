@@ -72,6 +72,12 @@ def _vendor_index(cpu) -> int:
     return CPU_VENDORS.index(cpu)
 
 
+def conv_engine_available() -> bool:
+    """Whether cnnfast's own conv engine runs here: built against a torch with the brgemm
+    microkernel and on a CPU with AVX2/AVX-512 (build_info()["conv_engine"])."""
+    return bool(_extension_module()._conv_engine_available())
+
+
 def cpu_vendor() -> str:
     """Whose cores the routing rule takes this CPU for: 'intel', 'amd' or 'other' (routed as AMD's);
     a few of its thresholds were measured on each (csrc/conv_engine/route.cpp)."""

@@ -45,6 +45,12 @@ def fold_batchnorm(conv: nn.Conv2d, bn: Optional[nn.modules.batchnorm._BatchNorm
     return w_fold, b_fold
 
 
+# A residual map smaller than this (256 KB of fp32) stays in L2 with the conv's output: storing over
+# it saved nothing measurable (MobileNetV3-L and EfficientNet-B0 at batch 1: 1.00-1.01x), while the
+# checks of _writes_into_residual cost ~1 us a call.
+_MIN_IN_PLACE_FLOATS = 1 << 16
+
+
 class Conv2dBiasAct(nn.Module):
     """``act(conv2d(x) + bias + residual)`` through cnnfast.ops.conv2d_bias_act.
 
@@ -71,6 +77,9 @@ class Conv2dBiasAct(nn.Module):
         self.groups = int(groups)
         self.act = act
         self.channels_last = bool(channels_last)
+        # Set by optimize()'s reuse_residual_buffer pass where nothing reads the residual after this
+        # conv: the result is then stored over it (see _writes_into_residual).
+        self.reuse_residual = False
         self._place_weight()
 
     def _place_weight(self) -> None:
@@ -108,6 +117,8 @@ class Conv2dBiasAct(nn.Module):
                 out = out.unsqueeze(0)
         if self.channels_last and not x.is_contiguous(memory_format=torch.channels_last):
             x = torch.ops.cnnfast.to_channels_last(x)  # ATen's copy: ~100 us for one RGB image
+        if out is None and residual is not None and self.reuse_residual and self._writes_into_residual(x, residual):
+            out = residual
         # is_scripting() stays inline in each condition so TorchScript drops the GPU-backend branches.
         backend = ""
         if not torch.jit.is_scripting():
@@ -127,6 +138,23 @@ class Conv2dBiasAct(nn.Module):
             y = torch.ops.cnnfast.conv2d_bias_act(x, self.weight, self.bias, self.stride, self.padding,
                                                   self.dilation, self.groups, residual, self.act)
         return y.squeeze(0) if unbatched else y
+
+    def _writes_into_residual(self, x: torch.Tensor, residual: torch.Tensor) -> bool:
+        """Whether this call stores its result over the residual, as ONNX Runtime's fused Sum
+        does: a fresh output costs a read-for-ownership of every line on top of the residual's
+        read (ResNet-50 0.96-0.98x, Intel Xeon, benchmarks/results/cpu_reuse_residual.md). Only
+        where the CPU kernels store in place (fp32 channels_last) and the residual is exactly the
+        output's shape. Anything else (a GPU, bf16, autograd, a broadcast residual) takes the fresh
+        output, as do maps under _MIN_IN_PLACE_FLOATS (the checks below cost ~1 us a call)."""
+        if residual.numel() < _MIN_IN_PLACE_FLOATS:
+            return False
+        ho = (x.size(2) + 2 * self.padding[0] - self.dilation[0] * (self.weight.size(2) - 1) - 1) // self.stride[0] + 1
+        wo = (x.size(3) + 2 * self.padding[1] - self.dilation[1] * (self.weight.size(3) - 1) - 1) // self.stride[1] + 1
+        return (residual.device.type == "cpu" and x.device.type == "cpu" and residual.dtype == torch.float32
+                and x.dtype == torch.float32 and not residual.requires_grad and residual.dim() == 4
+                and residual.size(0) == x.size(0) and residual.size(1) == self.weight.size(0)
+                and residual.size(2) == ho and residual.size(3) == wo
+                and residual.is_contiguous(memory_format=torch.channels_last))
 
     @torch.jit.unused
     def forward_triton(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None,

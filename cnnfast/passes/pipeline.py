@@ -19,7 +19,8 @@ import torch.nn as nn
 from cnnfast.passes import (avg_pool_as_conv, drop_dropout, fold_channel_shuffle, fuse_activation, fuse_concat,
                             fuse_conv1x1_depthwise, fuse_conv_bn,
                             fuse_linear, fuse_preact_conv, fuse_residual_add, fuse_se_squeeze, fuse_sibling_convs, fuse_small_cnn,
-                            fuse_squeeze_excite, use_global_avg_pool, use_max_pool2d, view_to_reshape)
+                            fuse_squeeze_excite, reuse_residual_buffer, use_global_avg_pool, use_max_pool2d,
+                            view_to_reshape)
 from cnnfast.report import Report, error_line
 
 
@@ -66,6 +67,8 @@ PIPELINE: Tuple[Pass, ...] = (
     Pass("use_max_pool2d", "max pools without argmax indices", _plain(use_max_pool2d)),
     Pass("fuse_small_cnn", "a whole LeNet-like network as one SmallCNN call", _plain(fuse_small_cnn)),
     Pass("use_global_avg_pool", "global average pools as one read of the map", _plain(use_global_avg_pool)),
+    Pass("reuse_residual_buffer", "1x1 convs store over a residual nothing reads after them",
+         _plain(reuse_residual_buffer)),
 )
 
 # Runs only on a graph the pipeline changed, and only for channels_last results.

@@ -9,6 +9,7 @@
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 
 #include <ATen/ATen.h>
+#include <ATen/MemoryOverlap.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -336,7 +337,13 @@ at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
 void pointwise_conv_cpu_out(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                             const std::optional<at::Tensor>& residual, Activation act, at::Tensor& out) {
   TORCH_CHECK(pixel_dense_nhwc(out), "cnnfast: pointwise_conv_cpu_out needs pixels at one pitch in out");
-  const at::Tensor res = residual.has_value() ? residual->contiguous(at::MemoryFormat::ChannelsLast) : at::Tensor();
+  at::Tensor res = residual.has_value() ? residual->contiguous(at::MemoryFormat::ChannelsLast) : at::Tensor();
+  // `out` may be the residual itself (optimize()'s reuse_residual_buffer): each value is read before
+  // its store, except where Cout is off the 16-lane grid, whose last vector of a pixel spills into
+  // the next pixel's first channels before those are read. There the kernel reads a copy.
+  if (res.defined() && weight.size(0) % kLanes != 0 && at::get_overlap_status(out, res) != at::MemOverlapStatus::No) {
+    res = res.clone(at::MemoryFormat::ChannelsLast);
+  }
   run_pointwise(x, weight, bias, res.defined() ? res.const_data_ptr<float>() : nullptr, act,
                 out.mutable_data_ptr<float>(), out.stride(3));
 }

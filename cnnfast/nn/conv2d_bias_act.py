@@ -142,7 +142,7 @@ class Conv2dBiasAct(nn.Module):
     def _writes_into_residual(self, x: torch.Tensor, residual: torch.Tensor) -> bool:
         """Whether this call stores its result over the residual, as ONNX Runtime's fused Sum
         does: a fresh output costs a read-for-ownership of every line on top of the residual's
-        read (ResNet-50 0.96-0.98x, Intel Xeon, benchmarks/results/cpu_reuse_residual.md). Only
+        read (ResNet-50 0.97-0.98x at batch 8, Intel Xeon, benchmarks/results/cpu_reuse_residual.md). Only
         where the CPU kernels store in place (fp32 channels_last) and the residual is exactly the
         output's shape. Anything else (a GPU, bf16, autograd, a broadcast residual) takes the fresh
         output, as do maps under _MIN_IN_PLACE_FLOATS (the checks below cost ~1 us a call)."""

@@ -45,12 +45,6 @@ def fold_batchnorm(conv: nn.Conv2d, bn: Optional[nn.modules.batchnorm._BatchNorm
     return w_fold, b_fold
 
 
-# A residual map smaller than this (256 KB of fp32) stays in L2 with the conv's output: storing over
-# it saved nothing measurable (MobileNetV3-L and EfficientNet-B0 at batch 1: 1.00-1.01x), while the
-# checks of _writes_into_residual cost ~1 us a call.
-_MIN_IN_PLACE_FLOATS = 1 << 16
-
-
 class Conv2dBiasAct(nn.Module):
     """``act(conv2d(x) + bias + residual)`` through cnnfast.ops.conv2d_bias_act.
 
@@ -62,7 +56,13 @@ class Conv2dBiasAct(nn.Module):
     stride: List[int]
     padding: List[int]
     dilation: List[int]
-    __constants__ = ["groups", "act", "channels_last"]
+    __constants__ = ["groups", "act", "channels_last", "min_in_place_floats"]
+    # A residual of fewer values than this per image (256 KB of fp32) stays in L2 with the conv's
+    # output: storing over it saved nothing measurable (MobileNetV3-L and EfficientNet-B0 at batch 1:
+    # 1.00-1.01x), while the checks of _writes_into_residual cost ~1 us a call. Per image, so that
+    # torch.export with a dynamic batch sees no guard on it; a class constant, which TorchScript
+    # bakes in (it cannot read a module-level global).
+    min_in_place_floats = 1 << 16
 
     def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor], stride, padding,
                  dilation, groups: int, act: str = "none", channels_last: bool = True):
@@ -145,8 +145,8 @@ class Conv2dBiasAct(nn.Module):
         read (ResNet-50 0.97-0.98x at batch 8, Intel Xeon, benchmarks/results/cpu_reuse_residual.md). Only
         where the CPU kernels store in place (fp32 channels_last) and the residual is exactly the
         output's shape. Anything else (a GPU, bf16, autograd, a broadcast residual) takes the fresh
-        output, as do maps under _MIN_IN_PLACE_FLOATS (the checks below cost ~1 us a call)."""
-        if residual.numel() < _MIN_IN_PLACE_FLOATS:
+        output, as do maps under min_in_place_floats an image (the checks below cost ~1 us a call)."""
+        if residual.dim() != 4 or residual.size(1) * residual.size(2) * residual.size(3) < self.min_in_place_floats:
             return False
         ho = (x.size(2) + 2 * self.padding[0] - self.dilation[0] * (self.weight.size(2) - 1) - 1) // self.stride[0] + 1
         wo = (x.size(3) + 2 * self.padding[1] - self.dilation[1] * (self.weight.size(3) - 1) - 1) // self.stride[1] + 1

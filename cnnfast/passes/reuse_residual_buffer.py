@@ -9,7 +9,8 @@ process (benchmarks/results/cpu_reuse_residual.md): ResNet-50 0.97-0.98x and Res
 
 The pass only marks the module (Conv2dBiasAct.reuse_residual); at run time the module writes in
 place only where the residual is a float32 channels_last CPU tensor of the output's shape that
-needs no gradient, so a model moved to a GPU or to bf16 computes as before.
+needs no gradient and holds at least Conv2dBiasAct.min_in_place_floats values an image, so a model
+moved to a GPU or to bf16 computes as before.
 
 Which convs: 1x1 ones without padding and with one group, on the CPU in fp32 with cnnfast's conv
 engine present, so their kernel (the engine or the direct 1x1 kernel) stores through its tile

@@ -74,19 +74,20 @@ inline __attribute__((always_inline)) void fill_with_bias(vec16::vf (&acc)[P][V]
 }
 
 // out[0:16] = act(v + res[0:16]) (res may be null): one block of 16 accumulated channels stored
-// straight from registers.
-inline __attribute__((always_inline)) void store_full_block(float* __restrict__ out, vec16::vf v,
-                                                            const float* __restrict__ res, Activation act) {
+// straight from registers. out and res may be the same memory (a conv storing over its residual,
+// optimize()'s reuse_residual_buffer), so neither is __restrict__.
+inline __attribute__((always_inline)) void store_full_block(float* out, vec16::vf v, const float* res,
+                                                            Activation act) {
   if (res) v += vec16::load(res);
   vec16::store(out, activate_block(v, act));
 }
 
-// out[c] = act(acc[c] + res[c]) for c < n (res may be null): whole blocks of 16 from the
+// out[c] = act(acc[c] + res[c]) for c < n (res may be null, or out itself): whole blocks of 16 from the
 // L1-resident accumulator row, a channel tail through a zero-padded block. NaN and Inf come out
 // as eager PyTorch's (the vector activations keep its semantics). Inlined into each kernel's
 // per-x86-level clone.
-inline __attribute__((always_inline)) void store_row(float* __restrict__ out, const float* __restrict__ acc,
-                                                     const float* __restrict__ res, int64_t n, Activation act) {
+inline __attribute__((always_inline)) void store_row(float* out, const float* __restrict__ acc, const float* res,
+                                                     int64_t n, Activation act) {
   int64_t c = 0;
   for (; c + vec16::kLanes <= n; c += vec16::kLanes) {
     store_full_block(out + c, vec16::load(acc + c), res ? res + c : nullptr, act);

@@ -140,7 +140,7 @@ inline __attribute__((always_inline)) int64_t next_block(const float* __restrict
 inline __attribute__((always_inline)) void pixels_times_vectors(const float* __restrict__ x,
                                                                 const float* __restrict__ wpk,
                                                                 const float* __restrict__ bias,
-                                                                const float* __restrict__ res, float* __restrict__ out,
+                                                                const float* res, float* out,  // may alias
                                                                 const Shape& s, Activation act, int64_t p, int64_t np,
                                                                 int64_t v, int64_t nv, float* __restrict__ acc,
                                                                 int64_t spill_end) {
@@ -207,9 +207,10 @@ inline int64_t tile_pixels(const Shape& s) {
 // rows staying in L1 and the packed weight in L2. Channels outer: each panel's vectors for every
 // pixel before the next panel, so a task reads only its own part of the weight, once.
 // With sums, each finished block (a chunk's pixels, or a panel's channels) is added into them.
+// res may be out itself (a conv storing over its residual): each value is read before its store.
 CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const float* __restrict__ wpk,
-                                         const float* __restrict__ bias, const float* __restrict__ res,
-                                         float* __restrict__ out, const Shape& s, Activation act, int64_t p0, int64_t p1,
+                                         const float* __restrict__ bias, const float* res,
+                                         float* out, const Shape& s, Activation act, int64_t p0, int64_t p1,
                                          int64_t v0, int64_t v1, bool channels_outer, ChannelSums* sums) {
   alignas(64) float acc[kMaxBlockPixels * kAccRow];
   // Runs of vectors within one panel: [v, end of its panel or v1).

@@ -67,6 +67,8 @@ PIPELINE: Tuple[Pass, ...] = (
     Pass("use_max_pool2d", "max pools without argmax indices", _plain(use_max_pool2d)),
     Pass("fuse_small_cnn", "a whole LeNet-like network as one SmallCNN call", _plain(fuse_small_cnn)),
     Pass("use_global_avg_pool", "global average pools as one read of the map", _plain(use_global_avg_pool)),
+    # Last: its liveness check reads the final graph (concat slices, pools and SE squeezes as the
+    # passes above leave them).
     Pass("reuse_residual_buffer", "1x1 convs store over a residual nothing reads after them",
          _plain(reuse_residual_buffer)),
 )

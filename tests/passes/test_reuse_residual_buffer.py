@@ -279,24 +279,25 @@ def test_flagged_module_writes_its_result_over_the_residual():
     assert torch.equal(r_nchw, before) and out.data_ptr() != r_nchw.data_ptr()
 
 
-# conv2d_bias_act_out with out aliasing the residual, on every CPU kernel that can run the shape:
-# each must read a residual value before it stores over it (Winograd, whose NaN fallback needs the
-# residual intact, runs the direct loops instead).
-@pytest.mark.parametrize("path", ["engine", "pointwise", "onednn", "portable", "winograd", "gemm"])
-@pytest.mark.parametrize("geometry", [(1, 16, 40, 1, 1), (3, 24, 17, 1, 1), (2, 16, 32, 3, 1), (2, 8, 16, 1, 2)],
-                         ids=["1x1-b1", "1x1-odd", "3x3", "1x1-s2"])
+# conv2d_bias_act_out with out aliasing the residual, on every CPU kernel, each on the shapes it
+# runs: each must read a residual value before it stores over it (Winograd, whose NaN fallback
+# needs the residual intact, runs the direct loops instead). (N, C, K, kernel, stride, map)
+_GEOMETRIES = {"1x1-b1": (1, 16, 40, 1, 1, 9), "1x1-odd": (3, 24, 17, 1, 1, 9), "3x3": (2, 16, 32, 3, 1, 9),
+               "1x1-s2": (2, 8, 16, 1, 2, 9), "1x1-map1": (2, 16, 32, 1, 1, 1)}
+_KERNEL_CASES = ([(p, g) for p in ("engine", "onednn", "portable") for g in _GEOMETRIES]
+                 + [("pointwise", "1x1-b1"), ("pointwise", "1x1-odd"), ("winograd", "3x3"), ("gemm", "1x1-map1")])
+
+
+@pytest.mark.parametrize("path,geometry", _KERNEL_CASES, ids=[f"{p}-{g}" for p, g in _KERNEL_CASES])
 def test_out_over_the_residual_on_every_kernel(path, geometry):
-    n, c, k, r, stride = geometry
-    x = torch.randn(n, c, 9, 9).contiguous(memory_format=torch.channels_last)
+    n, c, k, r, stride, hw = _GEOMETRIES[geometry]
+    x = torch.randn(n, c, hw, hw).contiguous(memory_format=torch.channels_last)
     w, b = torch.randn(k, c, r, r) * 0.2, torch.randn(k)
-    ho = (9 + 2 * (r // 2) - r) // stride + 1
+    ho = (hw + 2 * (r // 2) - r) // stride + 1
     res = torch.randn(n, k, ho, ho).contiguous(memory_format=torch.channels_last)
     ref = torch.relu(F.conv2d(x.double(), w.double(), b.double(), stride, r // 2) + res.double())
-    if config.conv_path_for(x.shape, w.shape, stride, r // 2) != path:
-        with config.force_conv_path(path):
-            if config.conv_path_for(x.shape, w.shape, stride, r // 2) != path:
-                pytest.skip(f"{path} does not run this shape")
     with config.force_conv_path(path), torch.inference_mode():
+        assert config.conv_path_for(x.shape, w.shape, stride, r // 2) == path
         out = cnnfast.ops.conv2d_bias_act_out(x, w, b, stride, r // 2, residual=res, act="relu", out=res)
     assert out.data_ptr() == res.data_ptr()
     assert rel_err(out, ref) <= TOLERANCE[torch.float32]

@@ -19,11 +19,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cnnfast  # noqa: E402
+from benchmarks import pass_ab  # noqa: E402
 from benchmarks.cpu_timing import alternating_medians, cpu_model  # noqa: E402
 from benchmarks.shapes import conv1x1_depthwise_inputs, se_squeeze_convs, se_squeeze_pairs  # noqa: E402
 from cnnfast import config  # noqa: E402
-from cnnfast.models import registry  # noqa: E402
-from cnnfast.testing import randomize_batchnorm  # noqa: E402
 
 
 def measure_conv(conv, batch, seconds):
@@ -65,15 +64,8 @@ def measure_pair(pair, batch, seconds):
 
 
 def measure_model(name, batch, seconds):
-    spec = registry.get(name)
-    torch.manual_seed(0)
-    model = randomize_batchnorm(spec.build()).eval()
-    x = spec.example_input(batch)
-    on = cnnfast.optimize(model, script=True, example_input=x, speed_check=False)
-    off = cnnfast.optimize(model, script=True, example_input=x, speed_check=False, skip_passes=["fuse_se_squeeze"])
-    with torch.inference_mode():
-        t = alternating_medians({"on": lambda: on(x), "off": lambda: off(x)}, seconds)
-    return t["on"] * 1e3, t["off"] * 1e3
+    r = pass_ab.measure("fuse_se_squeeze", name, batch, seconds)
+    return r["with_ms"], r["without_ms"]
 
 
 def main():

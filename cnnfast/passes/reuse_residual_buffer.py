@@ -49,8 +49,8 @@ def _makes_new_tensor(gm: fx.GraphModule, node: fx.Node) -> bool:
 
 def _takes_in_place(m) -> bool:
     w = m.weight
-    # Cout on the 16-lane grid: off it, the direct 1x1 kernel's stores spill into the next pixel
-    # and would have to read a copy of the residual (pointwise_conv_cpu_out).
+    # Cout on the 16-lane grid: off it, the direct 1x1 kernel stores an aliased residual's pixels
+    # lane by lane where it otherwise stores whole vectors (pointwise_pixels), unmeasured.
     return (type(m) is Conv2dBiasAct and m.channels_last and w.device.type == "cpu" and w.dtype == torch.float32
             and tuple(w.shape[2:]) == (1, 1) and m.groups == 1 and list(m.padding) == [0, 0] and w.shape[1] >= 8
             and w.shape[0] % 16 == 0)

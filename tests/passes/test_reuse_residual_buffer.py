@@ -116,10 +116,19 @@ class SkipIsInput(nn.Module):
         return F.relu(self.conv(F.relu(x * 2)) + x)
 
 
-class SkipReadAfter(nn.Module):
+class _StemThenA(nn.Module):
+    """A 3x3 stem (its output y, a fresh map, is the skip) and the 1x1 (or 3x3) conv `a` that adds it."""
+
+    def __init__(self, stem_out=16, a_kernel=1):
+        super().__init__()
+        self.stem = nn.Conv2d(16, stem_out, 3, padding=1)
+        self.a = nn.Conv2d(16, 16, a_kernel, padding=a_kernel // 2)
+
+
+class SkipReadAfter(_StemThenA):
     def __init__(self):
         super().__init__()
-        self.stem, self.a, self.b = nn.Conv2d(16, 16, 3, padding=1), nn.Conv2d(16, 16, 1), nn.Conv2d(16, 16, 1)
+        self.b = nn.Conv2d(16, 16, 1)
 
     def forward(self, x):
         y = self.stem(x)
@@ -127,11 +136,10 @@ class SkipReadAfter(nn.Module):
         return self.b(z) * y  # y is read again after a's residual add
 
 
-class SkipReadByALaterConv(nn.Module):
+class SkipReadByALaterConv(_StemThenA):
     def __init__(self):
         super().__init__()
-        self.stem, self.c, self.a, self.b = (nn.Conv2d(16, 16, 3, padding=1), nn.Conv2d(16, 16, 1), nn.Conv2d(16, 16, 1),
-                                             nn.Conv2d(16, 16, 1))
+        self.c, self.b = nn.Conv2d(16, 16, 1), nn.Conv2d(16, 16, 1)
 
     def forward(self, x):
         y = self.stem(x)
@@ -139,40 +147,30 @@ class SkipReadByALaterConv(nn.Module):
         return self.b(y) * z                # b reads it after a's add
 
 
-class SkipIsItsInput(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.stem, self.a = nn.Conv2d(16, 16, 3, padding=1), nn.Conv2d(16, 16, 1)
-
+class SkipIsItsInput(_StemThenA):
     def forward(self, x):
         y = self.stem(x)
         return F.relu(self.a(y) + y)
 
 
-class SkipReturned(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.stem, self.a = nn.Conv2d(16, 16, 3, padding=1), nn.Conv2d(16, 16, 1)
-
+class SkipReturned(_StemThenA):
     def forward(self, x):
         y = self.stem(x)
         return F.relu(self.a(F.relu(y)) + y), y
 
 
-class SkipIsView(nn.Module):
+class SkipIsView(_StemThenA):
     def __init__(self):
-        super().__init__()
-        self.stem, self.a = nn.Conv2d(16, 32, 3, padding=1), nn.Conv2d(16, 16, 1)
+        super().__init__(stem_out=32)
 
     def forward(self, x):
         y = self.stem(x)
         return self.a(F.relu(x)) + y[:, :16], y
 
 
-class SkipOfA3x3(nn.Module):
+class SkipOfA3x3(_StemThenA):
     def __init__(self):
-        super().__init__()
-        self.stem, self.a = nn.Conv2d(16, 16, 3, padding=1), nn.Conv2d(16, 16, 3, padding=1)
+        super().__init__(a_kernel=3)
 
     def forward(self, x):
         y = self.stem(x)

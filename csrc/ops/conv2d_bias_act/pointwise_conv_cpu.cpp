@@ -9,7 +9,6 @@
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 
 #include <ATen/ATen.h>
-#include <ATen/MemoryOverlap.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -229,8 +228,10 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
   // the panels. Output channels off the 16-lane grid, pixels dense in out: a pixel's last vector
   // is stored whole, its lanes past Cout landing on the next pixels' first channels, where those
   // pixels are this task's and are stored afterwards: panels run last to first within a chunk.
-  // The exact part-vector store (store_row's lane-by-lane tail) stays for the task's last pixels.
-  const bool spill = s.cout % kLanes != 0 && s.out_pitch == s.cout;
+  // The exact part-vector store (store_row's lane-by-lane tail) stays for the task's last pixels,
+  // and for every pixel where out is the residual itself (a conv storing over its residual): a
+  // spill there would overwrite residual values before their pixel reads them.
+  const bool spill = s.cout % kLanes != 0 && s.out_pitch == s.cout && res != out;
   const int64_t chunk = tile_pixels(s);
   for (int64_t p = p0; p < p1; p += chunk) {
     for (int64_t jj = 0; jj < s.panels; ++jj) {
@@ -338,13 +339,9 @@ at::Tensor pointwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
 void pointwise_conv_cpu_out(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                             const std::optional<at::Tensor>& residual, Activation act, at::Tensor& out) {
   TORCH_CHECK(pixel_dense_nhwc(out), "cnnfast: pointwise_conv_cpu_out needs pixels at one pitch in out");
-  at::Tensor res = residual.has_value() ? residual->contiguous(at::MemoryFormat::ChannelsLast) : at::Tensor();
-  // `out` may be the residual itself (optimize()'s reuse_residual_buffer): each value is read before
-  // its store, except where Cout is off the 16-lane grid, whose last vector of a pixel spills into
-  // the next pixel's first channels before those are read. There the kernel reads a copy.
-  if (res.defined() && weight.size(0) % kLanes != 0 && at::get_overlap_status(out, res) != at::MemOverlapStatus::No) {
-    res = res.clone(at::MemoryFormat::ChannelsLast);
-  }
+  // `out` may be the residual itself (optimize()'s reuse_residual_buffer): pointwise_pixels then
+  // stores no vector past a pixel's channels.
+  const at::Tensor res = residual.has_value() ? residual->contiguous(at::MemoryFormat::ChannelsLast) : at::Tensor();
   run_pointwise(x, weight, bias, res.defined() ? res.const_data_ptr<float>() : nullptr, act,
                 out.mutable_data_ptr<float>(), out.stride(3));
 }

@@ -1,7 +1,8 @@
 """conv2d_bias_act's direct grouped kernel (csrc/ops/conv2d_bias_act/grouped_conv_cpu.cpp:
 channels_last fp32, as many output as input channels per group, a group width that divides 16 or
-is a multiple of it) against the float64 reference: the permuted narrow groups (2, 4, 8 channels;
-3-wide rows at stride 1 and 2 sharing permutes between taps, any other filter per tap) and the
+is a multiple of it) against the float64 reference: the narrow groups (2, 4, 8 channels, lanes
+interleaved, blocks of 14 or 7 pixels; 3-wide rows at stride 1 and 2 sharing broadcasts between
+taps, any other filter per tap) and the
 broadcast wide ones (16-64: blocks of 14 or 7 pixels, rows split into channel chunks at batch 1), RegNet's channel counts off the 16-lane grid (104, 440),
 stride, padding, dilation, 5x5 and rectangular filters, residual, every activation, batches,
 a NaN that must stay inside its own group, and a property test over random shapes."""
@@ -39,6 +40,9 @@ CASES = [
     (128, 2, 6, 17, (3, 3), (1, 1), (1, 1), (1, 1)),    # 64-channel groups: 4 vectors x 7 pixels
     (144, 3, 5, 8, (3, 3), (1, 1), (1, 1), (1, 1)),     # 48-channel groups: 3 vectors
     (64, 4, 30, 29, (3, 3), (1, 1), (1, 1), (1, 1)),    # 16 channels over three 14-pixel blocks
+    # Narrow groups again: the pixel blocks each group width has not had above.
+    (48, 24, 7, 7, (3, 3), (1, 1), (1, 1), (1, 1)),     # 2-channel groups, 7-pixel blocks
+    (64, 16, 30, 31, (3, 3), (1, 1), (1, 1), (1, 1)),   # 4-channel groups, 14-pixel blocks and a tail
 ]
 
 

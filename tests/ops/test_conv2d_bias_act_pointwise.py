@@ -107,6 +107,9 @@ CHANNEL_SPLIT_CASES = [
                           # 3 each on 5 (the last, vector 12, alone inside the 5-vector panel); 8 real in the last
     (160, 960, 7, 7, 1),  # MobileNetV3's expand on 7x7
     (96, 120, 1, 3, 1),   # 3 pixels, a 56-channel last panel
+    # Panels past 1.25x L1 go through the weight's rows in chunks, partial sums kept per pixel:
+    (440, 440, 7, 7, 1),  # RegNetY's 440 -> 440 on 7x7: 6 chunks of 70-74 rows with a 48 KB L1
+    (330, 72, 3, 3, 2),   # 5 vectors in one panel, 72 real; Cin not a multiple of the chunk
 ]
 
 

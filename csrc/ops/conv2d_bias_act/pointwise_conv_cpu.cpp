@@ -93,22 +93,24 @@ constexpr int64_t kMaxBlockPixels = 8;
 constexpr int64_t kMaxTilePixels = 256;  // see tile_pixels
 static_assert(kBlockPixels<kMaxPanelVecs> * kMaxPanelVecs <= 24, "accumulators must fit the registers");
 
-// acc[i * kAccRow + c] = bias[c] + sum_k x[i, k] * w[k, c] for NP pixels (rows of x, cin apart)
-// and V * kLanes channels (w's rows ldw floats apart: a panel, or part of one). The accumulators
-// go out through L1 and store_row rather than straight from registers: 16 inlined stores, each
-// with every activation's code, measured 1.05-1.24x slower than this (i-cache).
+// acc[i * kAccRow + c] = init[i * init_step + c] + sum_k x[i, k] * w[k, c] for NP pixels (rows of
+// x, ldx apart), k < k_len, and V * kLanes channels (w's rows ldw floats apart: a panel, or part of
+// one). init is the bias (init_step 0) or the partial sums of earlier rows of the weight. The
+// accumulators go out through L1 and store_row rather than straight from registers: 16 inlined
+// stores, each with every activation's code, measured 1.05-1.24x slower than this (i-cache).
 template <int NP, int V>
-inline __attribute__((always_inline)) void panel_block(const float* __restrict__ x, const float* __restrict__ w,
-                                                       int64_t ldw, const float* __restrict__ bias, int64_t cin,
-                                                       float* __restrict__ acc) {
+inline __attribute__((always_inline)) void panel_block(const float* __restrict__ x, int64_t ldx,
+                                                       const float* __restrict__ w, int64_t ldw,
+                                                       const float* init, int64_t init_step, int64_t k_len,
+                                                       float* acc) {  // acc may be init
   vf a[NP][V];
   for (int i = 0; i < NP; ++i)
-    for (int q = 0; q < V; ++q) a[i][q] = load(bias + q * kLanes);
-  for (int64_t k = 0; k < cin; ++k) {
+    for (int q = 0; q < V; ++q) a[i][q] = load(init + i * init_step + q * kLanes);
+  for (int64_t k = 0; k < k_len; ++k) {
     vf wv[V];
     for (int q = 0; q < V; ++q) wv[q] = load(w + k * ldw + q * kLanes);
     for (int i = 0; i < NP; ++i) {
-      const float xs = x[i * cin + k];
+      const float xs = x[i * ldx + k];
       for (int q = 0; q < V; ++q) a[i][q] += xs * wv[q];
     }
   }
@@ -119,23 +121,57 @@ inline __attribute__((always_inline)) void panel_block(const float* __restrict__
 // The next block of at most `left` pixels (kBlockPixels<V>, or 4/2/1 for a remainder) from x
 // times V output vectors (w's rows ldw floats apart) into acc; returns its pixel count.
 template <int V>
-inline __attribute__((always_inline)) int64_t next_block(const float* __restrict__ x, const float* __restrict__ w,
-                                                         int64_t ldw, const float* __restrict__ bias, int64_t cin,
-                                                         int64_t left, float* __restrict__ acc) {
+inline __attribute__((always_inline)) int64_t next_block(const float* __restrict__ x, int64_t ldx,
+                                                         const float* __restrict__ w, int64_t ldw, const float* init,
+                                                         int64_t init_step, int64_t k_len, int64_t left,
+                                                         float* acc) {
   constexpr int B = kBlockPixels<V>;
-  if (left >= B) return panel_block<B, V>(x, w, ldw, bias, cin, acc), B;
+  if (left >= B) return panel_block<B, V>(x, ldx, w, ldw, init, init_step, k_len, acc), B;
   if constexpr (B > 4) {
-    if (left >= 4) return panel_block<4, V>(x, w, ldw, bias, cin, acc), 4;
+    if (left >= 4) return panel_block<4, V>(x, ldx, w, ldw, init, init_step, k_len, acc), 4;
   }
-  if (left >= 2) return panel_block<2, V>(x, w, ldw, bias, cin, acc), 2;
-  return panel_block<1, V>(x, w, ldw, bias, cin, acc), 1;
+  if (left >= 2) return panel_block<2, V>(x, ldx, w, ldw, init, init_step, k_len, acc), 2;
+  return panel_block<1, V>(x, ldx, w, ldw, init, init_step, k_len, acc), 1;
+}
+
+// next_block for the run of nv vectors (1-5) a switch picks.
+inline __attribute__((always_inline)) int64_t next_block_of(int64_t nv, const float* __restrict__ x, int64_t ldx,
+                                                            const float* __restrict__ w, int64_t ldw, const float* init,
+                                                            int64_t init_step, int64_t k_len, int64_t left,
+                                                            float* acc) {
+  switch (nv) {
+    case 5: return next_block<5>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+    case 4: return next_block<4>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+    case 3: return next_block<3>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+    case 2: return next_block<2>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+    default: return next_block<1>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+  }
+}
+
+// Stores n finished pixels from p (acc's rows) at channels [c0, c0 + nc) with residual and
+// activation. One store loop for every block size: the store inlines every activation's code, and
+// a copy per block size (or the accumulators stored straight from registers) measured 1.05-1.24x
+// slower (i-cache).
+inline __attribute__((always_inline)) void store_pixels(const float* __restrict__ acc, int64_t n, int64_t p,
+                                                        const float* res, float* out,  // may alias
+                                                        const Shape& s, Activation act, int64_t c0, int64_t nc,
+                                                        int64_t spill_end) {
+  for (int64_t i = 0; i < n; ++i, ++p) {
+    float* const o = out + p * s.out_pitch + c0;
+    const float* const r = res ? res + p * s.cout + c0 : nullptr;
+    // Whole vectors where the last one ends before pixel spill_end: lanes past Cout land on the
+    // next pixels' first channels, stored later.
+    if (s.whole_vectors || (p * s.cout + c0 + round_up(nc, kLanes)) <= spill_end * s.cout) {
+      for (int64_t c = 0; c < nc; c += kLanes) store_full_block(o + c, load(acc + i * kAccRow + c), r ? r + c : nullptr, act);
+    } else {
+      store_row(o, acc + i * kAccRow, r, nc, act);
+    }
+  }
 }
 
 // Pixels [p, p + np) times the nv output vectors from v, all within one panel, block by block,
-// each stored with residual and activation before the next. One store loop for every block size:
-// the store inlines every activation's code, and a copy per block size (or the accumulators stored
-// straight from registers) measured 1.05-1.24x slower (i-cache). No lambdas: one would be compiled
-// for the baseline target, outside the CPU clones, and not inlined.
+// each stored with residual and activation before the next. No lambdas: one would be compiled for
+// the baseline target, outside the CPU clones, and not inlined.
 inline __attribute__((always_inline)) void pixels_times_vectors(const float* __restrict__ x,
                                                                 const float* __restrict__ wpk,
                                                                 const float* __restrict__ bias,
@@ -148,25 +184,33 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
   const int64_t ldw = (s.panel_end(j) - j * kVecs) * kLanes;
   const float* w = wpk + j * kPanel * s.cin + (v - j * kVecs) * kLanes;
   for (const int64_t end = p + np; p < end;) {
-    const float* xp = x + p * s.cin;
-    int64_t n;
-    switch (nv) {
-      case 5: n = next_block<5>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
-      case 4: n = next_block<4>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
-      case 3: n = next_block<3>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
-      case 2: n = next_block<2>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
-      default: n = next_block<1>(xp, w, ldw, bias + c0, s.cin, end - p, acc); break;
-    }
-    for (int64_t i = 0; i < n; ++i, ++p) {
-      float* const o = out + p * s.out_pitch + c0;
-      const float* const r = res ? res + p * s.cout + c0 : nullptr;
-      // Whole vectors where the last one ends before pixel spill_end: lanes past Cout land on the
-      // next pixels' first channels, stored later.
-      if (s.whole_vectors || (p * s.cout + c0 + round_up(nc, kLanes)) <= spill_end * s.cout) {
-        for (int64_t c = 0; c < nc; c += kLanes) store_full_block(o + c, load(acc + i * kAccRow + c), r ? r + c : nullptr, act);
-      } else {
-        store_row(o, acc + i * kAccRow, r, nc, act);
-      }
+    const int64_t n = next_block_of(nv, x + p * s.cin, s.cin, w, ldw, bias + c0, 0, s.cin, end - p, acc);
+    store_pixels(acc, n, p, res, out, s, act, c0, nc, spill_end);
+    p += n;
+  }
+}
+
+// pixels_times_vectors with the panel's rows in chunks of k_chunk, every pixel through one chunk
+// before the next, the partial sums in `partial` (np rows of kAccRow floats): each chunk of the
+// weight is read from memory once and then from L1 by every pixel block. Unchunked, on 7x7 maps
+// at batch 1 the first pixel block streamed the whole panel from memory with 4 pixels' FMAs to
+// hide it, and every later block read it again from L2.
+inline __attribute__((always_inline)) void pixels_times_vectors_chunked(
+    const float* __restrict__ x, const float* __restrict__ wpk, const float* __restrict__ bias, const float* res,
+    float* out, const Shape& s, Activation act, int64_t p0, int64_t np, int64_t v, int64_t nv,
+    float* __restrict__ acc, float* __restrict__ partial, int64_t k_chunk) {
+  const int64_t j = s.panel_of(v), c0 = v * kLanes, nc = std::min(nv * kLanes, s.cout - c0);
+  const int64_t ldw = (s.panel_end(j) - j * kVecs) * kLanes;
+  const float* w = wpk + j * kPanel * s.cin + (v - j * kVecs) * kLanes;
+  for (int64_t k0 = 0; k0 < s.cin; k0 += k_chunk) {
+    const int64_t kc = std::min(k_chunk, s.cin - k0);
+    const bool first = k0 == 0, last = k0 + kc == s.cin;
+    for (int64_t p = p0, end = p0 + np; p < end;) {
+      float* const part = partial + (p - p0) * kAccRow;
+      const int64_t n = next_block_of(nv, x + p * s.cin + k0, s.cin, w + k0 * ldw, ldw, first ? bias + c0 : part,
+                                      first ? 0 : kAccRow, kc, end - p, last ? acc : part);
+      if (last) store_pixels(acc, n, p, res, out, s, act, c0, nc, 0);
+      p += n;
     }
   }
 }
@@ -215,8 +259,26 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
   // Runs of vectors within one panel: [v, end of its panel or v1).
   auto run_end = [&](int64_t v) { return std::min(v1, s.panel_end(s.panel_of(v))); };
   if (channels_outer) {
+    // Equal chunks of the panel's rows, each at most half of L1 (76 rows of a 5-vector panel in
+    // 48 KB).
+    const int64_t k_max = std::max<int64_t>(kLanes, engine::l1_cache_bytes() / 2 / (kAccRow * sizeof(float)));
+    const int64_t k_chunk = ceil_div(s.cin, ceil_div(s.cin, k_max));
+    // Only panels past 1.25x L1 are chunked: alone, RegNetY's 440 -> 440 on 7x7 took 0.75-0.87x
+    // the time, 256 -> 1024 and 320 -> 1280 0.87-0.96x; panels of 96-160 rows gained nothing
+    // (Intel Xeon, 48 KB L1, 2026-12-06, benchmarks/results/cpu_pointwise_chunks_intel.md).
+    thread_local std::vector<float> partial_mem;
+    float* partial = nullptr;
+    if (s.cin * kAccRow * static_cast<int64_t>(sizeof(float)) * 4 > engine::l1_cache_bytes() * 5) {
+      if (static_cast<int64_t>(partial_mem.size()) < (p1 - p0) * kAccRow) partial_mem.resize((p1 - p0) * kAccRow);
+      partial = partial_mem.data();
+    }
     for (int64_t v = v0; v < v1; v = run_end(v)) {
-      pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, 0);
+      if (partial) {
+        pixels_times_vectors_chunked(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, partial,
+                                     k_chunk);
+      } else {
+        pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, 0);
+      }
       if (sums) {
         const int64_t c0 = v * kLanes;
         sums->add(p0, p1 - p0, out + p0 * s.out_pitch + c0, s.out_pitch, c0, std::min(s.cout, run_end(v) * kLanes) - c0);

@@ -75,6 +75,59 @@ def test_mid_size_blocks_are_reused(installed):
     assert memory.block_cache_stats().hits == before.hits + 1
 
 
+def test_a_recently_freed_block_serves_a_request_down_to_half_its_size(installed):
+    # The block just freed is still in cache: a smaller tensor written there reads no cold memory.
+    memory.release_block_cache()
+    first = torch.empty(MB // 4)
+    ptr = first.data_ptr()
+    del first
+    before = memory.block_cache_stats()
+    second = torch.full((600 * 1024 // 4,), 7.0)
+    after = memory.block_cache_stats()
+    assert second.data_ptr() == ptr
+    assert (after.hits, after.cached_bytes) == (before.hits + 1, 0)
+    del second
+    assert memory.block_cache_stats().cached_bytes == MB  # the block's own size goes back
+
+
+def test_a_block_over_twice_the_request_is_left(installed):
+    memory.release_block_cache()
+    first = torch.empty(MB // 4)
+    ptr = first.data_ptr()
+    del first
+    before = memory.block_cache_stats()
+    second = torch.empty(300 * 1024 // 4)  # 320 KB class: a 1 MB block would leave 70% idle
+    after = memory.block_cache_stats()
+    assert second.data_ptr() != ptr
+    assert (after.misses, after.cached_bytes) == (before.misses + 1, MB)
+
+
+def test_the_most_recently_freed_fitting_block_goes_first(installed):
+    memory.release_block_cache()
+    a = torch.empty(MB // 4)
+    b = torch.empty(768 * 1024 // 4)
+    pa, pb = a.data_ptr(), b.data_ptr()
+    del a
+    del b  # freed last
+    first = torch.empty(700 * 1024 // 4)
+    second = torch.empty(700 * 1024 // 4)
+    assert (first.data_ptr(), second.data_ptr()) == (pb, pa)
+
+
+def test_an_older_block_of_the_same_size_is_still_reused(installed):
+    # Out of the recent window, a block is still found by its size class.
+    memory.release_block_cache()
+    old = torch.empty(512 * 1024 // 4)
+    ptr = old.data_ptr()
+    del old
+    newer = [torch.empty(2 * MB // 4) for _ in range(20)]
+    del newer  # 20 later frees push it out of the last 16
+    before = memory.block_cache_stats()
+    again = torch.empty(512 * 1024 // 4)
+    assert again.data_ptr() == ptr
+    assert memory.block_cache_stats().hits == before.hits + 1
+
+
 def test_small_blocks_are_not_cached(installed):
     memory.release_block_cache()
     before = memory.block_cache_stats()

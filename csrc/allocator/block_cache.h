@@ -13,7 +13,8 @@ namespace cnnfast::block_cache {
 constexpr int64_t kDefaultMaxCachedBytes = int64_t{1} << 30;
 
 // Installs the block cache over c10's default CPU allocator. Blocks of at least 256 KB are kept on
-// free and handed out again for a request of the same size class; smaller ones go straight to
+// free and handed out again for a request of the same size class, or of up to half their class
+// when they are among the last few freed (still in cache); smaller ones go straight to
 // c10's allocator. When a freed block would take the cache past the cap, everything cached is
 // released first (the work has moved on to other sizes). max_cached_bytes >= 0 sets the cap; a
 // negative value keeps the current one. Returns whether it is installed afterwards: false when

@@ -169,6 +169,25 @@ inline __attribute__((always_inline)) void store_pixels(const float* __restrict_
   }
 }
 
+// A thread's part of the packed weight, fetched into L2 a few cache lines after each pixel block,
+// ahead of the blocks that read it. Where the threads split the output channels (7x7 and 14x14
+// maps at batch 1) the weight arrives from L3 or memory on every call in a model, and each
+// chunk's first block stalls on it with only 4 pixels' multiply-adds to hide it: RegNetY-400MF's
+// 440 -> 440 1x1 layers took 1.4-1.5x their time alone in the model
+// (benchmarks/results/cpu_in_model_penalty_intel.md). Fetching the stream at twice the rate the
+// blocks consume it (all of it by half of the work): RegNetY-400MF batch 1 0.976-0.978x the time
+// in three runs, batch 8 0.997x, 0.999-1.004x on six other models; at the consumption rate 1.005x,
+// four times it 0.981x (Intel Xeon, 2 threads, 2026-12-06, alternated call by call in one process).
+struct WeightStream {
+  static constexpr int64_t kAhead = 2;
+  const char* next = nullptr;
+  const char* end = nullptr;
+  int64_t lines = 0;  // cache lines fetched per step
+  inline __attribute__((always_inline)) void step() {
+    for (int64_t i = 0; i < lines && next < end; ++i, next += 64) __builtin_prefetch(next, 0, 2);  // into L2
+  }
+};
+
 // Pixels [p, p + np) times the nv output vectors from v, all within one panel, block by block,
 // each stored with residual and activation before the next. No lambdas: one would be compiled for
 // the baseline target, outside the CPU clones, and not inlined.
@@ -178,7 +197,7 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
                                                                 const float* res, float* out,  // may alias
                                                                 const Shape& s, Activation act, int64_t p, int64_t np,
                                                                 int64_t v, int64_t nv, float* __restrict__ acc,
-                                                                int64_t spill_end) {
+                                                                int64_t spill_end, WeightStream* ws = nullptr) {
   const int64_t j = s.panel_of(v), c0 = v * kLanes, nc = std::min(nv * kLanes, s.cout - c0);
   // Full panels before panel j (j * kPanel channels x cin), then the vectors before v in its rows.
   const int64_t ldw = (s.panel_end(j) - j * kVecs) * kLanes;
@@ -186,6 +205,7 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
   for (const int64_t end = p + np; p < end;) {
     const int64_t n = next_block_of(nv, x + p * s.cin, s.cin, w, ldw, bias + c0, 0, s.cin, end - p, acc);
     store_pixels(acc, n, p, res, out, s, act, c0, nc, spill_end);
+    if (ws) ws->step();
     p += n;
   }
 }
@@ -200,7 +220,7 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
 inline __attribute__((always_inline)) void pixels_times_vectors_chunked(
     const float* __restrict__ x, const float* __restrict__ wpk, const float* __restrict__ bias, const float* res,
     float* out, const Shape& s, Activation act, int64_t p0, int64_t np, int64_t v, int64_t nv,
-    float* __restrict__ acc, float* __restrict__ partial, int64_t k_chunk) {
+    float* __restrict__ acc, float* __restrict__ partial, int64_t k_chunk, WeightStream* ws = nullptr) {
   const int64_t j = s.panel_of(v), c0 = v * kLanes, nc = std::min(nv * kLanes, s.cout - c0);
   const int64_t ldw = (s.panel_end(j) - j * kVecs) * kLanes;
   const float* w = wpk + j * kPanel * s.cin + (v - j * kVecs) * kLanes;
@@ -212,6 +232,7 @@ inline __attribute__((always_inline)) void pixels_times_vectors_chunked(
       const int64_t n = next_block_of(nv, x + p * s.cin + k0, s.cin, w + k0 * ldw, ldw, first ? bias + c0 : part,
                                       first ? 0 : kAccRow, kc, end - p, last ? acc : part);
       if (last) store_pixels(acc, n, p, res, out, s, act, c0, nc, 0);
+      if (ws) ws->step();
       p += n;
     }
   }
@@ -250,13 +271,15 @@ inline int64_t tile_pixels(const Shape& s) {
 // Output pixels [p0, p1) times output vectors [v0, v1) (all of them, pixels outer). Pixels outer
 // (channels_outer false): every panel for chunk_pixels pixels before the next chunk, their input
 // rows staying in L1 and the packed weight in L2. Channels outer: each panel's vectors for every
-// pixel before the next panel, so a task reads only its own part of the weight, once.
-// With sums, each finished block (a chunk's pixels, or a panel's channels) is added into them.
+// pixel before the next panel, so a task reads only its own part of the weight, once; with
+// stream_weight (a weight read once per call, not the fused op's per-row calls) fetched ahead
+// (WeightStream). With sums, each finished block (a chunk's pixels, or a panel's channels) is added into them.
 // res may be out itself (a conv storing over its residual): each value is read before its store.
 CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const float* __restrict__ wpk,
                                          const float* __restrict__ bias, const float* res,
                                          float* out, const Shape& s, Activation act, int64_t p0, int64_t p1,
-                                         int64_t v0, int64_t v1, bool channels_outer, ChannelSums* sums) {
+                                         int64_t v0, int64_t v1, bool channels_outer, ChannelSums* sums,
+                                         bool stream_weight = false) {
   alignas(64) float acc[kMaxBlockPixels * kAccRow];
   // Runs of vectors within one panel: [v, end of its panel or v1).
   auto run_end = [&](int64_t v) { return std::min(v1, s.panel_end(s.panel_of(v))); };
@@ -274,12 +297,27 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
       if (static_cast<int64_t>(partial_mem.size()) < (p1 - p0) * kAccRow) partial_mem.resize((p1 - p0) * kAccRow);
       partial = partial_mem.data();
     }
+    // The stream: panels j0..j1 (whole: a part-panel's other columns share its rows' lines), from
+    // the end of the first chunk the first block reads itself, over every block of 4 pixels.
+    WeightStream ws;
+    if (stream_weight) {
+      const int64_t j0 = s.panel_of(v0), j1 = s.panel_of(v1 - 1);
+      const float* begin = wpk + j0 * kPanel * s.cin;
+      const float* end = wpk + (j1 * kPanel + (s.panel_end(j1) - j1 * kVecs) * kLanes) * s.cin;
+      const int64_t chunks = partial ? ceil_div(s.cin, k_chunk) : 1;
+      const int64_t steps = (j1 - j0 + 1) * chunks * ceil_div<int64_t>(p1 - p0, 4);
+      const int64_t lines = (end - begin) * static_cast<int64_t>(sizeof(float)) / 64;
+      ws.next = reinterpret_cast<const char*>(begin + (s.panel_end(j0) - j0 * kVecs) * kLanes * (partial ? k_chunk : s.cin));
+      ws.end = reinterpret_cast<const char*>(end);
+      ws.lines = WeightStream::kAhead * ceil_div<int64_t>(lines, steps);
+    }
     for (int64_t v = v0; v < v1; v = run_end(v)) {
       if (partial) {
         pixels_times_vectors_chunked(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, partial,
-                                     k_chunk);
+                                     k_chunk, stream_weight ? &ws : nullptr);
       } else {
-        pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, 0);
+        pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, 0,
+                             stream_weight ? &ws : nullptr);
       }
       if (sums) {
         const int64_t c0 = v * kLanes;
@@ -361,7 +399,7 @@ void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::opt
   // 160 -> 960 on 7x7 0.85x the time, 672 -> 160 0.94x, 960 -> 160 0.96x; warm 0.89-0.94x.
   if (pixels * (cin + cout) < cin * cout && s.vectors >= 2 * at::get_num_threads()) {
     at::parallel_for(0, s.vectors, 1, [&](int64_t v0, int64_t v1) {
-      pointwise_pixels(xp, wp, b.data(), residual, out_data, s, act, 0, pixels, v0, v1, true, sums);
+      pointwise_pixels(xp, wp, b.data(), residual, out_data, s, act, 0, pixels, v0, v1, true, sums, true);
     });
     return;
   }

@@ -11,7 +11,7 @@ The block cache (csrc/allocator/block_cache.cpp) takes the place of PyTorch's CP
 the whole process, as torch.cuda's caching allocator does on a GPU: blocks of 256 KB and more are
 kept when freed and handed out again for a request of the same size (64 KB classes), or, when one
 of the last 16 blocks freed is of that size up to twice it, the most recent of those: it is likely
-still in the CPU's caches, so the tensor written there costs no read of cold memory (1-3% of a
+still in the CPU's caches, so the tensor written there costs no read of cold memory (1-4% of a
 forward pass, measured in benchmarks/results/cpu_block_cache_recent_intel.md); smaller ones go to
 c10's allocator as before. When a freed block would take the cache past its cap (1 GiB
 unless set), everything it holds is returned to the system first: the work has moved on to other

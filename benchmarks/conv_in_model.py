@@ -10,6 +10,7 @@ Prints the largest rows and writes JSON.
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -21,11 +22,7 @@ import cnnfast  # noqa: E402
 from cnnfast import models  # noqa: E402
 from cnnfast.nn import Conv2dBiasAct  # noqa: E402
 from cnnfast.testing import randomize_batchnorm  # noqa: E402
-
-
-def _median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
+from benchmarks.cpu_timing import alternating_medians  # noqa: E402
 
 
 def measure(name: str, batch: int, passes: int, calls: int, threads: int) -> list:
@@ -68,14 +65,8 @@ def measure(name: str, batch: int, passes: int, calls: int, threads: int) -> lis
             if n not in last_args:
                 continue  # not called (a branch the input did not take)
             args, kwargs = last_args[n]
-            for _ in range(5):
-                m(*args, **kwargs)
-            alone = []
-            for _ in range(calls):
-                t0 = time.perf_counter()
-                m(*args, **kwargs)
-                alone.append(time.perf_counter() - t0)
-            in_model, by_itself = _median(times[n]) * 1e6, _median(alone) * 1e6
+            alone = alternating_medians({n: lambda: m(*args, **kwargs)}, 0.0, min_rounds=calls, max_rounds=calls)[n]
+            in_model, by_itself = statistics.median(times[n]) * 1e6, alone * 1e6
             rows.append({"conv": n, "weight": list(m.weight.shape), "input": list(args[0].shape),
                          "in_model_us": in_model, "alone_us": by_itself})
             print(f"\r{k + 1}/{len(convs)} convs timed alone", end="", file=sys.stderr, flush=True)

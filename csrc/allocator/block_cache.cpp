@@ -45,10 +45,12 @@ constexpr uint8_t kPriority = 1;                 // above c10's default CPU allo
 // dead activation just left is still in L2/L3, and an output written there costs no read of
 // cold memory (a store to a cold line reads it first). In a forward pass the exact class's own
 // free block is usually the same layer's output from the previous call, long evicted. Measured
-// (Intel Xeon, 2 threads, 2026-12-06, the two rules alternated in one process): RegNetY-400MF
-// 0.987x the time at batch 1 and 0.971x at batch 8, MobileNetV3-L 0.984x at batch 1,
-// EfficientNet-B0 0.981x, DenseNet-121 0.976x and GoogLeNet 0.970x at batch 8, ResNet-50 b1
-// 0.997x and b8 1.008x (noise). Up to twice the request: at most half a block idle.
+// (Intel Xeon, 2 threads, 2026-12-06, the two rules alternated call by call in one process, batch
+// 1 / 8): RegNetY-400MF 0.991x / 0.979x the time, MobileNetV3-L 0.985x / 0.976x, EfficientNet-B0
+// 0.981x / 0.976x, GoogLeNet 0.976x / 0.967x, DenseNet-121 0.963x / 0.981x, Inception-v3
+// 0.973x / 0.986x, ResNet-50 and ResNeXt-50 0.996-1.000x
+// (benchmarks/results/cpu_block_cache_recent_intel.md). Up to twice the request: at most half a
+// block idle.
 constexpr size_t kRecentBlocks = 16;
 
 struct Block {

@@ -40,6 +40,15 @@ def _touch(nbytes):
     return t.data_ptr()
 
 
+def _freed_block(nbytes):
+    """The address of an nbytes block made and freed with nothing else cached."""
+    memory.release_block_cache()
+    block = torch.empty(nbytes // 4)
+    ptr = block.data_ptr()
+    del block
+    return ptr
+
+
 def test_freed_large_block_is_reused_without_page_faults(installed):
     first = _touch(96 * MB)  # above glibc's largest adaptive mmap threshold (32 MB)
     before_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -77,10 +86,7 @@ def test_mid_size_blocks_are_reused(installed):
 
 def test_a_recently_freed_block_serves_a_request_down_to_half_its_size(installed):
     # The block just freed is still in cache: a smaller tensor written there reads no cold memory.
-    memory.release_block_cache()
-    first = torch.empty(MB // 4)
-    ptr = first.data_ptr()
-    del first
+    ptr = _freed_block(MB)
     before = memory.block_cache_stats()
     second = torch.full((600 * 1024 // 4,), 7.0)
     after = memory.block_cache_stats()
@@ -91,10 +97,7 @@ def test_a_recently_freed_block_serves_a_request_down_to_half_its_size(installed
 
 
 def test_a_block_over_twice_the_request_is_left(installed):
-    memory.release_block_cache()
-    first = torch.empty(MB // 4)
-    ptr = first.data_ptr()
-    del first
+    ptr = _freed_block(MB)
     before = memory.block_cache_stats()
     second = torch.empty(300 * 1024 // 4)  # 320 KB class: a 1 MB block would leave 70% idle
     after = memory.block_cache_stats()
@@ -116,10 +119,7 @@ def test_the_most_recently_freed_fitting_block_goes_first(installed):
 
 def test_an_older_block_of_the_same_size_is_still_reused(installed):
     # Out of the recent window, a block is still found by its size class.
-    memory.release_block_cache()
-    old = torch.empty(512 * 1024 // 4)
-    ptr = old.data_ptr()
-    del old
+    ptr = _freed_block(512 * 1024)
     newer = [torch.empty(2 * MB // 4) for _ in range(20)]
     del newer  # 20 later frees push it out of the last 16
     before = memory.block_cache_stats()

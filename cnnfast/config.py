@@ -96,14 +96,32 @@ def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
 
     if onednn is None:
         onednn = dtype in ("float32", "bfloat16") and torch.backends.mkldnn.is_available()
+    geometry = _engine_geometry(x_shape, weight_shape, stride, padding, dilation, groups)
+    return _extension_module()._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn),
+                                          _vendor_index(cpu))
+
+
+def engine_tiling(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, threads=None) -> dict:
+    """How the conv engine's direct loops cut this conv (arguments as for conv_path_for) into tasks
+    for ``threads`` threads (default: torch's count), read from the running CPU's cache sizes:
+    m_tile pixels per tile and m_tiles of them, output-channel blocks of 64 and the n_chunks runs
+    they are split into, k_chunk reduction rows per microkernel call, and whether the row-taps
+    loop runs (row_tile output rows per task)."""
+    import torch
+
+    geometry = _engine_geometry(x_shape, weight_shape, stride, padding, dilation, groups)
+    return _extension_module()._engine_tiling(geometry, torch.get_num_threads() if threads is None else int(threads))
+
+
+def _engine_geometry(x_shape, weight_shape, stride, padding, dilation, groups):
+    """The 14 ints the extension's rule functions take: N, C, H, W, K, R, S, strides, paddings,
+    dilations, groups."""
     from cnnfast.contracts.geometry import pair
 
-    _C = _extension_module()
     n, c, h, w = (int(v) for v in x_shape)
     k, _, r, s = (int(v) for v in weight_shape)
     (sh, sw), (ph, pw), (dh, dw) = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
-    geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, int(groups))
-    return _C._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn), _vendor_index(cpu))
+    return (n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, int(groups))
 
 
 def conv1x1_depthwise_fuses(x_shape, weight1_shape, weight2_shape, stride=1, *, threads=None) -> bool:

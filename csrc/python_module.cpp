@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -30,21 +31,36 @@ int checked_vendor(int vendor) {
 
 // The router's decision for one conv shape: geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh,
 // dw, groups); vendor: whose cores to route for (-1: the running CPU's, else a CpuVendor).
-const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn, int vendor) {
-  if (geometry.size() != 14) throw py::value_error("_conv_path: geometry must hold 14 ints");
-  cnnfast::engine::RouteQuery q;
-  auto& g = q.geo;
+cnnfast::engine::ConvGeometry parse_geometry(const std::vector<int64_t>& geometry, const char* caller) {
+  if (geometry.size() != 14) throw py::value_error(std::string(caller) + ": geometry must hold 14 ints");
+  cnnfast::engine::ConvGeometry g;
   int64_t* fields[] = {&g.n, &g.c, &g.h, &g.w, &g.k, &g.r, &g.s, &g.sh, &g.sw, &g.ph, &g.pw, &g.dh, &g.dw, &g.groups};
   for (size_t i = 0; i < geometry.size(); ++i) *fields[i] = geometry[i];
   if (g.groups <= 0 || g.c % g.groups || g.k % g.groups) {
-    throw py::value_error("_conv_path: channels must divide into groups");
+    throw py::value_error(std::string(caller) + ": channels must divide into groups");
   }
   g.ho = cnnfast::engine::conv_out_size(g.h, g.r, g.sh, g.ph, g.dh);
   g.wo = cnnfast::engine::conv_out_size(g.w, g.s, g.sw, g.pw, g.dw);
+  return g;
+}
+
+const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn, int vendor) {
+  cnnfast::engine::RouteQuery q;
+  q.geo = parse_geometry(geometry, "_conv_path");
   q.fp32 = fp32, q.channels_last = channels_last, q.onednn = onednn;
   q.engine = cnnfast::engine::engine_available();
   q.vendor = checked_vendor(vendor) < 0 ? cnnfast::cpu_vendor() : static_cast<cnnfast::CpuVendor>(vendor);
   return cnnfast::engine::conv_path_name(cnnfast::engine::route_conv(q));
+}
+
+// How the engine's direct loops cut one conv into tasks (tiling.h), as a dict.
+py::dict engine_tiling(const std::vector<int64_t>& geometry, int64_t threads) {
+  if (threads < 1) throw py::value_error("_engine_tiling: threads must be >= 1");
+  const auto t = cnnfast::engine::choose_tiling(parse_geometry(geometry, "_engine_tiling"), threads);
+  py::dict d;
+  d["m_tile"] = t.m_tile, d["m_tiles"] = t.m_tiles, d["blocks"] = t.blocks, d["n_chunks"] = t.n_chunks;
+  d["k_chunk"] = t.k_chunk, d["row_taps"] = t.row_taps, d["row_tile"] = t.row_tile;
+  return d;
 }
 
 // The fused conv1x1_depthwise kernel's rule for one pair: shape = (n, h, w, c, kh, sh).
@@ -77,6 +93,8 @@ PYBIND11_MODULE(_C, m) {
         "returns the previous setting.");
   m.def("_cpu_vendor", [] { return cnnfast::cpu_vendor_name(cnnfast::cpu_vendor()); },
         "Whose cores the routing rule takes this CPU for: 'intel', 'amd' or 'other'.");
+  m.def("_engine_tiling", &engine_tiling, py::arg("geometry"), py::arg("threads"),
+        "The conv engine's tiling for this conv shape (geometry as for _conv_path) and thread count.");
   m.def("_conv1x1_depthwise_fuses", &conv1x1_depthwise_fuses, py::arg("shape"), py::arg("threads"),
         "Whether conv1x1_depthwise's CPU kernel fuses this pair (fp32 channels_last; its rule).");
   m.def("_force_conv1x1_depthwise", &cnnfast::set_forced_conv1x1_depthwise, py::arg("mode"),

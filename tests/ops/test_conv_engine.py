@@ -47,6 +47,9 @@ CASES = [
     (72, 20, (3, 3), 1, 2, 2, 1, 4, 33),       # dilation 2
     (64, 16, (1, 7), 1, (0, 3), 1, 1, 3, 40),  # 1x7
     (65, 36, (3, 3), 1, 0, 1, 1, 5, 31),       # no padding
+    # Tilings recut so the threads' shares come out even (tiling.cpp):
+    (256, 64, (1, 1), 1, 0, 1, 1, 56, 56),     # 8 pixel tiles instead of 7
+    (32, 1280, (1, 1), 1, 0, 1, 1, 3, 3),      # 20 blocks in 10 runs instead of 8
 ]
 
 

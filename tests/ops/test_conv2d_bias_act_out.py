@@ -90,6 +90,28 @@ def test_nan_propagates_like_eager():
 
 
 @pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize("act", ["relu", "relu6", "hardsigmoid"])
+def test_onednn_route_applies_the_activation_in_its_copy(act, layout):
+    # oneDNN's ReLU-like post-ops lose NaN, so that route runs the activation as a pass of its own;
+    # into a slice, the copy is that pass: NaN and Inf as eager gives them, one pass, no other.
+    x = torch.randn(2, 16, 9, 9)
+    x = x.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else x
+    x[0, 1, 2, 3], x[1, 4, 5, 5], x[1, 0, 0, 0] = float("nan"), float("inf"), float("-inf")
+    w, b = _conv(16, 24, 3)
+    buf = _buffer(2, 31, 9, 9, layout, torch.float32)
+    with cnnfast.config.force_conv_path("onednn"), torch.profiler.profile() as prof:
+        cnnfast.ops.conv2d_bias_act_out(x, w, b, 1, 1, out=buf[:, 3:27], act=act)
+    ref = reference(x.double(), w.double(), b.double(), (1, 1), (1, 1), (1, 1), 1, None, act).float()
+    out = buf[:, 3:27]
+    assert torch.equal(out.isnan(), ref.isnan()) and ref.isnan().any()
+    assert torch.equal(out.isinf(), ref.isinf()) and torch.equal(out[out.isinf()], ref[ref.isinf()])
+    assert rel_err(out[ref.isfinite()], ref[ref.isfinite()]) <= TOLERANCE[torch.float32]
+    assert (buf[:, :3] == SENTINEL).all() and (buf[:, 27:] == SENTINEL).all()
+    names = {e.name for e in prof.events()}
+    assert not names & {"aten::copy_", "aten::relu_", "aten::hardtanh_", "aten::hardsigmoid_"}, names
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
 def test_opcheck(layout):
     c_in, c_out, k, s, p, h = CONVS[2]
     x = torch.randn(2, c_in, h, h)

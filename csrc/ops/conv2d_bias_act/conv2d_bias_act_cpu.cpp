@@ -23,6 +23,11 @@
 
 namespace cnnfast {
 
+bool onednn_post_op_keeps_nan(Activation act) {
+  return act == Activation::None || act == Activation::SiLU || act == Activation::Sigmoid ||
+         act == Activation::HardSwish || act == Activation::Tanh;
+}
+
 namespace {
 
 using ScalarList = c10::List<std::optional<at::Scalar>>;
@@ -45,14 +50,6 @@ const OneDnnActivation& onednn_activation(Activation act) {
                                             {"hardsigmoid", ScalarList()}, {"tanh", ScalarList()}}};
   }();
   return table[static_cast<size_t>(act)];
-}
-
-// oneDNN's ReLU, clip (ReLU6) and hard-sigmoid post-ops turn a NaN into 0 or 6 where PyTorch
-// keeps it NaN; those run as ATen's own in-place pass after the conv instead, so a NaN or Inf in
-// the input gives exactly eager PyTorch's result. SiLU, sigmoid and hard-swish propagate NaN.
-bool nan_safe_post_op(Activation act) {
-  return act == Activation::None || act == Activation::SiLU || act == Activation::Sigmoid ||
-         act == Activation::HardSwish || act == Activation::Tanh;
 }
 
 at::Tensor conv_onednn(const at::Tensor& x, const at::Tensor& weight,
@@ -84,7 +81,7 @@ at::Tensor conv_onednn(const at::Tensor& x, const at::Tensor& weight,
   const std::optional<at::Tensor> b = bias.has_value() ? std::optional<at::Tensor>(bias->contiguous()) : std::nullopt;
   const OneDnnActivation& a = onednn_activation(act);
   if (!residual.has_value()) {
-    if (nan_safe_post_op(act)) {
+    if (onednn_post_op_keeps_nan(act)) {
       return unary.call(x, packed, b, padding, stride, dilation, groups, a.name, a.scalars, std::nullopt);
     }
     const OneDnnActivation& none = onednn_activation(Activation::None);

@@ -6,6 +6,8 @@
 
 #include <optional>
 
+#include "cnnfast/activation.h"
+
 namespace cnnfast {
 
 class ChannelSums;
@@ -19,5 +21,10 @@ at::Tensor conv2d_bias_act_cpu(const at::Tensor& x, const at::Tensor& weight, co
                                at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
                                int64_t groups, const std::optional<at::Tensor>& residual, c10::string_view act_name,
                                ChannelSums* sums);
+
+// Whether oneDNN's post-op form of `act` gives eager PyTorch's result for a NaN: its ReLU, clip
+// (ReLU6) and hard-sigmoid turn a NaN into 0 or 6, so the oneDNN route runs those as ATen's own
+// pass after the conv instead (SiLU, sigmoid, hard-swish and tanh propagate NaN).
+bool onednn_post_op_keeps_nan(Activation act);
 
 }  // namespace cnnfast

@@ -44,6 +44,10 @@ def shares(x_shape, w_shape, stride, threads, groups=1):
     return t, [sum(work[i:i + run]) for i in range(0, len(work), run)]
 
 
+def _ids(v):
+    return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
 def imbalance(parts):
     return max(parts) * len(parts) / sum(parts)
 
@@ -59,7 +63,7 @@ UNEVEN = [
 ]
 
 
-@pytest.mark.parametrize("x_shape,w_shape,stride", UNEVEN, ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else str(v))
+@pytest.mark.parametrize("x_shape,w_shape,stride", UNEVEN, ids=_ids)
 def test_two_threads_get_even_shares(x_shape, w_shape, stride):
     _, parts = shares(x_shape, w_shape, stride, threads=2)
     assert len(parts) == 2
@@ -67,7 +71,7 @@ def test_two_threads_get_even_shares(x_shape, w_shape, stride):
 
 
 @pytest.mark.parametrize("threads", [3, 4])
-@pytest.mark.parametrize("x_shape,w_shape,stride", UNEVEN[:4], ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else str(v))
+@pytest.mark.parametrize("x_shape,w_shape,stride", UNEVEN[:4], ids=_ids)
 def test_more_threads_stay_near_even(x_shape, w_shape, stride, threads):
     _, parts = shares(x_shape, w_shape, stride, threads=threads)
     assert imbalance(parts) <= 1.1, parts

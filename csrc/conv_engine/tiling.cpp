@@ -76,20 +76,21 @@ double thread_imbalance(int64_t groups, int64_t units, int64_t unit, int64_t tot
   return sum > 0 ? static_cast<double>(worst) * threads / sum : 1.0;
 }
 
-// Recuts `total` pixels (or rows) into at least `units` tiles (tile size `unit`), no smaller than
-// `min_unit` unless already so, choosing the most even split over the threads (fewest tiles among
-// equals). Only where each task spans every output-channel block (n_chunks == 1): where the
-// threads split the blocks, cutting the pixels too would make each read the whole filter.
+// Recuts `total` pixels (or rows) into tiles of `unit` into at least as many tiles (the count is
+// ceil(total / unit) throughout), no smaller than `min_unit` unless already so, choosing the most
+// even split over the threads (fewest tiles among equals). Only where each task spans every
+// output-channel block (n_chunks == 1): where the threads split the blocks, cutting the pixels too
+// would make each read the whole filter.
 void balance_tiles(int64_t groups, int64_t total, int64_t blocks, int64_t n_chunks, int64_t threads,
-                   int64_t min_unit, int64_t& units, int64_t& unit) {
-  if (n_chunks != 1 || threads < 2 || groups * units > kBalanceTasksPerThread * threads) return;
-  double best = thread_imbalance(groups, units, unit, total, blocks, n_chunks, threads);
-  const int64_t first = units;
+                   int64_t min_unit, int64_t& unit) {
+  const int64_t first = ceil_div(total, unit);
+  if (n_chunks != 1 || threads < 2 || groups * first > kBalanceTasksPerThread * threads) return;
+  double best = thread_imbalance(groups, first, unit, total, blocks, n_chunks, threads);
   for (int64_t u = first + 1; u <= 2 * first && best > 1.0; ++u) {
-    const int64_t size = ceil_div(total, u), cut = ceil_div(total, size);
+    const int64_t size = ceil_div(total, u);
     if (size < min_unit) break;
-    const double imb = thread_imbalance(groups, cut, size, total, blocks, n_chunks, threads);
-    if (imb < best - 1e-9) best = imb, units = cut, unit = size;
+    const double imb = thread_imbalance(groups, ceil_div(total, size), size, total, blocks, n_chunks, threads);
+    if (imb < best - 1e-9) best = imb, unit = size;
   }
 }
 
@@ -170,8 +171,7 @@ Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
     t.row_tile = std::clamp<int64_t>(rows / want, 1, kMaxRowTile);
     const int64_t base = ceil_div(rows, t.row_tile);
     if (base < want) t.n_chunks = std::min(t.blocks, ceil_div(want, base));
-    int64_t row_tiles = base;
-    balance_tiles(1, rows, t.blocks, t.n_chunks, threads, 1, row_tiles, t.row_tile);
+    balance_tiles(1, rows, t.blocks, t.n_chunks, threads, 1, t.row_tile);
     return t;
   }
   const int64_t base = geo.groups * t.m_tiles;
@@ -187,7 +187,8 @@ Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
       t.m_tiles = ceil_div(pixels, t.m_tile);
     }
   }
-  balance_tiles(geo.groups, pixels, t.blocks, t.n_chunks, threads, kMinSplitTile, t.m_tiles, t.m_tile);
+  balance_tiles(geo.groups, pixels, t.blocks, t.n_chunks, threads, kMinSplitTile, t.m_tile);
+  t.m_tiles = ceil_div(pixels, t.m_tile);
   balance_chunks(geo.groups, t.m_tiles, t.m_tile, pixels, t.blocks, threads, t.n_chunks);
   return t;
 }

@@ -7,7 +7,6 @@
 #include <torch/library.h>
 
 #include "cnnfast/activation.h"
-#include "cnnfast/ops.h"
 #include "common/activation_inplace.h"
 #include "common/memory_format.h"
 #include "ops/conv2d_bias_act/conv2d_bias_act.h"
@@ -46,7 +45,8 @@ void conv2d_bias_act_out_cpu(const at::Tensor& x, const at::Tensor& weight, cons
     // The oneDNN route runs a ReLU-like activation as a pass of its own after the conv
     // (onednn_post_op_keeps_nan): here that pass is the copy into `out`. Inception-v3 at batch 1
     // writes 25 such layers into concat slices.
-    activation_out(conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual, "none"), out, a);
+    activation_out(conv2d_bias_act_cpu(x, weight, bias, stride, padding, dilation, groups, residual, "none", nullptr),
+                   out, a);
     return;
   }
   conv2d_bias_act_out_by_copy(x, weight, bias, stride, padding, dilation, groups, residual, act, out);

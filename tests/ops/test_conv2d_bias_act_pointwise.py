@@ -5,7 +5,7 @@ shapes that take each of its code paths: full register blocks of 4-8 pixels and 
 remainders, 64-channel panels and narrower last panels (1-3 vectors, channel counts off the 16-lane grid), one input
 channel, residual, every activation, batches, NaN/Inf, a packed weight that must be repacked, 
 small maps under large weights, whose output channels the threads split, and larger maps under
-weights over half of L2, taken in tiles of pixels."""
+weights over half of L2 (or, on Intel cores, over a quarter of L1), taken in tiles of pixels."""
 
 import pytest
 import torch
@@ -14,7 +14,7 @@ import cnnfast
 from cnnfast import config
 from cnnfast.reference import conv2d_bias_act as reference
 from tests._helpers import TOLERANCE, rel_err
-from tests.ops.direct_conv_checks import check, check_nan_and_inf
+from tests.ops.direct_conv_checks import check, check_nan_and_inf, check_on
 
 ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
 
@@ -124,6 +124,44 @@ def test_threads_splitting_the_channels(case, residual, threads):
         _check(_args((cin, cout, h, w), batch, residual), "hardswish")
     finally:
         torch.set_num_threads(before)
+
+
+# (Cin, Cout, H, W, batch) whose packed weight outgrows a quarter of L1 (32-48 KB on the machines
+# this runs on) but not half of L2. On Intel cores the kernel takes them in tiles of pixels, each
+# panel over the whole tile before the next, fetching the next block's residual ahead; on AMD's,
+# every panel per block of 4 (pointwise_conv_cpu.cpp, tile_pixels). Both rules run on any machine.
+TILE_CASES = [
+    (64, 256, 23, 19, 2),  # ResNet-50's expansion: 874 pixels, full tiles and a short last one, 4 panels
+    (128, 520, 9, 11, 2),  # 8 panels, the last of 5 vectors with 8 real channels: stores spill into the next pixel
+    (96, 72, 13, 7, 3),    # one 5-vector panel, 72 real channels
+    (112, 40, 5, 5, 2),    # 3 vectors: blocks of 6 pixels, 50 = 8 x 6 + 2
+]
+
+
+@pytest.mark.parametrize("cpu", ["intel", "amd"])
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("case", TILE_CASES, ids=lambda c: f"{c[0]}to{c[1]}-{c[2]}x{c[3]}-b{c[4]}")
+def test_weights_past_l1_in_tiles_of_pixels(case, residual, cpu):
+    cin, cout, h, w, batch = case
+    args = _args((cin, cout, h, w), batch, residual)
+    with config.route_as(cpu):
+        check_on("pointwise", (*args[:3], (1, 1), (0, 0), (1, 1), 1, args[3]), "relu")
+
+
+@pytest.mark.parametrize("cpu", ["intel", "amd"])
+def test_tiles_store_over_their_residual_and_into_slices(cpu):
+    # optimize() lets a conv store over its residual (reuse_residual_buffer): every residual value is
+    # read, prefetched or not, before its pixel is stored. Into a concat slice, the neighbours stay.
+    x, weight, bias, res = _args((64, 72, 21, 17), 2, residual=True)
+    ref = reference(x.double(), weight.double(), bias.double(), (1, 1), (0, 0), (1, 1), 1, res.double(), "relu")
+    buf = torch.full((2, 8 + 72 + 5, 21, 17), 7.0).contiguous(memory_format=torch.channels_last)
+    with config.route_as(cpu), config.force_conv_path("pointwise"):
+        out = res.clone()
+        cnnfast.ops.conv2d_bias_act_out(x, weight, bias, 1, 0, 1, 1, out, "relu", out=out)
+        cnnfast.ops.conv2d_bias_act_out(x, weight, bias, 1, 0, 1, 1, res, "relu", out=buf[:, 8:80])
+    assert rel_err(out, ref) <= TOLERANCE[torch.float32]
+    assert rel_err(buf[:, 8:80], ref) <= TOLERANCE[torch.float32]
+    assert (buf[:, :8] == 7).all() and (buf[:, 80:] == 7).all()
 
 
 def _ran_onednn(args):

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/channel_sums.h"
+#include "common/cpu_vendor.h"
 #include "common/cpu_clones.h"
 #include "common/memory_format.h"
 #include "common/prepacked_weights.h"
@@ -90,6 +91,9 @@ int64_t panel_count(int64_t vectors) {
 template <int V>
 constexpr int kBlockPixels = V == 1 ? 8 : V == 2 ? 8 : V == 3 ? 6 : 4;
 constexpr int64_t kMaxBlockPixels = 8;
+// kBlockPixels for a run of v vectors known only at run time.
+constexpr int64_t block_pixels(int64_t v) { return v <= 2 ? 8 : v == 3 ? 6 : 4; }
+static_assert(block_pixels(1) == kBlockPixels<1> && block_pixels(3) == kBlockPixels<3> && block_pixels(5) == kBlockPixels<5>);
 constexpr int64_t kMaxTilePixels = 256;  // see tile_pixels
 static_assert(kBlockPixels<kMaxPanelVecs> * kMaxPanelVecs <= 24, "accumulators must fit the registers");
 
@@ -188,6 +192,13 @@ struct WeightStream {
   }
 };
 
+// Fetches into L1 rows [q0, q1) of a pixel-major array (pitch floats apart), nc floats each.
+inline __attribute__((always_inline)) void prefetch_rows(const float* base, int64_t pitch, int64_t nc, int64_t q0,
+                                                         int64_t q1) {
+  for (int64_t q = q0; q < q1; ++q)
+    for (int64_t c = 0; c < nc; c += kLanes) __builtin_prefetch(base + q * pitch + c, 0, 3);
+}
+
 // Pixels [p, p + np) times the nv output vectors from v, all within one panel, block by block,
 // each stored with residual and activation before the next. No lambdas: one would be compiled for
 // the baseline target, outside the CPU clones, and not inlined.
@@ -202,7 +213,13 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
   // Full panels before panel j (j * kPanel channels x cin), then the vectors before v in its rows.
   const int64_t ldw = (s.panel_end(j) - j * kVecs) * kLanes;
   const float* w = wpk + j * kPanel * s.cin + (v - j * kVecs) * kLanes;
+  // Within a tile (pixels outer, np > one block), the next block's residual lines are fetched
+  // while this block computes: the store reads them, 4 lines per pixel a full output row apart,
+  // which no hardware prefetcher follows (ResNet-50's expansions read a residual of 3-25 MB).
+  const bool fetch_res = res != nullptr && ws == nullptr;
+  const int64_t block = block_pixels(nv);
   for (const int64_t end = p + np; p < end;) {
+    if (fetch_res) prefetch_rows(res + c0, s.cout, nc, p + block, std::min(end, p + 2 * block));
     const int64_t n = next_block_of(nv, x + p * s.cin, s.cin, w, ldw, bias + c0, 0, s.cin, end - p, acc);
     store_pixels(acc, n, p, res, out, s, act, c0, nc, spill_end);
     if (ws) ws->step();
@@ -253,6 +270,17 @@ inline int64_t chunk_pixels(const Shape& s) {
   }
 }
 
+// On Intel cores, tiles too wherever the packed weight outgrows a quarter of L1: a 4-pixel chunk
+// does 16 FMAs per 256 bytes of weight, and passing every panel per chunk streamed the weight from
+// L2 at that rate, which Golden Cove's L2 does not sustain (64 -> 256 at 52% of one core's FMA
+// peak where a single panel, read from L1, ran at 75%). Tiles keep a panel in L1 over the tile's
+// blocks: alone, alternated call by call, ResNet-50's 64 -> 256 on 56x56 0.89x the time (batch 1)
+// and 0.91x (batch 8), 128 -> 512 on 28x28 0.86-0.89x, EfficientNet-B0 and MobileNetV3's 112 -> 672
+// and 96 -> 576 on 14x14 0.87-0.91x, 24 -> 144 and 40 -> 240 0.95-0.97x (Intel Xeon, L1d 48 KB,
+// 2 threads, 2026-12-06). AMD keeps the chunks: there tiles of 8-24 pixels measured slower on the
+// wide layers (above), and Zen's L2 feeds this rate.
+constexpr int64_t kIntelTileL1Share = 4;
+
 // Pixels a task takes through every panel before the next: chunk_pixels, except where the packed
 // weight outgrows half of L2 (read at run time). There a pass over every panel per 4-pixel chunk
 // streamed the whole weight from L3 for each 4 pixels: ResNeXt-50's 14x14 layers at batch 8
@@ -263,7 +291,8 @@ inline int64_t chunk_pixels(const Shape& s) {
 inline int64_t tile_pixels(const Shape& s) {
   const int64_t chunk = chunk_pixels(s), l2 = engine::l2_cache_bytes();
   const int64_t weight_bytes = s.cin * s.vectors * kLanes * static_cast<int64_t>(sizeof(float));
-  if (weight_bytes <= l2 / 2) return chunk;
+  const bool past_l1 = cpu_vendor() == CpuVendor::Intel && weight_bytes > engine::l1_cache_bytes() / kIntelTileL1Share;
+  if (weight_bytes <= l2 / 2 && !past_l1) return chunk;
   const int64_t fit = l2 / 4 / (s.cin * static_cast<int64_t>(sizeof(float)));
   return std::clamp<int64_t>(fit / chunk * chunk, chunk, kMaxTilePixels);
 }

@@ -36,11 +36,21 @@ bool is_gemm(const ConvGeometry& g) {
 //   64-wide N mostly empty. Stems with < 8 input channels per group (18): median 1.17x. Both stay.
 constexpr int64_t kKxKMaxMacs = 16 * 1000 * 1000;
 constexpr int64_t kMinGroupChannels = 8;
+// On Intel cores the engine kept its lead further: Inception-v3's KxK layers at batch 1, each alone
+// against oneDNN, alternated call by call (Intel Xeon, 2 threads, 2026-12-06), warm / with the
+// weight cold: 1x3 and 3x1 384 -> 384 on 8x8 (28M multiply-adds) 0.87-0.90x / 0.83-0.84x, the
+// stride-2 3x3s of 21-24M 0.86x / 0.83-0.96x, 1x7 and 7x1 128 -> 128 on 17x17 (33M) 0.88-0.90x /
+// 0.89-0.94x; even from 35M (192 -> 320 stride 2: 1.03x / 1.01x; 160 -> 160 1x7, 52M: 0.98x;
+// GoogLeNet's 32 -> 128 5x5 on 7x7 at batch 8, 40M: 1.03x) and behind from 60M (32 -> 96 5x5
+// 1.08x, 192 -> 192 1x7 1.06-1.08x, 48 -> 64 5x5 1.10-1.13x). The whole model, alternated in one
+// process: 0.985x with the limit at 30M, 0.989x at 40M, 0.994x at 60M, 1.002x at 80M.
+constexpr int64_t kIntelKxKMaxMacs = 34 * 1000 * 1000;
 
-bool engine_pays(const ConvGeometry& g) {
+bool engine_pays(const RouteQuery& q) {
+  const ConvGeometry& g = q.geo;
   if (g.groups != 1 || g.cg() < kMinGroupChannels) return false;
   if (g.r == 1 && g.s == 1) return true;
-  return g.macs() <= kKxKMaxMacs;
+  return g.macs() <= (q.vendor == CpuVendor::Intel ? kIntelKxKMaxMacs : kKxKMaxMacs);
 }
 
 // The Winograd form (winograd.h) against the best of the engine's direct loops and oneDNN over
@@ -98,7 +108,7 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   if (direct && stem_direct_supported(g)) return ConvPath::Stem;
   if (direct && grouped_direct_supported(g)) return ConvPath::Grouped;
   if (direct && q.engine && winograd_pays(g)) return ConvPath::Winograd;
-  if (direct && q.engine && engine_pays(g)) return ConvPath::Engine;
+  if (direct && q.engine && engine_pays(q)) return ConvPath::Engine;
   if (q.onednn) return ConvPath::OneDnn;
   return ConvPath::Portable;
 }

@@ -146,6 +146,19 @@ def test_3x3_winograd_cannot_take_goes_by_size():
     assert path((1, 48, 35, 35), (64, 48, 5, 5), padding=2) == "onednn"  # 5x5
 
 
+@needs_engine
+def test_on_intel_kxk_convs_up_to_34m_multiply_adds_take_the_engine():
+    intel = dict(cpu="intel")
+    assert path((1, 384, 8, 8), (384, 384, 1, 3), padding=(0, 1), **intel) == "engine"  # Inception-v3, 28M
+    assert path((1, 96, 35, 35), (96, 96, 3, 3), stride=2, **intel) == "engine"  # stride 2, 24M
+    assert path((1, 128, 17, 17), (128, 128, 7, 1), padding=(3, 0), **intel) == "engine"  # 33M
+    assert path((1, 192, 17, 17), (320, 192, 3, 3), stride=2, **intel) == "onednn"  # 35M: even
+    assert path((1, 160, 17, 17), (160, 160, 1, 7), padding=(0, 3), **intel) == "onednn"  # 52M
+    # AMD's cores keep 16M: from there oneDNN was as fast.
+    assert path((1, 384, 8, 8), (384, 384, 1, 3), padding=(0, 1)) == "onednn"
+    assert path((1, 32, 28, 28), (32, 32, 3, 3), stride=2, padding=1) == "engine"  # 1.8M
+
+
 def test_narrow_groups_take_the_grouped_kernel():
     assert path((1, 128, 56, 56), (128, 4, 3, 3), padding=1, groups=32) == "grouped"  # ResNeXt-50, 4 wide
     assert path((8, 208, 14, 14), (208, 8, 3, 3), padding=1, groups=26) == "grouped"  # RegNetY, 8 wide

@@ -23,7 +23,7 @@ _DEFAULT_REASON = {
 
 # Rewrites that are not a module of the result: kept from the passes' record as they were.
 _GRAPH_LEVEL = ("concat in place", "channel shuffle", "shuffle order", "shuffled tensor", "max_pool2d",
-                "global_avg_pool2d", "dropout removed")
+                "max pool writes into concat", "global_avg_pool2d", "dropout removed")
 
 
 def _kind(m: nn.Module):

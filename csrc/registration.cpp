@@ -36,6 +36,10 @@ TORCH_LIBRARY(cnnfast, m) {
   // cache; x may be a channel slice of a concat buffer.
   m.def("preact_conv1x1(Tensor x, Tensor scale, Tensor shift, Tensor weight, Tensor? bias, str act, "
         "int pool=1) -> Tensor");
+  // The same, written into `out` (a channel slice of a concat buffer: a DenseNet transition's
+  // output is the first part of the next block's). Returns nothing, as conv2d_bias_act_out.
+  m.def("preact_conv1x1_out(Tensor x, Tensor scale, Tensor shift, Tensor weight, Tensor? bias, str act, "
+        "int pool, Tensor(a!) out) -> ()");
   // x (N, C, H, W) copied into a new channels_last tensor (what x.contiguous(memory_format=
   // torch.channels_last) gives, never x itself): a network's NCHW input turned into the layout its
   // first conv reads, with a fast interleave for the few channels of an image.
@@ -43,6 +47,9 @@ TORCH_LIBRARY(cnnfast, m) {
   // Max pooling without the argmax indices ATen's CPU kernel always computes (dilation 1; floor or
   // ceil mode as torch.nn.functional.max_pool2d; padding counts as -inf).
   m.def("max_pool2d(Tensor x, int[2] kernel, int[2] stride, int[2] padding, bool ceil_mode) -> Tensor");
+  // The same, written into `out` (a channel slice of a concat buffer: a pool that is one part of a
+  // channel cat). Returns nothing, as conv2d_bias_act_out.
+  m.def("max_pool2d_out(Tensor x, int[2] kernel, int[2] stride, int[2] padding, bool ceil_mode, Tensor(a!) out) -> ()");
   // act(x @ weight^T + bias) for x (N, K): a Linear layer and its activation (classifier heads).
   m.def("linear_bias_act(Tensor x, Tensor weight, Tensor? bias, str act) -> Tensor");
   // A whole small CNN (LeNet-like: convs with activation and pooling, then linear layers) in one

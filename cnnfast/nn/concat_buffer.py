@@ -35,6 +35,16 @@ def buffer_for_conv(x: torch.Tensor, kernel: List[int], stride: List[int], paddi
     return torch.empty([x.shape[0], channels, h, w], dtype=x.dtype, device=x.device, memory_format=fmt)
 
 
+def buffer_for_preact(x: torch.Tensor, pool: int, channels: int) -> torch.Tensor:
+    """An uninitialised (N, channels, H // pool, W // pool) buffer for the output of preact_conv1x1
+    on x, in the layout it would produce (channels_last for channels innermost)."""
+    _check_batched(x)
+    # (the format chosen inline: TorchScript compiles this, and a memory_format return value it cannot)
+    fmt = torch.channels_last if channels_innermost(x, x.shape[2] // pool, x.shape[3] // pool) else torch.contiguous_format
+    return torch.empty([x.shape[0], channels, x.shape[2] // pool, x.shape[3] // pool], dtype=x.dtype,
+                       device=x.device, memory_format=fmt)
+
+
 def buffer_like(t: torch.Tensor, channels: int) -> torch.Tensor:
     """An uninitialised buffer with t's batch, spatial size, dtype, device and layout (t may be a
     channel slice of a channels_last tensor: channels innermost counts as channels_last)."""

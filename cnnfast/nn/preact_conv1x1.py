@@ -39,7 +39,14 @@ class PreactConv1x1(nn.Module):
         self.act = act
         self.pool = int(pool)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """With `out` (a channel slice of a concat buffer, written by optimize()'s concat pass: a
+        transition's output is the next dense block's first part) the result is written there and
+        `out` is returned."""
+        if out is not None:
+            torch.ops.cnnfast.preact_conv1x1_out(x, self.scale, self.shift, self.weight, self.bias, self.act,
+                                                 self.pool, out)
+            return out
         # is_scripting() stays inline so TorchScript drops the Triton branch.
         if not torch.jit.is_scripting() and cuda_backend(self.gpu_backend, x) == "triton":
             return self.forward_triton(x)

@@ -1,7 +1,9 @@
 """Pass: torch.cat along channels without the copy. Each concatenation gets one buffer, allocated
 before its first part is computed; every part produced by a Conv2dBiasAct is written by that conv
-straight into its channel slice (conv2d_bias_act_out), other parts are copied in, and the cat
-becomes a view of the buffer.
+straight into its channel slice (conv2d_bias_act_out), as is every part produced by a
+PreactConv1x1 (preact_conv1x1_out: a DenseNet transition's output, the next block's first part)
+and by a max pool use_max_pool2d takes (max_pool2d_out: Inception-v3's grid reductions, DenseNet's
+stem pool); other parts are copied in, and the cat becomes a view of the buffer.
 
 Cats whose part lists are prefixes of one another share the buffer: a DenseNet block concatenates
 [x0], [x0, x1], [x0, x1, x2], ... before its layers, which eager PyTorch copies O(L^2) times; here
@@ -20,8 +22,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnfast.nn import Conv2dBiasAct, LinearBiasAct, PreactConv1x1
-from cnnfast.nn.concat_buffer import buffer_for_conv, buffer_like, copy_into, joined
+from cnnfast.nn.concat_buffer import buffer_for_conv, buffer_for_preact, buffer_like, copy_into, joined
+from cnnfast.nn.max_pool2d import max_pool2d
 from cnnfast.passes._graph import call_site_counts, cat_parts, channel_count, module_of
+from cnnfast.passes.use_max_pool2d import max_pool_args
 from cnnfast.report import Report
 
 # Readers that never write into their input.
@@ -29,7 +33,7 @@ _READ_ONLY_MODULES = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.
                       nn.Flatten, nn.Linear, Conv2dBiasAct, LinearBiasAct, PreactConv1x1)
 _READ_ONLY_FUNCTIONS = {torch.cat, torch.narrow, torch.flatten, F.max_pool2d, F.avg_pool2d,
                         F.adaptive_avg_pool2d, joined, copy_into, operator.getitem,
-                        buffer_for_conv, buffer_like}  # these two read only the shape
+                        buffer_for_conv, buffer_for_preact, buffer_like}  # these three read only the shape
 def _read_only(gm: fx.GraphModule, user: fx.Node) -> bool:
     if user.op == "output":
         return True
@@ -102,18 +106,33 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
             report.skip(where, "torch.cat: its result or a part is used by an op that may write into it; "
                         "left as a copy")
             continue
-        writers = set()
+        order = {n: i for i, n in enumerate(gm.graph.nodes)}
+        first = min(parts, key=order.__getitem__)
+        writers, pools = set(), {}
         for p in parts:
             m = module_of(gm, p)
             # No kwargs: not already writing into another cat's buffer.
-            if isinstance(m, Conv2dBiasAct) and len(p.args) == 1 and not p.kwargs and calls[p.target] == 1:
+            if (isinstance(m, (Conv2dBiasAct, PreactConv1x1)) and len(p.args) == 1 and not p.kwargs
+                    and calls[p.target] == 1):
                 writers.add(p)
+                continue
+            pool = max_pool_args(gm, p)
+            # A ceil-mode pool as the first part would need its own buffer shape rule: copied instead.
+            if pool is not None and not (p is first and pool[4]):
+                writers.add(p)
+                pools[p] = pool
         if not writers:
             continue  # nothing would be written in place: the cat's one copy is as good
-        order = {n: i for i, n in enumerate(gm.graph.nodes)}
         total = sum(counts)
-        first = min(parts, key=order.__getitem__)
-        if first in writers:
+        if first in pools:
+            x, kernel, stride, padding, _ = pools[first]
+            with gm.graph.inserting_before(first):
+                buf = gm.graph.call_function(buffer_for_conv, (x, list(kernel), list(stride), list(padding), [1, 1],
+                                                               total, False))
+        elif first in writers and isinstance(module_of(gm, first), PreactConv1x1):
+            with gm.graph.inserting_before(first):
+                buf = gm.graph.call_function(buffer_for_preact, (first.args[0], module_of(gm, first).pool, total))
+        elif first in writers:
             conv = module_of(gm, first)
             with gm.graph.inserting_before(first):
                 buf = gm.graph.call_function(buffer_for_conv, (
@@ -124,11 +143,22 @@ def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
                 buf = gm.graph.call_function(buffer_like, (first, total))
         written_parts, offset = [], 0
         for p, c in zip(parts, counts):
-            if p in writers:
+            if p in pools:
+                x, kernel, stride, padding, ceil_mode = pools[p]
+                with gm.graph.inserting_before(p):
+                    out = gm.graph.call_function(torch.narrow, (buf, 1, offset, c))
+                    pooled = gm.graph.call_function(max_pool2d, (x, list(kernel), list(stride), list(padding),
+                                                                 ceil_mode), {"out": out})
+                p.replace_all_uses_with(pooled)
+                gm.graph.erase_node(p)
+                written_parts.append(pooled)
+                report.add("max pool writes into concat", prefix + (p.target if isinstance(p.target, str) else p.name))
+            elif p in writers:
                 with gm.graph.inserting_before(p):
                     p.kwargs = {"out": gm.graph.call_function(torch.narrow, (buf, 1, offset, c))}
                 written_parts.append(p)
-                report.add("conv writes into concat", prefix + p.target)
+                preact = isinstance(module_of(gm, p), PreactConv1x1)
+                report.add(("bn+relu+conv1x1" if preact else "conv") + " writes into concat", prefix + p.target)
             else:
                 # After both the part and the buffer: the buffer sits at the earliest part.
                 after = buf if p is first else p

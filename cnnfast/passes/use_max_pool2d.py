@@ -34,10 +34,11 @@ def _params(gm: fx.GraphModule, node: fx.Node):
     return k, (k if s is None or s == [] or s == () else pair(s, "stride")), pair(p, "padding"), ceil
 
 
-def _args(gm: fx.GraphModule, node: fx.Node):
+def max_pool_args(gm: fx.GraphModule, node: fx.Node):
+    """(input, kernel, stride, padding, ceil_mode) of a max pool this pass takes, else None."""
     params = _params(gm, node)
     return None if params is None else (node.args[0] if node.args else node.kwargs["input"], *params)
 
 
 def run(gm: fx.GraphModule, report: Report, prefix: str) -> None:
-    replace_with_call(gm, report, prefix, _args, max_pool2d, "max_pool2d (no indices)")
+    replace_with_call(gm, report, prefix, max_pool_args, max_pool2d, "max_pool2d (no indices)")

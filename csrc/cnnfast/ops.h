@@ -55,12 +55,23 @@ at::Tensor preact_conv1x1(const at::Tensor& x, const at::Tensor& scale, const at
                           const at::Tensor& weight, const std::optional<at::Tensor>& bias, c10::string_view act,
                           int64_t pool = 1);
 
+// preact_conv1x1 written into out (the op's output shape, x's dtype and device, any strides: a
+// channel slice of a concat buffer); out must not overlap x.
+void preact_conv1x1_out(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
+                        const at::Tensor& weight, const std::optional<at::Tensor>& bias, c10::string_view act,
+                        int64_t pool, at::Tensor& out);
+
 // x (N, C, H, W) in any layout copied into a new channels_last tensor.
 at::Tensor to_channels_last(const at::Tensor& x);
 
 // torch.nn.functional.max_pool2d with dilation 1 and no indices; the result keeps x's layout.
 at::Tensor max_pool2d(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
                       bool ceil_mode);
+
+// max_pool2d written into out (the pool's output shape, x's dtype and device, any strides: a
+// channel slice of a concat buffer); out must not overlap x.
+void max_pool2d_out(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
+                    bool ceil_mode, at::Tensor& out);
 
 // act(x @ weight^T + bias): x (N, K), weight (M, K), bias (M) or none -> (N, M).
 at::Tensor linear_bias_act(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,

@@ -89,8 +89,100 @@ def test_user_dense_block(batch, channels_last):
     assert "torch.cat" not in fast.code
 
 
+class GridReduction(nn.Module):
+    """Inception-v3's Mixed_6a: two strided conv branches and a strided max pool, concatenated."""
+
+    def __init__(self, c=16):
+        super().__init__()
+        self.stem = _cbr(3, c, 3, padding=1)  # a part's channel count must be known before running
+        self.b1 = _cbr(c, 24, 3, stride=2)
+        self.b2 = nn.Sequential(_cbr(c, 8, 1), _cbr(8, 12, 3, stride=2))
+
+    def forward(self, x):
+        x = self.stem(x)
+        return torch.cat([self.b1(x), self.b2(x), F.max_pool2d(x, kernel_size=3, stride=2)], 1)
+
+
+class PoolThenDense(nn.Module):
+    """DenseNet's stem: a max pool whose output is the first part of the block's cats."""
+
+    def __init__(self, ceil_mode=False):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, 1, ceil_mode=ceil_mode))
+        self.block = UserDenseBlock(16, 8, 2)
+
+    def forward(self, x):
+        features = [self.stem(x)]
+        for layer in self.block.layers:
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+
+
+def _copies(fast, x):
+    with torch.no_grad(), torch.profiler.profile() as prof:
+        fast(x)
+    return [e for e in prof.events() if e.name == "aten::copy_"]
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_max_pool_part_writes_its_slice(batch, channels_last):
+    x = torch.randn(batch, 3, 11, 11)
+    fast = _optimize(GridReduction(), x, channels_last)
+    fused = cnnfast.report(fast).fused
+    assert fused["max pool writes into concat"] == 1 and fused["conv writes into concat"] == 2
+    assert "torch.cat" not in fast.code
+    if channels_last:  # NCHW input goes through to_channels_last first: a copy, not the cat's
+        assert not _copies(fast, x.contiguous(memory_format=torch.channels_last))
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_max_pool_as_first_part_allocates_the_buffer(ceil_mode):
+    x = torch.randn(2, 3, 13, 13).contiguous(memory_format=torch.channels_last)
+    fast = _optimize(PoolThenDense(ceil_mode), x)
+    fused = cnnfast.report(fast).fused
+    # Floor mode: the buffer takes the pool's output size and the pool writes into it. A ceil-mode
+    # pool as first part is copied in (its size rule differs from the conv's the buffer uses).
+    assert fused.get("max pool writes into concat", 0) == (0 if ceil_mode else 1)
+    assert len(_copies(fast, x)) == (1 if ceil_mode else 0)
+
+
+class TwoBlocks(nn.Module):
+    """Two dense blocks joined by a DenseNet transition (BN -> ReLU -> 1x1 conv -> 2x2 average pool):
+    the transition's output is the second block's first part."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(16, 16, 1)  # a 1x1 conv writes its slice (an RGB stem's oneDNN conv copies)
+        self.block1, self.block2 = UserDenseBlock(16, 8, 2), UserDenseBlock(16, 8, 2)
+        self.transition = nn.Sequential(nn.BatchNorm2d(32), nn.ReLU(), nn.Conv2d(32, 16, 1, bias=False),
+                                        nn.AvgPool2d(2, 2))
+
+    def forward(self, x):
+        features = [self.stem(x)]
+        for layer in self.block1.layers:
+            features.append(layer(torch.cat(features, 1)))
+        features = [self.transition(torch.cat(features, 1))]
+        for layer in self.block2.layers:
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_transition_writes_the_next_blocks_first_part(channels_last):
+    x = torch.randn(2, 16, 14, 14)
+    fast = _optimize(TwoBlocks(), x, channels_last)
+    fused = cnnfast.report(fast).fused
+    assert fused["bn+relu+conv1x1+avgpool"] == 1 and fused["bn+relu+conv1x1 writes into concat"] == 1
+    assert "torch.cat" not in fast.code
+    if channels_last:
+        assert not _copies(fast, x.contiguous(memory_format=torch.channels_last))
+
+
 def test_torchscript_round_trip(tmp_path):
-    for model, x in [(UserInception(), torch.randn(2, 24, 8, 8)), (UserDenseBlock(), torch.randn(2, 3, 7, 7))]:
+    for model, x in [(UserInception(), torch.randn(2, 24, 8, 8)), (UserDenseBlock(), torch.randn(2, 3, 7, 7)),
+                     (GridReduction(), torch.randn(2, 3, 9, 9)), (PoolThenDense(), torch.randn(1, 3, 10, 10)),
+                     (TwoBlocks(), torch.randn(1, 16, 12, 12))]:
         model = randomize_batchnorm(model).eval()
         fast = cnnfast.optimize(model)
         scripted = torch.jit.script(fast)

@@ -12,7 +12,6 @@
 #include "ops/conv2d_bias_act_out/conv2d_bias_act_out.h"
 
 #include <ATen/ATen.h>
-#include <ATen/MemoryOverlap.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
@@ -28,18 +27,7 @@ void check_conv2d_bias_act_out(const at::Tensor& x, const at::Tensor& weight,
                                at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                                const std::optional<at::Tensor>& residual, const at::Tensor& out) {
   const auto shape = check_conv2d_bias_act(x, weight, bias, stride, padding, dilation, groups, residual);
-  check_same(out, x, "conv2d_bias_act_out", "out");
-  TORCH_CHECK_VALUE(out.sizes() == at::IntArrayRef(shape), "cnnfast.conv2d_bias_act_out: out has shape ",
-                    out.sizes(), " but the convolution's output has shape ", at::IntArrayRef(shape));
-  TORCH_CHECK_VALUE(at::has_internal_overlap(out) != at::MemOverlap::Yes,
-                    "cnnfast.conv2d_bias_act_out: out has overlapping elements (an expanded tensor?)");
-  // A strided out (a slice) makes ATen's exact test give up (TooHard): then sharing x's storage
-  // at all is refused, since the convolution would read what it writes.
-  const auto overlap = at::get_overlap_status(out, x);
-  TORCH_CHECK_VALUE(overlap == at::MemOverlapStatus::No ||
-                        (overlap == at::MemOverlapStatus::TooHard && !out.is_alias_of(x)),
-                    "cnnfast.conv2d_bias_act_out: out shares memory with x; the convolution would read "
-                    "what it writes");
+  check_out_tensor(out, x, shape, "conv2d_bias_act_out", "convolution");
 }
 
 void conv2d_bias_act_out_by_copy(const at::Tensor& x, const at::Tensor& weight,

@@ -112,15 +112,15 @@ inline __attribute__((always_inline)) void window_max_tail(float* __restrict__ o
 
 }  // namespace
 
-CNNFAST_CPU_CLONES void max_pool_row_f32(float* __restrict__ out, const float* __restrict__ img, int64_t h,
-                                         int64_t w, int64_t c, int64_t ow, int64_t h0, int64_t h1, int64_t kw,
+CNNFAST_CPU_CLONES void max_pool_row_f32(float* __restrict__ out, int64_t out_pixel, const float* __restrict__ img,
+                                         int64_t h, int64_t w, int64_t c, int64_t ow, int64_t h0, int64_t h1, int64_t kw,
                                          int64_t sw, int64_t pw) {
   const int64_t img_floats = h * w * c;
   const int64_t cv = c / kLanes * kLanes;  // channels in whole vectors; the rest in one part-vector
   for (int64_t xo = 0; xo < ow; ++xo) {
     const int64_t w0 = std::max<int64_t>(xo * sw - pw, 0);
     const int64_t w1 = std::min<int64_t>(xo * sw - pw + kw, w);
-    float* __restrict__ o = out + xo * c;
+    float* __restrict__ o = out + xo * out_pixel;
     int64_t k0 = 0;
     for (; k0 + kVectors * kLanes <= cv; k0 += kVectors * kLanes) window_max<kVectors>(o, img, w, c, k0, h0, h1, w0, w1);
     for (; k0 < cv; k0 += kLanes) window_max<1>(o, img, w, c, k0, h0, h1, w0, w1);

@@ -5,10 +5,12 @@
 
 namespace cnnfast {
 
-// One output row of a channels_last max pool: out[xo, :] = max over input rows [h0, h1) of img
-// (an (h, w, C) image) and the window's columns, for xo < ow (window: kw wide, stride sw, left
-// padding pw; padding never wins). NaN wins, as in torch.max_pool2d.
-void max_pool_row_f32(float* out, const float* img, int64_t h, int64_t w, int64_t c, int64_t ow, int64_t h0,
-                      int64_t h1, int64_t kw, int64_t sw, int64_t pw);
+// One output row of a channels_last max pool: out[xo * out_pixel + k] = max over input rows [h0, h1)
+// of img (an (h, w, C) image) and the window's columns, for xo < ow and k < C (window: kw wide,
+// stride sw, left padding pw; padding never wins). NaN wins, as in torch.max_pool2d. out_pixel is C
+// for a dense output, a concat buffer's channel count for a slice of one; nothing past channel C of
+// a pixel is written.
+void max_pool_row_f32(float* out, int64_t out_pixel, const float* img, int64_t h, int64_t w, int64_t c, int64_t ow,
+                      int64_t h0, int64_t h1, int64_t kw, int64_t sw, int64_t pw);
 
 }  // namespace cnnfast

@@ -19,6 +19,7 @@
 #include "ops/conv2d_bias_act/conv_path.h"
 #include "cnnfast/ops.h"
 #include "ops/preact_conv1x1/preact_conv1x1.h"
+#include "ops/preact_conv1x1/preact_conv1x1_cpu.h"
 
 namespace cnnfast {
 
@@ -36,21 +37,29 @@ bool is_nhwc_rows(const at::Tensor& x) {
          x.stride(0) == x.size(2) * x.stride(2);
 }
 
-at::Tensor preact_conv1x1_cpu(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
-                              const at::Tensor& weight, const std::optional<at::Tensor>& bias,
-                              c10::string_view act_name, int64_t pool) {
-  check_preact_conv1x1(x, scale, shift, weight, bias, pool);
+}  // namespace
+
+bool preact_fused_takes(const at::Tensor& x, const at::Tensor& weight, int64_t pool) {
+  const int64_t zero[2] = {0, 0}, one[2] = {1, 1};
+  return x.scalar_type() == at::kFloat && preact_output_format(x, pool) == at::MemoryFormat::ChannelsLast &&
+         is_nhwc_rows(x) && onednn_conv_supported(x, weight, zero, one);
+}
+
+bool preact_fused_writes(const at::Tensor& out) { return is_nhwc_rows(out); }
+
+void preact_conv1x1_into(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
+                         const at::Tensor& weight, const std::optional<at::Tensor>& bias, c10::string_view act_name,
+                         int64_t pool, at::Tensor* out_slot, at::Tensor& fresh) {
   const Activation act = parse_activation(act_name);
   const int64_t zero[2] = {0, 0}, one[2] = {1, 1};
-  if (x.scalar_type() != at::kFloat || preact_output_format(x, pool) != at::MemoryFormat::ChannelsLast ||
-      !is_nhwc_rows(x) || !onednn_conv_supported(x, weight, zero, one)) {
-    return preact_conv1x1_composite(x, scale, shift, weight, bias, act_name, pool);
-  }
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2) / pool, w = x.size(3) / pool, k_out = weight.size(0);
   // Output pixels; with the pool, each reads a 2x2 patch of input pixels.
   const int64_t rows = n * h * w, dx = x.stride(3), dy = x.stride(2);
   const auto cl = x.options().memory_format(at::MemoryFormat::ChannelsLast);
-  if (rows == 0) return at::empty({n, k_out, h, w}, cl);
+  if (rows == 0) {
+    if (!out_slot) fresh = at::empty({n, k_out, h, w}, cl);
+    return;
+  }
   const at::Tensor sc = scale.contiguous(), sh = shift.contiguous();
   const float* xp = x.const_data_ptr<float>();
   const float* scp = sc.const_data_ptr<float>();
@@ -72,15 +81,21 @@ at::Tensor preact_conv1x1_cpu(const at::Tensor& x, const at::Tensor& scale, cons
       }
     });
   };
-  at::Tensor out;
   if (block == rows) {
     // One block: the scratch is the whole activated input, and the conv (routed by shape like any
-    // conv2d_bias_act: the conv engine, the direct 1x1 kernel or oneDNN) returns a fresh output
-    // with the activation applied.
+    // conv2d_bias_act: the conv engine, the direct 1x1 kernel or oneDNN) writes the output with
+    // the activation applied: a fresh tensor, or the caller's (a concat buffer's slice).
     prologue(0, rows);
-    return conv2d_bias_act(scratch, weight, bias, one, zero, one, 1, std::nullopt, act_name);
+    if (out_slot) {
+      conv2d_bias_act_out(scratch, weight, bias, one, zero, one, 1, std::nullopt, act_name, *out_slot);
+    } else {
+      fresh = conv2d_bias_act(scratch, weight, bias, one, zero, one, 1, std::nullopt, act_name);
+    }
+    return;
   }
-  out = at::empty({n, k_out, h, w}, cl);
+  if (!out_slot) fresh = at::empty({n, k_out, h, w}, cl);
+  at::Tensor& out = out_slot ? *out_slot : fresh;
+  const int64_t pitch = out.stride(3);  // k_out, or a concat buffer's channel count
   const engine::ConvGeometry geo = engine::make_geometry(scratch, weight, one, zero, one, 1);
   const bool on_engine =
       conv_path(scratch, weight, zero, one, geo, at::MemoryFormat::ChannelsLast) == engine::ConvPath::Engine;
@@ -88,7 +103,8 @@ at::Tensor preact_conv1x1_cpu(const at::Tensor& x, const at::Tensor& scale, cons
     const int64_t nr = std::min(block, rows - r0);
     prologue(r0, nr);
     const at::Tensor src = nr == block ? scratch : scratch.narrow(3, 0, nr);
-    at::Tensor dst = out.as_strided({1, k_out, 1, nr}, {nr * k_out, 1, nr * k_out, k_out}, r0 * k_out);
+    at::Tensor dst = out.as_strided({1, k_out, 1, nr}, {nr * pitch, 1, nr * pitch, pitch},
+                                    out.storage_offset() + r0 * pitch);
     if (on_engine) {  // stores the block's rows with bias and activation, in place
       engine::ConvGeometry g = geo;
       g.w = g.wo = nr;
@@ -100,10 +116,23 @@ at::Tensor preact_conv1x1_cpu(const at::Tensor& x, const at::Tensor& scale, cons
     dst.zero_();
     onednn_conv_add_(dst, src, weight, bias, one, zero, one, 1);
   }
-  if (on_engine) return out;
-  activation_(out, act);  // ATen's vectorised, NaN-preserving pass
+  if (!on_engine) activation_(out, act);  // ATen's vectorised, NaN-preserving pass
+}
+
+namespace {
+
+at::Tensor preact_conv1x1_cpu(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
+                              const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                              c10::string_view act_name, int64_t pool) {
+  check_preact_conv1x1(x, scale, shift, weight, bias, pool);
+  if (!preact_fused_takes(x, weight, pool)) {
+    return preact_conv1x1_composite(x, scale, shift, weight, bias, act_name, pool);
+  }
+  at::Tensor out;
+  preact_conv1x1_into(x, scale, shift, weight, bias, act_name, pool, nullptr, out);
   return out;
 }
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(cnnfast, CPU, m) {

@@ -15,15 +15,18 @@ def max_pool2d(x: torch.Tensor, kernel: List[int], stride: List[int], padding: L
     CUDA tensors through Triton when the GPU backend in force (the model's `gpu_backend`, or a
     `with cnnfast.config.gpu_backend(...)` block) is "triton". With `out` (a concat buffer's
     channel slice, see passes/fuse_concat.py): written there by max_pool2d_out, which is returned."""
-    if out is not None:
-        torch.ops.cnnfast.max_pool2d_out(x, kernel, stride, padding, ceil_mode, out)
-        return out
     unbatched = x.dim() == 3
     if unbatched:
         x = x.unsqueeze(0)
     # is_scripting() stays inline so TorchScript drops the Triton branch.
     if not torch.jit.is_scripting() and cuda_backend(gpu_backend, x) == "triton":
         y = _triton_max_pool2d(x, kernel, stride, padding, ceil_mode)
+        if out is not None:  # the concat pass's slice (batched maps only)
+            out.copy_(y)
+            return out
+    elif out is not None:
+        torch.ops.cnnfast.max_pool2d_out(x, kernel, stride, padding, ceil_mode, out)
+        return out
     else:
         y = torch.ops.cnnfast.max_pool2d(x, kernel, stride, padding, ceil_mode)
     return y.squeeze(0) if unbatched else y

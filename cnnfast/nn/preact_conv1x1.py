@@ -43,22 +43,26 @@ class PreactConv1x1(nn.Module):
         """With `out` (a channel slice of a concat buffer, written by optimize()'s concat pass: a
         transition's output is the next dense block's first part) the result is written there and
         `out` is returned."""
+        # is_scripting() stays inline so TorchScript drops the Triton branch.
+        if not torch.jit.is_scripting() and cuda_backend(self.gpu_backend, x) == "triton":
+            return self.forward_triton(x, out)
         if out is not None:
             torch.ops.cnnfast.preact_conv1x1_out(x, self.scale, self.shift, self.weight, self.bias, self.act,
                                                  self.pool, out)
             return out
-        # is_scripting() stays inline so TorchScript drops the Triton branch.
-        if not torch.jit.is_scripting() and cuda_backend(self.gpu_backend, x) == "triton":
-            return self.forward_triton(x)
         return torch.ops.cnnfast.preact_conv1x1(x, self.scale, self.shift, self.weight, self.bias, self.act,
                                                 self.pool)
 
     @torch.jit.unused
-    def forward_triton(self, x: torch.Tensor) -> torch.Tensor:
-        """The same computation through cnnfast/triton (gpu_backend "triton")."""
+    def forward_triton(self, x: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The same computation through cnnfast/triton (gpu_backend "triton"); with `out`, copied there."""
         from cnnfast.triton.preact_conv1x1 import preact_conv1x1
 
-        return preact_conv1x1(x, self.scale, self.shift, self.weight, self.bias, self.act, self.pool)
+        y = preact_conv1x1(x, self.scale, self.shift, self.weight, self.bias, self.act, self.pool)
+        if out is None:
+            return y
+        out.copy_(y)
+        return out
 
     def extra_repr(self) -> str:
         o, i = self.weight.shape[:2]

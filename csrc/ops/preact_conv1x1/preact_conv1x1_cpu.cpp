@@ -47,19 +47,16 @@ bool preact_fused_takes(const at::Tensor& x, const at::Tensor& weight, int64_t p
 
 bool preact_fused_writes(const at::Tensor& out) { return is_nhwc_rows(out); }
 
-void preact_conv1x1_into(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
-                         const at::Tensor& weight, const std::optional<at::Tensor>& bias, c10::string_view act_name,
-                         int64_t pool, at::Tensor* out_slot, at::Tensor& fresh) {
+at::Tensor preact_conv1x1_into(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
+                               const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                               c10::string_view act_name, int64_t pool, at::Tensor* out_slot) {
   const Activation act = parse_activation(act_name);
   const int64_t zero[2] = {0, 0}, one[2] = {1, 1};
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2) / pool, w = x.size(3) / pool, k_out = weight.size(0);
   // Output pixels; with the pool, each reads a 2x2 patch of input pixels.
   const int64_t rows = n * h * w, dx = x.stride(3), dy = x.stride(2);
   const auto cl = x.options().memory_format(at::MemoryFormat::ChannelsLast);
-  if (rows == 0) {
-    if (!out_slot) fresh = at::empty({n, k_out, h, w}, cl);
-    return;
-  }
+  if (rows == 0) return out_slot ? *out_slot : at::empty({n, k_out, h, w}, cl);
   const at::Tensor sc = scale.contiguous(), sh = shift.contiguous();
   const float* xp = x.const_data_ptr<float>();
   const float* scp = sc.const_data_ptr<float>();
@@ -86,15 +83,11 @@ void preact_conv1x1_into(const at::Tensor& x, const at::Tensor& scale, const at:
     // conv2d_bias_act: the conv engine, the direct 1x1 kernel or oneDNN) writes the output with
     // the activation applied: a fresh tensor, or the caller's (a concat buffer's slice).
     prologue(0, rows);
-    if (out_slot) {
-      conv2d_bias_act_out(scratch, weight, bias, one, zero, one, 1, std::nullopt, act_name, *out_slot);
-    } else {
-      fresh = conv2d_bias_act(scratch, weight, bias, one, zero, one, 1, std::nullopt, act_name);
-    }
-    return;
+    if (!out_slot) return conv2d_bias_act(scratch, weight, bias, one, zero, one, 1, std::nullopt, act_name);
+    conv2d_bias_act_out(scratch, weight, bias, one, zero, one, 1, std::nullopt, act_name, *out_slot);
+    return *out_slot;
   }
-  if (!out_slot) fresh = at::empty({n, k_out, h, w}, cl);
-  at::Tensor& out = out_slot ? *out_slot : fresh;
+  at::Tensor out = out_slot ? *out_slot : at::empty({n, k_out, h, w}, cl);
   const int64_t pitch = out.stride(3);  // k_out, or a concat buffer's channel count
   const engine::ConvGeometry geo = engine::make_geometry(scratch, weight, one, zero, one, 1);
   const bool on_engine =
@@ -117,6 +110,7 @@ void preact_conv1x1_into(const at::Tensor& x, const at::Tensor& scale, const at:
     onednn_conv_add_(dst, src, weight, bias, one, zero, one, 1);
   }
   if (!on_engine) activation_(out, act);  // ATen's vectorised, NaN-preserving pass
+  return out;
 }
 
 namespace {
@@ -128,9 +122,7 @@ at::Tensor preact_conv1x1_cpu(const at::Tensor& x, const at::Tensor& scale, cons
   if (!preact_fused_takes(x, weight, pool)) {
     return preact_conv1x1_composite(x, scale, shift, weight, bias, act_name, pool);
   }
-  at::Tensor out;
-  preact_conv1x1_into(x, scale, shift, weight, bias, act_name, pool, nullptr, out);
-  return out;
+  return preact_conv1x1_into(x, scale, shift, weight, bias, act_name, pool, nullptr);
 }
 
 }  // namespace

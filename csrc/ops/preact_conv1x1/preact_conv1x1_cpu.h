@@ -16,9 +16,9 @@ bool preact_fused_takes(const at::Tensor& x, const at::Tensor& weight, int64_t p
 bool preact_fused_writes(const at::Tensor& out);
 
 // The fused loop (checks done by the caller): into *out_slot when given (shape checked by the
-// caller, preact_fused_writes), else into `fresh`, a new channels_last tensor.
-void preact_conv1x1_into(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
-                         const at::Tensor& weight, const std::optional<at::Tensor>& bias, c10::string_view act,
-                         int64_t pool, at::Tensor* out_slot, at::Tensor& fresh);
+// caller, preact_fused_writes), else into a new channels_last tensor; returns what it wrote.
+at::Tensor preact_conv1x1_into(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
+                               const at::Tensor& weight, const std::optional<at::Tensor>& bias, c10::string_view act,
+                               int64_t pool, at::Tensor* out_slot);
 
 }  // namespace cnnfast

@@ -15,8 +15,7 @@ void preact_conv1x1_out_cpu(const at::Tensor& x, const at::Tensor& scale, const 
                             int64_t pool, at::Tensor& out) {
   check_preact_conv1x1_out(x, scale, shift, weight, bias, pool, out);
   if (preact_fused_takes(x, weight, pool) && preact_fused_writes(out)) {
-    at::Tensor unused;
-    preact_conv1x1_into(x, scale, shift, weight, bias, act, pool, &out, unused);
+    preact_conv1x1_into(x, scale, shift, weight, bias, act, pool, &out);
     return;
   }
   preact_conv1x1_out_by_copy(x, scale, shift, weight, bias, act, pool, out);

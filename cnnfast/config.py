@@ -106,7 +106,8 @@ def engine_tiling(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
     for ``threads`` threads (default: torch's count), read from the running CPU's cache sizes:
     m_tile pixels per tile and m_tiles of them, output-channel blocks of 64 and the n_chunks runs
     they are split into, k_chunk reduction rows per microkernel call, and whether the row-taps
-    loop runs (row_tile output rows per task)."""
+    loop or the column-taps loop (R x 1 filters; 1 x S ones on the transposed map: transposed) runs,
+    row_tile output rows per task in either."""
     import torch
 
     geometry = _engine_geometry(x_shape, weight_shape, stride, padding, dilation, groups)

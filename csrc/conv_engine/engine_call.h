@@ -1,6 +1,6 @@
 // One conv engine call as its loops see it: geometry, tiling and raw pointers, set up once by
-// conv_engine_cpu (conv_engine_cpu.cpp) and shared by the two loop forms (gather_loop.cpp,
-// row_taps_loop.cpp).
+// conv_engine_cpu (conv_engine_cpu.cpp) and shared by the direct loop forms (gather_loop.cpp,
+// row_taps_loop.cpp: by rows, and by runs of rows for column filters).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +39,14 @@ void run_gather_tiles(const EngineCall& call);
 // Output rows, one microkernel call per filter tap reading the input row in place (no copy):
 // for maps wide enough that a row is a long M.
 void run_row_taps(const EngineCall& call);
+
+// Column filters (R x 1 at stride 1, no column padding) over runs of whole output rows, one
+// microkernel call per tap and run, the input read in place.
+void run_column_taps(const EngineCall& call);
+
+// Row filters (1 x S at stride 1, no row padding): the map transposed, then run_column_taps on it
+// with the destination's row and pixel strides swapped. call.tiling: the transposed geometry's.
+void run_row_filter(const EngineCall& call);
 
 // A per-thread buffer that only grows: the hot path allocates nothing after warm-up.
 inline float* scratch(std::vector<float>& buf, int64_t floats) {

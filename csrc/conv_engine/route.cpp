@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "conv_engine/tiling.h"
 #include "conv_engine/winograd.h"
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 #include "ops/conv2d_bias_act/grouped_conv_cpu.h"
@@ -45,11 +46,25 @@ constexpr int64_t kMinGroupChannels = 8;
 // 1.08x, 192 -> 192 1x7 1.06-1.08x, 48 -> 64 5x5 1.10-1.13x). The whole model, alternated in one
 // process: 0.985x with the limit at 30M, 0.989x at 40M, 0.994x at 60M, 1.002x at 80M.
 constexpr int64_t kIntelKxKMaxMacs = 34 * 1000 * 1000;
+// Column filters (R x 1 at stride 1 without column padding) run as one call per tap over runs of
+// whole rows (run_column_taps), and row filters (1 x S) the same way on the transposed map
+// (run_row_filter), where the loops above made one call per row and tap or gathered the taps.
+// Alone against oneDNN, alternated call by call (Intel Xeon, 2 threads, 2026-12-06):
+// Inception-v3's 7x1 layers at batch 1 (33-75M multiply-adds) 0.74-0.88x of its time, its 1x7
+// layers 0.74-0.90x (the transposed copy included), at batch 2 0.85-0.93x, at batch 4 (208-300M)
+// 1.22-1.29x, at batch 8 0.97-1.13x; the 3x1 and 1x3 384 -> 384 on 8x8 0.80-0.81x at batch 1 and
+// 0.84-0.90x at batch 2-8. The whole model at batch 1, alternated in one process: 0.983x with the
+// column filters, 0.967x with both. AMD's cores were not measured: they keep the KxK limit.
+constexpr int64_t kIntelColumnMaxMacs = 160 * 1000 * 1000;
 
 bool engine_pays(const RouteQuery& q) {
   const ConvGeometry& g = q.geo;
   if (g.groups != 1 || g.cg() < kMinGroupChannels) return false;
   if (g.r == 1 && g.s == 1) return true;
+  if (q.vendor == CpuVendor::Intel && (column_taps_apply(g) || row_filter_transposes(g)) &&
+      g.macs() <= kIntelColumnMaxMacs) {
+    return true;
+  }
   return g.macs() <= (q.vendor == CpuVendor::Intel ? kIntelKxKMaxMacs : kKxKMaxMacs);
 }
 

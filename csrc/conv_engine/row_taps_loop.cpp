@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "conv_engine/engine_call.h"
@@ -73,6 +74,82 @@ void run_row_taps(const EngineCall& call) {
       }
     }
   });
+}
+
+// run_column_taps: an R x 1 filter at stride 1 without column padding reads, for a run of output
+// rows oh0..oh1 of one image, input rows oh0 - ph + kh * dh onwards for tap kh: whole rows, one
+// run of pixels C floats apart. So one call per tap covers the run (M = its rows x W) where the
+// row-taps loop made one per row and tap (M = W: 8 or 17 pixels on Inception-v3's maps) and the
+// gather loop copied R taps per pixel. A tap whose rows fall partly in the padding covers only
+// the output rows it reads inside the map. Tasks as in run_row_taps: runs of rows x a run of
+// output-channel blocks; a task's rows that cross an image boundary are two runs.
+void run_column_taps(const EngineCall& call) {
+  const ConvGeometry& geo = call.geo;
+  const Tiling& t = call.tiling;
+  const int64_t kg = geo.kg(), cg = geo.cg(), rows = geo.n * geo.ho;
+  const int64_t row_tiles = ceil_div(rows, t.row_tile);
+  const int64_t per_chunk = ceil_div(t.blocks, t.n_chunks);
+  const int64_t k_step = std::min(cg, t.k_chunk);
+  const int64_t tasks = row_tiles * t.n_chunks;
+  at::parallel_for(0, tasks, 1, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<float> c_buf;
+    float* cb = scratch(c_buf, t.row_tile * geo.wo * kBlockWidth);
+    for (int64_t task = t0; task < t1; ++task) {
+      const int64_t chunk = task % t.n_chunks, rt = task / t.n_chunks;
+      const int64_t r0 = rt * t.row_tile, r1 = std::min(rows, r0 + t.row_tile);
+      const int64_t b0 = chunk * per_chunk, b1 = std::min(t.blocks, b0 + per_chunk);
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t c0 = blk * kBlockWidth, nb = block_width(kg, c0), nc = std::min(nb, kg - c0);
+        const float* b = call.filter + block_offset(geo, 0, c0);
+        for (int64_t r = r0; r < r1;) {
+          const int64_t img = r / geo.ho, oh0 = r % geo.ho, oh1 = std::min(geo.ho, oh0 + (r1 - r));
+          std::memset(cb, 0, sizeof(float) * (oh1 - oh0) * geo.wo * nb);
+          for (int64_t kh = 0; kh < geo.r; ++kh) {
+            const int64_t shift = kh * geo.dh - geo.ph;  // input row = output row + shift
+            const int64_t lo = std::max(oh0, -shift), hi = std::min(oh1, geo.h - shift);
+            if (lo >= hi) continue;
+            const float* a = call.x + ((img * geo.h + lo + shift) * geo.w) * geo.c;
+            const float* bt = b + kh * cg * nb;
+            for (int64_t k0 = 0; k0 < cg; k0 += k_step) {
+              at::native::cpublas::brgemm((hi - lo) * geo.wo, nb, std::min(k_step, cg - k0), geo.c, nb, nb,
+                                          /*add_C=*/true, a + k0, bt + k0 * nb, cb + (lo - oh0) * geo.wo * nb,
+                                          /*is_vnni=*/false);
+            }
+          }
+          store_tile(cb, nb, (img * geo.ho + oh0) * geo.wo, (oh1 - oh0) * geo.wo, geo.ho, geo.wo, nc, call.bias + c0,
+                     call.dest_at(c0), call.act);
+          r += oh1 - oh0;
+        }
+      }
+    }
+  });
+}
+
+// run_row_filter: Inception-v3's 1x7 and 1x3 layers read along rows, where a run of output pixels
+// is not one run of input pixels for every tap (a row's last pixels would read the next row's
+// first). In the transposed map (images of W rows of H pixels) they are column filters, so the
+// input is copied transposed once per call (the calling thread's buffer, which only grows; each
+// thread copies whole columns) and the column loop stores through the destination's strides with
+// rows and pixels swapped, so the output lands untransposed.
+void run_row_filter(const EngineCall& call) {
+  const ConvGeometry& geo = call.geo;
+  thread_local std::vector<float> xt_buf;  // the calling thread's; workers reach it through tc.x
+  float* xt = scratch(xt_buf, geo.n * geo.h * geo.w * geo.c);
+  const int64_t pixel_bytes = geo.c * static_cast<int64_t>(sizeof(float));
+  at::parallel_for(0, geo.n * geo.w, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {  // column `col` of image `img` becomes row i of xt
+      const int64_t img = i / geo.w, col = i % geo.w;
+      const float* src = call.x + (img * geo.h * geo.w + col) * geo.c;
+      float* dst = xt + i * geo.h * geo.c;
+      for (int64_t row = 0; row < geo.h; ++row) std::memcpy(dst + row * geo.c, src + row * geo.w * geo.c, pixel_bytes);
+    }
+  });
+  EngineCall tc = call;
+  tc.geo = transposed(geo);
+  tc.x = xt;
+  std::swap(tc.dest.out_row, tc.dest.out_pixel);
+  std::swap(tc.dest.res_row, tc.dest.res_pixel);
+  run_column_taps(tc);
 }
 
 }  // namespace cnnfast::engine

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include "conv_engine/packed_filter.h"
 #include "common/math.h"
@@ -146,7 +147,25 @@ int64_t l3_cache_bytes() {
   return bytes;
 }
 
+bool column_taps_apply(const ConvGeometry& geo) {
+  return geo.groups == 1 && geo.r > 1 && geo.s == 1 && geo.pw == 0 && geo.sw == 1 && geo.sh == 1;
+}
+
+bool row_filter_transposes(const ConvGeometry& geo) { return geo.r == 1 && column_taps_apply(transposed(geo)); }
+
+ConvGeometry transposed(const ConvGeometry& geo) {
+  ConvGeometry t = geo;
+  std::swap(t.h, t.w), std::swap(t.r, t.s), std::swap(t.sh, t.sw), std::swap(t.ph, t.pw);
+  std::swap(t.dh, t.dw), std::swap(t.ho, t.wo);
+  return t;
+}
+
 Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
+  if (row_filter_transposes(geo)) {
+    Tiling t = choose_tiling(transposed(geo), threads);
+    t.transposed = true;
+    return t;
+  }
   Tiling t;
   // The microkernel walks its B operand (k rows of a 64-wide filter block) once per few output
   // rows, so B must stay in L2: 512x512 3x3 layers (4608 rows, 1.2 MB per block) ran 2.1-3x
@@ -164,6 +183,19 @@ Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
   t.m_tile = ceil_div(pixels, t.m_tiles);  // equal tiles, none a sliver
   t.blocks = ceil_div(padded_width(geo.kg()), kBlockWidth);
   const int64_t want = kTasksPerThread * threads;
+  // Column filters (R x 1, stride 1, no column padding: Inception-v3's 7x1 and 3x1): the input
+  // rows a run of output rows reads are one run of pixels per tap (run_column_taps), so M is the
+  // run's pixels: runs of up to a tile's pixels, and no more rows than a thread's share, so
+  // both threads have runs before the output-channel blocks are split.
+  t.column_taps = column_taps_apply(geo);
+  if (t.column_taps) {
+    const int64_t rows = geo.n * geo.ho;
+    t.row_tile = std::clamp<int64_t>(std::min(m_max / geo.wo, ceil_div(rows, threads)), 1, rows);
+    const int64_t base = ceil_div(rows, t.row_tile);
+    if (base < want) t.n_chunks = std::min(t.blocks, ceil_div(want, base));
+    balance_tiles(1, rows, t.blocks, t.n_chunks, threads, 1, t.row_tile);
+    return t;
+  }
   t.row_taps = geo.groups == 1 && !geo.reads_input_rows() && geo.wo >= kRowTapsMinWidth &&
                geo.cg() >= kRowTapsMinChannels;
   if (t.row_taps) {

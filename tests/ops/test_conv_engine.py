@@ -47,6 +47,18 @@ CASES = [
     (72, 20, (3, 3), 1, 2, 2, 1, 4, 33),       # dilation 2
     (64, 16, (1, 7), 1, (0, 3), 1, 1, 3, 40),  # 1x7
     (65, 36, (3, 3), 1, 0, 1, 1, 5, 31),       # no padding
+    # Column filters (R x 1, stride 1, no column padding) take runs of whole rows, one call per tap;
+    # at batch 3 a thread's run of rows crosses images:
+    (17, 33, (3, 1), 1, (1, 0), 1, 1, 8, 8),   # odd channels, Inception-v3's 3x1 on 8x8
+    (128, 96, (7, 1), 1, (3, 0), 1, 1, 17, 17),  # Inception-v3's 7x1: two blocks (64 + 32)
+    (40, 48, (7, 1), 1, (3, 0), 1, 1, 2, 5),   # fewer rows than taps: most taps wholly in padding
+    (64, 130, (5, 1), 1, (4, 0), (2, 1), 1, 11, 6),  # dilation 2, padding past a tap's reach
+    (24, 20, (3, 1), 1, 0, 1, 1, 9, 7),        # no padding
+    # Row filters (1 x S) the same way on the transposed map, stored back through swapped strides:
+    (17, 33, (1, 3), 1, (0, 1), 1, 1, 8, 8),   # odd channels, Inception-v3's 1x3 on 8x8
+    (128, 96, (1, 7), 1, (0, 3), 1, 1, 17, 15),  # Inception-v3's 1x7, a non-square map
+    (40, 48, (1, 7), 1, (0, 3), 1, 1, 5, 2),   # fewer columns than taps
+    (64, 130, (1, 5), 1, (0, 4), (1, 2), 1, 6, 11),  # dilation 2 along the row
     # Tilings recut so the threads' shares come out even (tiling.cpp):
     (256, 64, (1, 1), 1, 0, 1, 1, 56, 56),     # 8 pixel tiles instead of 7
     (32, 1280, (1, 1), 1, 0, 1, 1, 3, 3),      # 20 blocks in 10 runs instead of 8
@@ -112,8 +124,12 @@ def test_matches_reference(case, batch, residual):
     _check(_args(case, batch, residual), "relu")
 
 
+COLUMN = CASES[23]  # Inception-v3's 7x1: the column-taps loop
+ROW = CASES[28]  # its 1x7: the column-taps loop on the transposed map
+
+
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[7], CASES[11], CASES[17]], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[7], CASES[11], CASES[17], COLUMN, ROW], ids=_ids)
 def test_every_activation(case, act):
     _check(_args(case, 2, residual=True, seed=1), act)
 
@@ -124,7 +140,7 @@ def test_no_bias():
 
 
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[17]], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[17], COLUMN, ROW], ids=_ids)
 def test_nan_and_inf_land_where_eager_puts_them(case, act):
     x, weight, bias, stride, padding, dilation, groups, _ = _args(case, 2, False, seed=2)
     x = x.clone()
@@ -153,7 +169,7 @@ def test_extreme_values_through_the_epilogue(act):
     torch.testing.assert_close(out, ref, rtol=2e-6, atol=1e-30, equal_nan=True)
 
 
-@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[7], CASES[12], CASES[18]], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[7], CASES[12], CASES[18], COLUMN, ROW], ids=_ids)
 @pytest.mark.parametrize("residual", [False, True])
 def test_out_writes_a_concat_slice_in_place(case, residual):
     check_concat_slice(_args(case, 2, residual, seed=3))

@@ -25,12 +25,14 @@ def shares(x_shape, w_shape, stride, threads, groups=1):
     t = config.engine_tiling(x_shape, w_shape, stride, 0, 1, groups, threads=threads)
     n, _, h, w = x_shape
     ho, wo = _out(h, w_shape[2], stride, 0), _out(w, w_shape[3], stride, 0)
-    if t["row_taps"]:
+    if t["transposed"]:  # rows of the transposed map: the output's columns
+        total, unit = n * wo, t["row_tile"]
+    elif t["row_taps"] or t["column_taps"]:
         total, unit = n * ho, t["row_tile"]
     else:
         total, unit = n * ho * wo, t["m_tile"]
     units = math.ceil(total / unit)
-    assert t["row_taps"] or units == t["m_tiles"]
+    assert t["row_taps"] or t["column_taps"] or units == t["m_tiles"]
     blocks, n_chunks = t["blocks"], t["n_chunks"]
     per_chunk = math.ceil(blocks / n_chunks)
     work = []
@@ -60,6 +62,8 @@ UNEVEN = [
     ((1, 256, 56, 56), (512, 256, 1, 1), 2),    # stride-2 projection, row taps: 28 rows in tiles of 3
     ((8, 320, 7, 7), (1280, 320, 1, 1), 1),     # EfficientNet-B0 batch 8: 20 blocks in 8 runs of 3
     ((1, 32, 3, 3), (1280, 32, 1, 1), 1),       # the same split on a tiny map
+    ((3, 384, 8, 8), (384, 384, 3, 1), 1),      # 3x1 by runs of rows, crossing images
+    ((3, 384, 8, 8), (384, 384, 1, 3), 1),      # 1x3: the same on the transposed map
 ]
 
 
@@ -84,6 +88,27 @@ def test_tiles_are_not_cut_below_the_split_minimum():
     assert t["m_tiles"] == 1 and t["n_chunks"] >= 2
     t, _ = shares((1, 256, 56, 56), (64, 256, 1, 1), 1, threads=2)
     assert t["m_tile"] >= 32
+
+
+def test_column_filters_run_by_runs_of_rows():
+    # R x 1 at stride 1 with no column padding: one call per tap over whole rows (row_taps_loop.cpp);
+    # 1 x S with no row padding: the same on the transposed map.
+    def tiling(w_shape, stride=1, padding=0, x_shape=(1, 192, 17, 17)):
+        return config.engine_tiling(x_shape, w_shape, stride, padding, 1, 1, threads=2)
+
+    t = tiling((192, 192, 7, 1), padding=(3, 0))
+    assert t["column_taps"] and not t["row_taps"] and 1 <= t["row_tile"] <= 9
+    assert tiling((384, 384, 3, 1), padding=(1, 0), x_shape=(1, 384, 8, 8))["column_taps"]
+    row = tiling((192, 192, 1, 7), padding=(0, 3))  # a row filter: the transposed map's column filter
+    assert row["transposed"] and row["column_taps"] and not tiling((192, 192, 7, 1), padding=(3, 0))["transposed"]
+    assert not tiling((192, 192, 1, 7), stride=(1, 2), padding=(0, 3))["transposed"]
+    assert not tiling((192, 192, 1, 7), padding=(1, 3))["transposed"]  # padded rows
+    assert not tiling((192, 192, 7, 1), stride=2, padding=(3, 0))["column_taps"]
+    assert not tiling((192, 192, 7, 1), padding=(3, 1))["column_taps"]  # padded columns
+    assert not tiling((192, 192, 3, 3), padding=1)["column_taps"]
+    # 11 output rows in runs of 6 and 5, each over all three blocks: within a run of even.
+    _, parts = shares((1, 192, 17, 17), (192, 192, 7, 1), 1, threads=2)
+    assert imbalance(parts) <= 1.1, parts
 
 
 def test_threads_must_be_positive():

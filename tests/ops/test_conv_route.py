@@ -153,10 +153,24 @@ def test_on_intel_kxk_convs_up_to_34m_multiply_adds_take_the_engine():
     assert path((1, 96, 35, 35), (96, 96, 3, 3), stride=2, **intel) == "engine"  # stride 2, 24M
     assert path((1, 128, 17, 17), (128, 128, 7, 1), padding=(3, 0), **intel) == "engine"  # 33M
     assert path((1, 192, 17, 17), (320, 192, 3, 3), stride=2, **intel) == "onednn"  # 35M: even
-    assert path((1, 160, 17, 17), (160, 160, 1, 7), padding=(0, 3), **intel) == "onednn"  # 52M
+    assert path((1, 48, 35, 35), (64, 48, 5, 5), padding=2, **intel) == "onednn"  # 94M, 1.10-1.13x
     # AMD's cores keep 16M: from there oneDNN was as fast.
     assert path((1, 384, 8, 8), (384, 384, 1, 3), padding=(0, 1)) == "onednn"
     assert path((1, 32, 28, 28), (32, 32, 3, 3), stride=2, padding=1) == "engine"  # 1.8M
+
+
+@needs_engine
+def test_on_intel_column_and_row_filters_up_to_160m_multiply_adds_take_the_engine():
+    intel = dict(cpu="intel")
+    assert path((1, 192, 17, 17), (192, 192, 7, 1), padding=(3, 0), **intel) == "engine"  # 75M, 0.88x oneDNN
+    assert path((1, 192, 17, 17), (192, 192, 1, 7), padding=(0, 3), **intel) == "engine"  # transposed, 0.90x
+    assert path((2, 160, 17, 17), (160, 160, 7, 1), padding=(3, 0), **intel) == "engine"  # 104M, 0.85x
+    assert path((4, 192, 17, 17), (192, 192, 7, 1), padding=(3, 0), **intel) == "onednn"  # 300M: 1.22x
+    assert path((4, 192, 17, 17), (192, 192, 1, 7), padding=(0, 3), **intel) == "onednn"  # 1.29x
+    assert path((8, 384, 8, 8), (384, 384, 3, 1), padding=(1, 0), **intel) == "onednn"  # 226M
+    # AMD's cores keep the KxK limit for column and row filters too.
+    assert path((1, 192, 17, 17), (192, 192, 7, 1), padding=(3, 0)) == "onednn"
+    assert path((1, 192, 17, 17), (192, 192, 1, 7), padding=(0, 3)) == "onednn"
 
 
 def test_narrow_groups_take_the_grouped_kernel():

@@ -185,12 +185,17 @@ Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
   const int64_t want = kTasksPerThread * threads;
   // Column filters (R x 1, stride 1, no column padding: Inception-v3's 7x1 and 3x1): the input
   // rows a run of output rows reads are one run of pixels per tap (run_column_taps), so M is the
-  // run's pixels: runs of up to a tile's pixels, and no more rows than a thread's share, so
-  // both threads have runs before the output-channel blocks are split.
+  // run's pixels: runs of up to a tile's pixels, and otherwise no more rows than a thread's
+  // share, so both threads have runs before the output-channel blocks are split.
   t.column_taps = column_taps_apply(geo);
   if (t.column_taps) {
     const int64_t rows = geo.n * geo.ho;
-    t.row_tile = std::clamp<int64_t>(std::min(m_max / geo.wo, ceil_div(rows, threads)), 1, rows);
+    // Where the output-channel blocks share out evenly and the whole batch fits one tile (the 3x1
+    // and 1x3 384 -> 384 on 8x8 at batch 1), the threads split the blocks over one run of all
+    // rows, so each reads only its share of the filter: 0.90x warm, 0.79x with the filter cold, the
+    // model 0.987x, against both threads taking half the rows and the whole filter.
+    const bool split_blocks = t.blocks % threads == 0 && rows * geo.wo <= m_max;
+    t.row_tile = split_blocks ? rows : std::clamp<int64_t>(std::min(m_max / geo.wo, ceil_div(rows, threads)), 1, rows);
     const int64_t base = ceil_div(rows, t.row_tile);
     if (base < want) t.n_chunks = std::min(t.blocks, ceil_div(want, base));
     balance_tiles(1, rows, t.blocks, t.n_chunks, threads, 1, t.row_tile);

@@ -28,50 +28,69 @@ void valid_columns(const ConvGeometry& geo, int64_t kw, int64_t& lo, int64_t& hi
   hi = last < 0 ? 0 : std::min(geo.wo, last / geo.sw + 1);
 }
 
-}  // namespace
+// One output-channel block of one task, as both row loops see it.
+struct RowBlock {
+  int64_t g, r0, r1;   // group; the task's output rows [r0, r1) of the batch (image-major)
+  int64_t c0, nb, nc;  // the block's first channel in the group, padded and real widths
+  const float* b;      // its packed filter
+};
 
-void run_row_taps(const EngineCall& call) {
+// The row loops' shared walk: tasks of row_tile output rows x a run of output-channel blocks (x
+// groups), handed out by at::parallel_for; body(cb, block) per block of each task, cb a per-thread
+// accumulator of cb_floats that only grows.
+template <class Body>
+void for_each_row_block(const EngineCall& call, int64_t cb_floats, const Body& body) {
   const ConvGeometry& geo = call.geo;
   const Tiling& t = call.tiling;
-  const int64_t kg = geo.kg(), kp = padded_width(kg), cg = geo.cg(), rows = geo.n * geo.ho;
+  const int64_t kg = geo.kg(), rows = geo.n * geo.ho;
   const int64_t row_tiles = ceil_div(rows, t.row_tile);
   const int64_t per_chunk = ceil_div(t.blocks, t.n_chunks);
-  const int64_t k_step = std::min(cg, t.k_chunk);
   const int64_t tasks = geo.groups * row_tiles * t.n_chunks;
   at::parallel_for(0, tasks, 1, [&](int64_t t0, int64_t t1) {
     thread_local std::vector<float> c_buf;
-    float* cb = scratch(c_buf, geo.wo * kBlockWidth);
+    float* cb = scratch(c_buf, cb_floats);
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t chunk = task % t.n_chunks, rt = task / t.n_chunks % row_tiles;
       const int64_t g = task / (t.n_chunks * row_tiles);
       const int64_t r0 = rt * t.row_tile, r1 = std::min(rows, r0 + t.row_tile);
       const int64_t b0 = chunk * per_chunk, b1 = std::min(t.blocks, b0 + per_chunk);
       for (int64_t blk = b0; blk < b1; ++blk) {
-        const int64_t c0 = blk * kBlockWidth, nb = block_width(kg, c0), nc = std::min(nb, kg - c0);
-        const float* b = call.filter + block_offset(geo, g, c0);
-        for (int64_t r = r0; r < r1; ++r) {  // the block's filter stays in L2 across the rows
-          const int64_t img = r / geo.ho, oh = r % geo.ho;
-          std::memset(cb, 0, sizeof(float) * geo.wo * nb);
-          for (int64_t kh = 0; kh < geo.r; ++kh) {
-            const int64_t ih = oh * geo.sh - geo.ph + kh * geo.dh;
-            if (ih < 0 || ih >= geo.h) continue;
-            const float* row = call.x + ((img * geo.h + ih) * geo.w) * geo.c + g * cg;
-            for (int64_t kw = 0; kw < geo.s; ++kw) {
-              int64_t lo, hi;
-              valid_columns(geo, kw, lo, hi);
-              if (lo >= hi) continue;
-              const float* a = row + (lo * geo.sw - geo.pw + kw * geo.dw) * geo.c;
-              const float* bt = b + (kh * geo.s + kw) * cg * nb;
-              for (int64_t k0 = 0; k0 < cg; k0 += k_step) {
-                at::native::cpublas::brgemm(hi - lo, nb, std::min(k_step, cg - k0), geo.sw * geo.c, nb, nb,
-                                            /*add_C=*/true, a + k0, bt + k0 * nb, cb + lo * nb, /*is_vnni=*/false);
-              }
-            }
+        const int64_t c0 = blk * kBlockWidth, nb = block_width(kg, c0);
+        body(cb, RowBlock{g, r0, r1, c0, nb, std::min(nb, kg - c0), call.filter + block_offset(geo, g, c0)});
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void run_row_taps(const EngineCall& call) {
+  const ConvGeometry& geo = call.geo;
+  const int64_t kg = geo.kg(), kp = padded_width(kg), cg = geo.cg();
+  const int64_t k_step = std::min(cg, call.tiling.k_chunk);
+  for_each_row_block(call, geo.wo * kBlockWidth, [&](float* cb, const RowBlock& blk) {
+    const int64_t g = blk.g, nb = blk.nb;
+    for (int64_t r = blk.r0; r < blk.r1; ++r) {  // the block's filter stays in L2 across the rows
+      const int64_t img = r / geo.ho, oh = r % geo.ho;
+      std::memset(cb, 0, sizeof(float) * geo.wo * nb);
+      for (int64_t kh = 0; kh < geo.r; ++kh) {
+        const int64_t ih = oh * geo.sh - geo.ph + kh * geo.dh;
+        if (ih < 0 || ih >= geo.h) continue;
+        const float* row = call.x + ((img * geo.h + ih) * geo.w) * geo.c + g * cg;
+        for (int64_t kw = 0; kw < geo.s; ++kw) {
+          int64_t lo, hi;
+          valid_columns(geo, kw, lo, hi);
+          if (lo >= hi) continue;
+          const float* a = row + (lo * geo.sw - geo.pw + kw * geo.dw) * geo.c;
+          const float* bt = blk.b + (kh * geo.s + kw) * cg * nb;
+          for (int64_t k0 = 0; k0 < cg; k0 += k_step) {
+            at::native::cpublas::brgemm(hi - lo, nb, std::min(k_step, cg - k0), geo.sw * geo.c, nb, nb,
+                                        /*add_C=*/true, a + k0, bt + k0 * nb, cb + lo * nb, /*is_vnni=*/false);
           }
-          store_tile(cb, nb, r * geo.wo, geo.wo, geo.ho, geo.wo, nc, call.bias + g * kp + c0,
-                     call.dest_at(g * kg + c0), call.act);
         }
       }
+      store_tile(cb, nb, r * geo.wo, geo.wo, geo.ho, geo.wo, blk.nc, call.bias + g * kp + blk.c0,
+                 call.dest_at(g * kg + blk.c0), call.act);
     }
   });
 }
@@ -81,46 +100,31 @@ void run_row_taps(const EngineCall& call) {
 // run of pixels C floats apart. So one call per tap covers the run (M = its rows x W) where the
 // row-taps loop made one per row and tap (M = W: 8 or 17 pixels on Inception-v3's maps) and the
 // gather loop copied R taps per pixel. A tap whose rows fall partly in the padding covers only
-// the output rows it reads inside the map. Tasks as in run_row_taps: runs of rows x a run of
-// output-channel blocks; a task's rows that cross an image boundary are two runs.
+// the output rows it reads inside the map. Tasks as in run_row_taps (for_each_row_block); a
+// task's rows that cross an image boundary are two runs.
 void run_column_taps(const EngineCall& call) {
   const ConvGeometry& geo = call.geo;
-  const Tiling& t = call.tiling;
-  const int64_t kg = geo.kg(), cg = geo.cg(), rows = geo.n * geo.ho;
-  const int64_t row_tiles = ceil_div(rows, t.row_tile);
-  const int64_t per_chunk = ceil_div(t.blocks, t.n_chunks);
-  const int64_t k_step = std::min(cg, t.k_chunk);
-  const int64_t tasks = row_tiles * t.n_chunks;
-  at::parallel_for(0, tasks, 1, [&](int64_t t0, int64_t t1) {
-    thread_local std::vector<float> c_buf;
-    float* cb = scratch(c_buf, t.row_tile * geo.wo * kBlockWidth);
-    for (int64_t task = t0; task < t1; ++task) {
-      const int64_t chunk = task % t.n_chunks, rt = task / t.n_chunks;
-      const int64_t r0 = rt * t.row_tile, r1 = std::min(rows, r0 + t.row_tile);
-      const int64_t b0 = chunk * per_chunk, b1 = std::min(t.blocks, b0 + per_chunk);
-      for (int64_t blk = b0; blk < b1; ++blk) {
-        const int64_t c0 = blk * kBlockWidth, nb = block_width(kg, c0), nc = std::min(nb, kg - c0);
-        const float* b = call.filter + block_offset(geo, 0, c0);
-        for (int64_t r = r0; r < r1;) {
-          const int64_t img = r / geo.ho, oh0 = r % geo.ho, oh1 = std::min(geo.ho, oh0 + (r1 - r));
-          std::memset(cb, 0, sizeof(float) * (oh1 - oh0) * geo.wo * nb);
-          for (int64_t kh = 0; kh < geo.r; ++kh) {
-            const int64_t shift = kh * geo.dh - geo.ph;  // input row = output row + shift
-            const int64_t lo = std::max(oh0, -shift), hi = std::min(oh1, geo.h - shift);
-            if (lo >= hi) continue;
-            const float* a = call.x + ((img * geo.h + lo + shift) * geo.w) * geo.c;
-            const float* bt = b + kh * cg * nb;
-            for (int64_t k0 = 0; k0 < cg; k0 += k_step) {
-              at::native::cpublas::brgemm((hi - lo) * geo.wo, nb, std::min(k_step, cg - k0), geo.c, nb, nb,
-                                          /*add_C=*/true, a + k0, bt + k0 * nb, cb + (lo - oh0) * geo.wo * nb,
-                                          /*is_vnni=*/false);
-            }
-          }
-          store_tile(cb, nb, (img * geo.ho + oh0) * geo.wo, (oh1 - oh0) * geo.wo, geo.ho, geo.wo, nc, call.bias + c0,
-                     call.dest_at(c0), call.act);
-          r += oh1 - oh0;
+  const int64_t cg = geo.cg(), k_step = std::min(cg, call.tiling.k_chunk);
+  for_each_row_block(call, call.tiling.row_tile * geo.wo * kBlockWidth, [&](float* cb, const RowBlock& blk) {
+    const int64_t nb = blk.nb;
+    for (int64_t r = blk.r0; r < blk.r1;) {
+      const int64_t img = r / geo.ho, oh0 = r % geo.ho, oh1 = std::min(geo.ho, oh0 + (blk.r1 - r));
+      std::memset(cb, 0, sizeof(float) * (oh1 - oh0) * geo.wo * nb);
+      for (int64_t kh = 0; kh < geo.r; ++kh) {
+        const int64_t shift = kh * geo.dh - geo.ph;  // input row = output row + shift
+        const int64_t lo = std::max(oh0, -shift), hi = std::min(oh1, geo.h - shift);
+        if (lo >= hi) continue;
+        const float* a = call.x + ((img * geo.h + lo + shift) * geo.w) * geo.c;
+        const float* bt = blk.b + kh * cg * nb;
+        for (int64_t k0 = 0; k0 < cg; k0 += k_step) {
+          at::native::cpublas::brgemm((hi - lo) * geo.wo, nb, std::min(k_step, cg - k0), geo.c, nb, nb,
+                                      /*add_C=*/true, a + k0, bt + k0 * nb, cb + (lo - oh0) * geo.wo * nb,
+                                      /*is_vnni=*/false);
         }
       }
+      store_tile(cb, nb, (img * geo.ho + oh0) * geo.wo, (oh1 - oh0) * geo.wo, geo.ho, geo.wo, blk.nc,
+                 call.bias + blk.c0, call.dest_at(blk.c0), call.act);
+      r += oh1 - oh0;
     }
   });
 }

@@ -60,7 +60,7 @@ py::dict engine_tiling(const std::vector<int64_t>& geometry, int64_t threads) {
   py::dict d;
   d["m_tile"] = t.m_tile, d["m_tiles"] = t.m_tiles, d["blocks"] = t.blocks, d["n_chunks"] = t.n_chunks;
   d["k_chunk"] = t.k_chunk, d["row_taps"] = t.row_taps, d["column_taps"] = t.column_taps;
-  d["transposed"] = t.transposed, d["row_tile"] = t.row_tile;
+  d["transposed"] = t.transposed, d["phases"] = t.phases, d["row_tile"] = t.row_tile;
   return d;
 }
 

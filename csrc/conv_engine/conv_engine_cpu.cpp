@@ -1,7 +1,7 @@
 // conv_engine_cpu (see conv_engine_cpu.h): checks, the packed filter (cached with the weight) and
 // the padded bias, the destination's strides, then one of the loops the tiling chooses
 // (gather_loop.cpp for any geometry, row_taps_loop.cpp for wide rows and for column and row
-// filters) or the Winograd loop (winograd_loop.cpp, 3x3 stride 1). Whether the engine runs at
+// filters, stride_phases_loop.cpp for strided filters) or the Winograd loop (winograd_loop.cpp, 3x3 stride 1). Whether the engine runs at
 // all is decided by the torch it is built against (CPUBLAS_BRGEMM_F32F32F32, ATen/native/CPUBlas.h)
 // and the CPU it runs on.
 #include "conv_engine/conv_engine_cpu.h"
@@ -87,6 +87,8 @@ void conv_engine_cpu(const at::Tensor& x, const at::Tensor& weight, const std::o
   }
   if (call.tiling.transposed) {
     run_row_filter(call);
+  } else if (call.tiling.phases) {
+    run_stride_phases(call);
   } else if (call.tiling.column_taps) {
     run_column_taps(call);
   } else if (call.tiling.row_taps) {

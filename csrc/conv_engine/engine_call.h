@@ -1,6 +1,6 @@
 // One conv engine call as its loops see it: geometry, tiling and raw pointers, set up once by
 // conv_engine_cpu (conv_engine_cpu.cpp) and shared by the direct loop forms (gather_loop.cpp,
-// row_taps_loop.cpp: by rows, and by runs of rows for column filters).
+// row_taps_loop.cpp: by rows, and by runs of rows for column filters; stride_phases_loop.cpp).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +47,10 @@ void run_column_taps(const EngineCall& call);
 // Row filters (1 x S at stride 1, no row padding): the map transposed, then run_column_taps on it
 // with the destination's row and pixel strides swapped. call.tiling: the transposed geometry's.
 void run_row_filter(const EngineCall& call);
+
+// Strided filters (stride > 1): the input cut into its stride phases, then one microkernel call
+// per tap over runs of whole phase rows, as run_column_taps.
+void run_stride_phases(const EngineCall& call);
 
 // A per-thread buffer that only grows: the hot path allocates nothing after warm-up.
 inline float* scratch(std::vector<float>& buf, int64_t floats) {

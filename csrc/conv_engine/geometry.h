@@ -24,6 +24,12 @@ struct ConvGeometry {
   constexpr int64_t macs() const { return n * pixels() * k * depth(); }
   // A 1x1, stride-1, unpadded conv reads its GEMM rows straight from the input: no gather.
   constexpr bool reads_input_rows() const { return r == 1 && s == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  // A strided conv on its row phases (run_stride_phases): row phase a holds the padded input's
+  // rows i * sh + a, and tap (kh, kw) reads row phase kh * dh % sh shifted by kh * dh / sh rows.
+  // Each phase row is phase_w output columns of sw pixels (the padded row, cut or extended to
+  // that), so a run of output pixels phase_w to a row is one run of input pixels sw apart.
+  constexpr int64_t phase_h() const { return ho + (r - 1) * dh / sh; }
+  constexpr int64_t phase_w() const { return wo + (s - 1) * dw / sw; }
 };
 
 // Output size of one spatial dimension (PyTorch's formula).

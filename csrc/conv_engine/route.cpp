@@ -56,6 +56,7 @@ constexpr int64_t kIntelKxKMaxMacs = 34 * 1000 * 1000;
 // 0.84-0.90x at batch 2-8. The whole model at batch 1, alternated in one process: 0.983x with the
 // column filters, 0.967x with both. AMD's cores were not measured: they keep the KxK limit.
 constexpr int64_t kIntelColumnMaxMacs = 160 * 1000 * 1000;
+constexpr int64_t kIntelStridedMaxMacs = 120 * 1000 * 1000;
 
 bool engine_pays(const RouteQuery& q) {
   const ConvGeometry& g = q.geo;
@@ -65,6 +66,7 @@ bool engine_pays(const RouteQuery& q) {
       g.macs() <= kIntelColumnMaxMacs) {
     return true;
   }
+  if (q.vendor == CpuVendor::Intel && (g.sh > 1 || g.sw > 1) && g.macs() <= kIntelStridedMaxMacs) return true;
   return g.macs() <= (q.vendor == CpuVendor::Intel ? kIntelKxKMaxMacs : kKxKMaxMacs);
 }
 

@@ -44,6 +44,14 @@ constexpr int64_t kMinSplitTile = 32;
 // oneDNN's time gathered, 0.72x by rows; Inception-v3's 32->32 at 147x147: 1.03x against 1.08x).
 constexpr int64_t kRowTapsMinWidth = 28;
 constexpr int64_t kRowTapsMinChannels = 64;
+// Strided filters whose rows are too short for the row-taps loop run on their stride phases
+// (run_stride_phases) from this many input channels; with fewer the gather loop's copy is small
+// and it stayed ahead. Alone against the loops they replace, alternated call by call (Intel Xeon, 2
+// threads, 2026-12-06): 3x3 stride 2 at batch 1, 128 -> 256 on 28x28 0.91x, 192 -> 320 on 17x17 0.91x,
+// 256 -> 256 on 28x28 0.88x, 288 -> 384 on 35x35 0.85x, 512 -> 512 on 14x14 0.93x, 96 -> 96 and
+// 192 -> 192 level; 32 -> 64 on 56x56 1.06x (kept gathered); the row-taps loop kept 128 -> 128 on
+// 56x56 (phases 1.08-1.14x its time).
+constexpr int64_t kPhasesMinChannels = 64;
 // Output rows per row-taps task: the block's filter is read from L2 once per row anyway; more
 // rows per task only coarsen the split.
 constexpr int64_t kMaxRowTile = 8;
@@ -92,6 +100,20 @@ void balance_tiles(int64_t groups, int64_t total, int64_t blocks, int64_t n_chun
     if (size < min_unit) break;
     const double imb = thread_imbalance(groups, ceil_div(total, size), size, total, blocks, n_chunks, threads);
     if (imb < best - 1e-9) best = imb, unit = size;
+  }
+}
+
+// Where runs of rows are each split over n_chunks runs of blocks (the column and phase loops at
+// batch > 1), shorter runs, down to half, if they share out more evenly: the 104 output rows of a
+// 256 -> 256 3x3 stride 2 on 28x28 at batch 8, in runs of 24 x 2 chunks, gave one thread 58% of
+// the work.
+void balance_split_rows(int64_t rows, int64_t blocks, int64_t n_chunks, int64_t threads, int64_t& unit) {
+  if (threads < 2 || ceil_div(rows, unit) * n_chunks > kBalanceTasksPerThread * threads) return;
+  double best = thread_imbalance(1, ceil_div(rows, unit), unit, rows, blocks, n_chunks, threads);
+  const int64_t first = unit;
+  for (int64_t u = first - 1; u >= std::max<int64_t>(1, first / 2) && best > 1.0; --u) {
+    const double imb = thread_imbalance(1, ceil_div(rows, u), u, rows, blocks, n_chunks, threads);
+    if (imb < best - 1e-9) best = imb, unit = u;
   }
 }
 
@@ -151,6 +173,11 @@ bool column_taps_apply(const ConvGeometry& geo) {
   return geo.groups == 1 && geo.r > 1 && geo.s == 1 && geo.pw == 0 && geo.sw == 1 && geo.sh == 1;
 }
 
+bool stride_phases_apply(const ConvGeometry& geo) {
+  return geo.groups == 1 && (geo.sh > 1 || geo.sw > 1) && geo.taps() > 1 && geo.wo < kRowTapsMinWidth &&
+         geo.cg() >= kPhasesMinChannels;
+}
+
 bool row_filter_transposes(const ConvGeometry& geo) { return geo.r == 1 && column_taps_apply(transposed(geo)); }
 
 ConvGeometry transposed(const ConvGeometry& geo) {
@@ -183,22 +210,24 @@ Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
   t.m_tile = ceil_div(pixels, t.m_tiles);  // equal tiles, none a sliver
   t.blocks = ceil_div(padded_width(geo.kg()), kBlockWidth);
   const int64_t want = kTasksPerThread * threads;
-  // Column filters (R x 1, stride 1, no column padding: Inception-v3's 7x1 and 3x1): the input
-  // rows a run of output rows reads are one run of pixels per tap (run_column_taps), so M is the
-  // run's pixels: runs of up to a tile's pixels, and otherwise no more rows than a thread's
-  // share, so both threads have runs before the output-channel blocks are split.
+  // Column filters (R x 1, stride 1, no column padding: Inception-v3's 7x1 and 3x1) and strided
+  // filters on their stride phases: the input rows a run of output rows reads are one run of
+  // pixels per tap (run_column_taps, run_stride_phases), so M is the run's pixels (a phase row
+  // is phase_w pixels, the output row and the columns past it that no one stores).
   t.column_taps = column_taps_apply(geo);
-  if (t.column_taps) {
-    const int64_t rows = geo.n * geo.ho;
+  t.phases = !t.column_taps && stride_phases_apply(geo);
+  if (t.column_taps || t.phases) {
+    const int64_t rows = geo.n * geo.ho, width = t.phases ? geo.phase_w() : geo.wo;
     // Where the output-channel blocks share out evenly and the whole batch fits one tile (the 3x1
     // and 1x3 384 -> 384 on 8x8 at batch 1), the threads split the blocks over one run of all
     // rows, so each reads only its share of the filter: 0.90x warm, 0.79x with the filter cold, the
     // model 0.987x, against both threads taking half the rows and the whole filter.
-    const bool split_blocks = t.blocks % threads == 0 && rows * geo.wo <= m_max;
-    t.row_tile = split_blocks ? rows : std::clamp<int64_t>(std::min(m_max / geo.wo, ceil_div(rows, threads)), 1, rows);
+    const bool split_blocks = t.blocks % threads == 0 && rows * width <= m_max;
+    t.row_tile = split_blocks ? rows : std::clamp<int64_t>(std::min(m_max / width, ceil_div(rows, threads)), 1, rows);
     const int64_t base = ceil_div(rows, t.row_tile);
     if (base < want) t.n_chunks = std::min(t.blocks, ceil_div(want, base));
     balance_tiles(1, rows, t.blocks, t.n_chunks, threads, 1, t.row_tile);
+    if (t.n_chunks > 1) balance_split_rows(rows, t.blocks, t.n_chunks, threads, t.row_tile);
     return t;
   }
   t.row_taps = geo.groups == 1 && !geo.reads_input_rows() && geo.wo >= kRowTapsMinWidth &&

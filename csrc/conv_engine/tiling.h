@@ -18,7 +18,8 @@ struct Tiling {
   bool row_taps = false; // one call per output row and tap, input read in place (run_row_taps)
   bool column_taps = false;  // R x 1 filters over whole rows: one call per tap and run of rows
   bool transposed = false;   // a 1 x S filter run as the R x 1 filter of the transposed map
-  int64_t row_tile = 0;  // output rows per task in either
+  bool phases = false;       // a strided filter run on its stride phases (run_stride_phases)
+  int64_t row_tile = 0;  // output rows per task in any of the three
   int64_t tasks() const { return m_tiles * n_chunks; }  // per group
 };
 
@@ -30,6 +31,9 @@ int64_t l3_cache_bytes();  // the last level, shared by the cores
 // Whether the engine runs geo as a column filter (R x 1 at stride 1 over whole rows,
 // run_column_taps) rather than by rows or gathered tiles.
 bool column_taps_apply(const ConvGeometry& geo);
+
+// Whether the engine runs geo on its stride phases (a strided filter, run_stride_phases).
+bool stride_phases_apply(const ConvGeometry& geo);
 
 // Whether geo is a row filter (1 x S at stride 1 over whole columns) that the engine runs as the
 // column filter of the transposed map, and that transposed geometry.

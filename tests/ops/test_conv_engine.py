@@ -59,6 +59,16 @@ CASES = [
     (128, 96, (1, 7), 1, (0, 3), 1, 1, 17, 15),  # Inception-v3's 1x7, a non-square map
     (40, 48, (1, 7), 1, (0, 3), 1, 1, 5, 2),   # fewer columns than taps
     (64, 130, (1, 5), 1, (0, 4), (1, 2), 1, 6, 11),  # dilation 2 along the row
+    # Strided filters with rows under 28 pixels on >= 64 channels run on their stride phases: each
+    # tap a stride-1 shift of one phase, one call per tap over a run of phase rows:
+    (96, 96, (3, 3), 2, 0, 1, 1, 17, 17),      # Inception-v3's grid reduction: odd map, no padding
+    (128, 130, (3, 3), 2, 1, 1, 1, 14, 13),    # ResNet's 14 -> 7: three blocks, an odd width
+    (64, 33, (5, 3), (2, 3), (2, 1), 1, 1, 11, 16),  # a stride and filter of their own per axis
+    (80, 48, (3, 3), 2, 1, 2, 1, 12, 9),       # dilation 2: every tap reads row phase 0
+    (64, 24, (7, 7), 4, 3, 1, 1, 23, 21),      # stride 4: 16 phases
+    (72, 40, (3, 3), 2, 1, 1, 1, 3, 3),        # a 2x2 output
+    (64, 16, (3, 3), 3, 4, 1, 1, 5, 5),        # padding past the filter: whole phase rows of zeros
+    (64, 40, (3, 3), 2, 1, 1, 1, 45, 53),      # several runs of rows per thread, each copied anew
     # Tilings recut so the threads' shares come out even (tiling.cpp):
     (256, 64, (1, 1), 1, 0, 1, 1, 56, 56),     # 8 pixel tiles instead of 7
     (32, 1280, (1, 1), 1, 0, 1, 1, 3, 3),      # 20 blocks in 10 runs instead of 8
@@ -126,10 +136,11 @@ def test_matches_reference(case, batch, residual):
 
 COLUMN = CASES[23]  # Inception-v3's 7x1: the column-taps loop
 ROW = CASES[28]  # its 1x7: the column-taps loop on the transposed map
+PHASES = CASES[32]  # ResNet's 3x3 stride 2 on its stride phases
 
 
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[7], CASES[11], CASES[17], COLUMN, ROW], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[7], CASES[11], CASES[17], COLUMN, ROW, PHASES], ids=_ids)
 def test_every_activation(case, act):
     _check(_args(case, 2, residual=True, seed=1), act)
 
@@ -140,7 +151,7 @@ def test_no_bias():
 
 
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[17], COLUMN, ROW], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[17], COLUMN, ROW, PHASES], ids=_ids)
 def test_nan_and_inf_land_where_eager_puts_them(case, act):
     x, weight, bias, stride, padding, dilation, groups, _ = _args(case, 2, False, seed=2)
     x = x.clone()
@@ -169,7 +180,7 @@ def test_extreme_values_through_the_epilogue(act):
     torch.testing.assert_close(out, ref, rtol=2e-6, atol=1e-30, equal_nan=True)
 
 
-@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[7], CASES[12], CASES[18], COLUMN, ROW], ids=_ids)
+@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[7], CASES[12], CASES[18], COLUMN, ROW, PHASES], ids=_ids)
 @pytest.mark.parametrize("residual", [False, True])
 def test_out_writes_a_concat_slice_in_place(case, residual):
     check_concat_slice(_args(case, 2, residual, seed=3))

@@ -3,7 +3,7 @@ cnnfast.config.engine_tiling): the tiles cover every pixel, and where few tasks 
 each thread gets an even share of the work. at::parallel_for hands each thread a contiguous run of
 ceil(tasks / threads) tasks, so 7 equal tiles on 2 threads once gave one thread 4/7 of the work.
 The shares are computed here from the tiling the way the loops number their tasks (gather_loop.cpp,
-row_taps_loop.cpp), independently of the C++ rule that chose it."""
+row_taps_loop.cpp, stride_phases_loop.cpp), independently of the C++ rule that chose it."""
 
 import math
 
@@ -27,12 +27,12 @@ def shares(x_shape, w_shape, stride, threads, groups=1):
     ho, wo = _out(h, w_shape[2], stride, 0), _out(w, w_shape[3], stride, 0)
     if t["transposed"]:  # rows of the transposed map: the output's columns
         total, unit = n * wo, t["row_tile"]
-    elif t["row_taps"] or t["column_taps"]:
+    elif t["row_taps"] or t["column_taps"] or t["phases"]:
         total, unit = n * ho, t["row_tile"]
     else:
         total, unit = n * ho * wo, t["m_tile"]
     units = math.ceil(total / unit)
-    assert t["row_taps"] or t["column_taps"] or units == t["m_tiles"]
+    assert t["row_taps"] or t["column_taps"] or t["phases"] or units == t["m_tiles"]
     blocks, n_chunks = t["blocks"], t["n_chunks"]
     per_chunk = math.ceil(blocks / n_chunks)
     work = []
@@ -64,6 +64,8 @@ UNEVEN = [
     ((1, 32, 3, 3), (1280, 32, 1, 1), 1),       # the same split on a tiny map
     ((3, 384, 8, 8), (384, 384, 3, 1), 1),      # 3x1 by runs of rows, crossing images
     ((3, 384, 8, 8), (384, 384, 1, 3), 1),      # 1x3: the same on the transposed map
+    ((1, 192, 17, 17), (192, 192, 3, 3), 2),    # on stride phases: 8 rows x 3 blocks
+    ((8, 256, 28, 28), (256, 256, 3, 3), 2),    # 13 output rows per image, runs across images
 ]
 
 
@@ -112,6 +114,25 @@ def test_column_filters_run_by_runs_of_rows():
     # 11 output rows in runs of 6 and 5, each over all three blocks: within a run of even.
     _, parts = shares((1, 192, 17, 17), (192, 192, 7, 1), 1, threads=2)
     assert imbalance(parts) <= 1.1, parts
+
+
+def test_strided_filters_with_short_rows_run_on_their_stride_phases():
+    # stride_phases_loop.cpp: rows under 28 output pixels, from 64 input channels, one group.
+    def tiling(w_shape, x_shape, stride=2, padding=1, groups=1):
+        return config.engine_tiling(x_shape, w_shape, stride, padding, 1, groups, threads=2)
+
+    t = tiling((512, 512, 3, 3), (1, 512, 14, 14))  # ResNet's 14 -> 7
+    assert t["phases"] and not (t["row_taps"] or t["column_taps"] or t["transposed"])
+    # Eight blocks share out evenly over all 7 rows: each thread reads half the filter.
+    assert t["row_tile"] == 7 and t["n_chunks"] == 8
+    assert tiling((384, 288, 3, 3), (1, 288, 35, 35), padding=0)["phases"]  # Inception-v3's 35 -> 17
+    assert tiling((64, 24, 7, 7), (1, 64, 23, 21), stride=4, padding=3)["phases"]
+    assert not tiling((128, 128, 3, 3), (1, 128, 56, 56))["phases"]  # 28-pixel rows: the row-taps loop
+    assert tiling((128, 128, 3, 3), (1, 128, 56, 56))["row_taps"]
+    assert not tiling((64, 32, 3, 3), (1, 32, 28, 28))["phases"]  # 32 input channels: gathered
+    assert not tiling((512, 16, 3, 3), (1, 512, 14, 14), groups=32)["phases"]
+    assert not tiling((256, 128, 1, 1), (1, 128, 28, 28), padding=0)["phases"]  # 1x1: one phase, gathered
+    assert not tiling((256, 256, 3, 3), (1, 256, 14, 14), stride=1)["phases"]
 
 
 def test_threads_must_be_positive():

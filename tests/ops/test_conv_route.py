@@ -152,7 +152,7 @@ def test_on_intel_kxk_convs_up_to_34m_multiply_adds_take_the_engine():
     assert path((1, 384, 8, 8), (384, 384, 1, 3), padding=(0, 1), **intel) == "engine"  # Inception-v3, 28M
     assert path((1, 96, 35, 35), (96, 96, 3, 3), stride=2, **intel) == "engine"  # stride 2, 24M
     assert path((1, 128, 17, 17), (128, 128, 7, 1), padding=(3, 0), **intel) == "engine"  # 33M
-    assert path((1, 192, 17, 17), (320, 192, 3, 3), stride=2, **intel) == "onednn"  # 35M: even
+    assert path((1, 32, 35, 35), (64, 32, 5, 5), padding=2, **intel) == "onednn"  # 39M
     assert path((1, 48, 35, 35), (64, 48, 5, 5), padding=2, **intel) == "onednn"  # 94M, 1.10-1.13x
     # AMD's cores keep 16M: from there oneDNN was as fast.
     assert path((1, 384, 8, 8), (384, 384, 1, 3), padding=(0, 1)) == "onednn"
@@ -171,6 +171,20 @@ def test_on_intel_column_and_row_filters_up_to_160m_multiply_adds_take_the_engin
     # AMD's cores keep the KxK limit for column and row filters too.
     assert path((1, 192, 17, 17), (192, 192, 7, 1), padding=(3, 0)) == "onednn"
     assert path((1, 192, 17, 17), (192, 192, 1, 7), padding=(0, 3)) == "onednn"
+
+
+@needs_engine
+def test_on_intel_strided_filters_up_to_120m_multiply_adds_take_the_engine():
+    intel = dict(cpu="intel")
+    # ResNet-50 at batch 1 (116M; the model 0.985x), ResNet-18's 58M, Inception-v3's 35M.
+    assert path((1, 512, 14, 14), (512, 512, 3, 3), stride=2, padding=1, **intel) == "engine"
+    assert path((1, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1, **intel) == "engine"
+    assert path((1, 64, 56, 56), (128, 64, 3, 3), stride=2, padding=1, **intel) == "engine"
+    assert path((1, 192, 17, 17), (320, 192, 3, 3), stride=2, **intel) == "engine"
+    assert path((2, 512, 14, 14), (512, 512, 3, 3), stride=2, padding=1, **intel) == "onednn"  # 232M
+    assert path((1, 288, 35, 35), (384, 288, 3, 3), stride=2, **intel) == "onednn"  # 288M
+    # AMD's cores keep the KxK limit.
+    assert path((1, 512, 14, 14), (512, 512, 3, 3), stride=2, padding=1) == "onednn"
 
 
 def test_narrow_groups_take_the_grouped_kernel():

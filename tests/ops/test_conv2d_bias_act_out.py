@@ -184,6 +184,32 @@ def test_a_1x1_into_a_slice_makes_no_copy(cpu, kernel):
     assert rel_err(buf[:, 16:80], reference(x.double(), w.double(), b.double(), act="relu")) <= TOLERANCE[torch.float32]
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("c,k,stride,residual", [(32, 3, 1, False), (33, 3, 1, True), (24, 5, 2, True), (40, 3, 2, False)],
+                         ids=["pool-32", "odd-33-residual", "5x5-s2-residual", "3x3-s2"])
+def test_a_depthwise_conv_writes_its_slice_in_place(c, k, stride, residual, batch):
+    # Inception-v3's branch pools run as depthwise convs writing into the block's concat buffer.
+    # With 33 channels the last block's lanes past the slice must not reach the neighbours.
+    g = torch.Generator().manual_seed(c)
+    x = torch.randn(batch, c, 11, 11, generator=g).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(c, 1, k, k, generator=g) / k, torch.randn(c, generator=g)
+    pad, ho = k // 2, (11 + 2 * (k // 2) - k) // stride + 1
+    res = (torch.randn(batch, c, ho, ho, generator=g).contiguous(memory_format=torch.channels_last)
+           if residual else None)
+    assert cnnfast.config.conv_path_for(x.shape, w.shape, stride, pad, 1, c) == "depthwise"
+    for act in ("relu", "silu"):
+        buf = _buffer(batch, 5 + c + 7, ho, ho, "channels_last", torch.float32)
+        out = buf[:, 5:5 + c]
+        cnnfast.ops.conv2d_bias_act_out(x, w, b, stride, pad, 1, c, res, act, out=out)
+        with torch.profiler.profile() as prof:
+            cnnfast.ops.conv2d_bias_act_out(x, w, b, stride, pad, 1, c, res, act, out=out)
+        assert not [e for e in prof.events() if e.name == "aten::copy_"]
+        ref = reference(x.double(), w.double(), b.double(), (stride, stride), (pad, pad), (1, 1), c,
+                        None if res is None else res.double(), act)
+        assert rel_err(out, ref) <= TOLERANCE[torch.float32]
+        assert (buf[:, :5] == SENTINEL).all() and (buf[:, 5 + c:] == SENTINEL).all(), "wrote outside its slice"
+
+
 def test_disjoint_slices_of_one_buffer_are_fine():
     buf = torch.randn(1, 16, 10, 10)  # NCHW, batch 1: both slices are dense, provably disjoint
     w, b = _conv(8, 8, 3)

@@ -61,6 +61,9 @@ struct Geometry {
   // Taps read x itself, no ring (set_ring): channels on whole 16-lane blocks, where every column
   // load is 64-byte aligned. Columns outside the image load as zeros in the tap loop instead.
   bool direct = false;
+  // Floats between output pixels: c, or a concat buffer's channel count where the output is a
+  // slice of it (depthwise_conv_cpu_out).
+  int64_t opitch = 0;
 };
 
 // The register-reuse forms of the tap loop (row_taps<KW, S>): filter width 3 or 5 at stride 1 or
@@ -174,19 +177,21 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
     const int64_t c0 = chunk * g.cb, cw = std::min(g.cb, g.cp - c0), real = std::min(cw, g.c - c0);
     // Each 16-channel block goes straight from its accumulator to the output row (store_block:
     // bias is in the accumulator; residual and activation are applied there).
-    float* const o = out + r * g.ow * g.c + c0;
+    float* const o = out + r * g.ow * g.opitch + c0;
     const float* const rr = res ? res + r * g.ow * g.c + c0 : nullptr;
     // Channels off the 16-lane grid (never chunked): a pixel's last block is stored whole where it
     // ends inside the row, its lanes past C landing on the next pixels' first channels, which are
     // stored afterwards (blocks in descending order, pixels ascending). Part-block stores go lane
-    // by lane.
-    const bool spill = g.c % kLanes != 0;
+    // by lane, as every store into a concat slice's last block does (its neighbours are not ours).
+    const bool spill = g.c % kLanes != 0 && g.opitch == g.c;
     const int64_t blocks = cw / kLanes;
     auto put_row = [&](float* orow, const float* rrow, int64_t px, int64_t cc, vf v) __attribute__((always_inline)) {
+      float* const op = orow + px * g.opitch + cc;
+      const float* const rp = rrow ? rrow + px * g.c + cc : nullptr;
       if (spill && px * g.c + cc + kLanes <= g.ow * g.c) {  // the whole block inside the row
-        store_full_block(orow + px * g.c + cc, v, rrow ? rrow + px * g.c + cc : nullptr, act);
+        store_full_block(op, v, rp, act);
       } else {
-        store_block(orow + px * g.c + cc, v, rrow ? rrow + px * g.c + cc : nullptr, real - cc, act);
+        store_block(op, v, rp, real - cc, act);
       }
     };
     auto put = [&](int64_t px, int64_t cc, vf v) __attribute__((always_inline)) { put_row(o, rr, px, cc, v); };
@@ -222,7 +227,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
       tap_rows[t] = slot;
     }
     if (two) {
-      float* const o1 = o + g.ow * g.c;
+      float* const o1 = o + g.ow * g.opitch;
       const float* const rr1 = rr ? rr + g.ow * g.c : nullptr;
       for (int64_t ox = 0; ox < g.ow; ox += kPixels) {
         const int64_t valid = std::min(kPixels, g.ow - ox);
@@ -254,7 +259,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
           }
         }
       }
-      if (sums) sums->add(r * g.ow, 2 * g.ow, o, g.c, c0, real);
+      if (sums) sums->add(r * g.ow, 2 * g.ow, o, g.opitch, c0, real);
       ++i;
       continue;
     }
@@ -299,7 +304,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
         }
       }
     }
-    if (sums) sums->add(r * g.ow, g.ow, o, g.c, c0, real);
+    if (sums) sums->add(r * g.ow, g.ow, o, g.opitch, c0, real);
   }
 }
 
@@ -406,10 +411,23 @@ at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
   const int64_t c = x.size(1), cp = padded(c);
   Geometry g{x.size(0),      c,         cp,        x.size(2),  x.size(3),  out_shape[2], out_shape[3], weight.size(2),
              weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
+  g.opitch = c;
   set_ring(g);
   DirectConvIo io(x, residual, act, out_shape);
   run_depthwise(x.const_data_ptr<float>(), nullptr, weight, bias, g, io, sums);
   return io.out;
+}
+
+void depthwise_conv_cpu_out(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                            at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                            const std::optional<at::Tensor>& residual, Activation act, at::Tensor& out) {
+  const int64_t c = x.size(1), cp = padded(c);
+  Geometry g{x.size(0),      c,         cp,        x.size(2),  x.size(3),  out.size(2), out.size(3), weight.size(2),
+             weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
+  g.opitch = out.stride(3);
+  set_ring(g);
+  DirectConvIo io(out, residual, act);
+  run_depthwise(x.const_data_ptr<float>(), nullptr, weight, bias, g, io, nullptr);
 }
 
 at::Tensor depthwise_conv_rows_cpu(const RowSource& src, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
@@ -418,6 +436,7 @@ at::Tensor depthwise_conv_rows_cpu(const RowSource& src, const at::Tensor& weigh
                                    ChannelSums* sums) {
   Geometry g{src.n,          src.c,     padded(src.c), src.h,      src.w,      out_shape[2], out_shape[3], weight.size(2),
              weight.size(3), stride[0], stride[1],     padding[0], padding[1], dilation[0],  dilation[1]};
+  g.opitch = src.c;
   set_ring(g, /*produced=*/true);
   DirectConvIo io(options, std::nullopt, act, out_shape);
   run_depthwise(nullptr, &src, weight, bias, g, io, sums);

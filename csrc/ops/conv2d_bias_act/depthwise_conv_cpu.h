@@ -25,6 +25,12 @@ at::Tensor depthwise_conv_cpu(const at::Tensor& x, const at::Tensor& weight, con
                               const std::optional<at::Tensor>& residual, Activation act,
                               at::IntArrayRef out_shape, ChannelSums* sums = nullptr);
 
+// The same into `out`, a channels_last tensor of the output's shape whose pixels may lie further
+// apart than its channels (pixel_dense_nhwc: a concat buffer's channel slice), written in place.
+void depthwise_conv_cpu_out(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                            at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                            const std::optional<at::Tensor>& residual, Activation act, at::Tensor& out);
+
 // The depthwise conv's input produced row by row instead of read from memory (the fused
 // conv1x1_depthwise op): fill(ctx, img, iy, dst) writes row iy of image img, w pixels C rounded up
 // to 16 floats apart, straight into the kernel's ring of padded rows. Whole vectors: the lanes past

@@ -45,6 +45,15 @@ struct DirectConvIo {
     }
     data = out.mutable_data_ptr<float>();
   }
+
+  // Into an existing output (a concat buffer's channel slice, pixels its stride(3) floats apart).
+  DirectConvIo(const at::Tensor& into, const std::optional<at::Tensor>& r, Activation a) : out(into), store_act(a) {
+    if (r.has_value()) {
+      res = r->expand(into.sizes()).contiguous(at::MemoryFormat::ChannelsLast);
+      residual = res.const_data_ptr<float>();
+    }
+    data = out.mutable_data_ptr<float>();
+  }
 };
 
 // v = act(v) for 16 lanes; the activation chosen at run time, once per 16 values.

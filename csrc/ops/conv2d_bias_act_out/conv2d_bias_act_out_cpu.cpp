@@ -1,7 +1,7 @@
-// conv2d_bias_act_out on the CPU: where the conv engine or the direct 1x1 kernel runs the layer and
-// `out` is channels_last (a channel slice of a concat buffer), its store writes straight into it,
-// no temporary and no copy; elsewhere the registered conv2d_bias_act kernel, then one copy into the
-// slice (why the oneDNN route cannot write in place: see conv2d_bias_act_out.cpp), which on the
+// conv2d_bias_act_out on the CPU: where the conv engine or the direct 1x1 or depthwise kernel runs
+// the layer and `out` is channels_last (a channel slice of a concat buffer), its store writes
+// straight into it, no temporary and no copy; elsewhere the registered conv2d_bias_act kernel, then
+// one copy into the slice (why the oneDNN route cannot write in place: see conv2d_bias_act_out.cpp), which on the
 // oneDNN route also applies a ReLU, ReLU6 or hard-sigmoid.
 #include <ATen/ATen.h>
 #include <torch/library.h>
@@ -13,6 +13,7 @@
 #include "ops/conv2d_bias_act/conv2d_bias_act_cpu.h"
 #include "conv_engine/conv_engine_cpu.h"
 #include "ops/conv2d_bias_act/conv_path.h"
+#include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 #include "ops/conv2d_bias_act_out/conv2d_bias_act_out.h"
 
@@ -38,6 +39,10 @@ void conv2d_bias_act_out_cpu(const at::Tensor& x, const at::Tensor& weight, cons
     }
     if (path == engine::ConvPath::Pointwise && pixel_dense_nhwc(out)) {
       pointwise_conv_cpu_out(x.contiguous(format), weight, bias, residual, a, out);
+      return;
+    }
+    if (path == engine::ConvPath::Depthwise && pixel_dense_nhwc(out)) {  // Inception-v3's branch pools
+      depthwise_conv_cpu_out(x.contiguous(format), weight, bias, stride, padding, dilation, residual, a, out);
       return;
     }
   }

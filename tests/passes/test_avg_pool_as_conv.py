@@ -1,6 +1,7 @@
 """avg_pool_as_conv: stride-1 average pools counting their zero padding become depthwise convs
-of 1 / (kh * kw) in fp32 channels_last CPU models; every other pool stays ATen's, with its reason
-in the report."""
+of 1 / (kh * kw) in fp32 channels_last CPU models, after the 1x1 conv that reads them where that
+conv narrows the channels (Inception-v3's branch pools); every other pool stays ATen's, with its
+reason in the report."""
 
 import pytest
 import torch
@@ -11,16 +12,17 @@ import cnnfast
 from cnnfast.testing import randomize_batchnorm, rel_err
 
 PATTERN = "avg_pool as depthwise conv"
+MOVED = "avg_pool as depthwise conv after its 1x1 conv"
 
 
 class PoolBranch(nn.Module):
     """Inception's pool branch: conv -> BN -> ReLU -> avg pool -> 1x1 conv."""
 
-    def __init__(self, pool=None, c=24, **pool_kw):
+    def __init__(self, pool=None, c=24, k=32, **pool_kw):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU())
         self.pool, self.pool_kw = pool, pool_kw or dict(kernel_size=3, stride=1, padding=1)
-        self.proj = nn.Conv2d(c, 8, 1)
+        self.proj = nn.Conv2d(c, k, 1)
 
     def forward(self, x):
         y = self.stem(x)
@@ -37,8 +39,8 @@ def _optimize(model, x, **kw):
     return fast, ref, out
 
 
-def _rewrites(fast):
-    return sum(p == PATTERN for _, p in cnnfast.report(fast).sites)
+def _rewrites(fast, pattern=PATTERN):
+    return sum(p == pattern for _, p in cnnfast.report(fast).sites)
 
 
 def _reasons(fast):
@@ -86,6 +88,63 @@ def test_the_conv_matches_atens_pool_to_a_few_ulp(c):
     with torch.no_grad():
         out, ref = fast(x), model(x)
     assert torch.equal(out.isnan(), ref.isnan()) and torch.equal(out.isinf(), ref.isinf())
+
+
+class InceptionPoolBranch(nn.Module):
+    """torchvision's Inception-v3 pool branch: avg pool 3x3 -> 1x1 conv -> BN -> ReLU, C -> K."""
+
+    def __init__(self, c=40, k=16, pool_kw=None, readers=1):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU())
+        self.pool_kw = pool_kw or dict(kernel_size=3, stride=1, padding=1)
+        self.proj = nn.Sequential(nn.Conv2d(c, k, 1, bias=False), nn.BatchNorm2d(k), nn.ReLU())
+        self.side = nn.Conv2d(c, k, 1) if readers > 1 else None
+
+    def forward(self, x):
+        y = F.avg_pool2d(self.stem(x), **self.pool_kw)
+        out = self.proj(y)
+        return out if self.side is None else torch.cat([out, self.side(y)], 1)
+
+
+@pytest.mark.parametrize("pool_kw", [None, dict(kernel_size=5, stride=1, padding=2), dict(kernel_size=2, stride=1)],
+                         ids=["3x3", "5x5", "2x2-unpadded"])
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
+def test_a_narrowing_1x1_conv_runs_before_the_pool(pool_kw, batch, layout):
+    torch.manual_seed(batch)
+    x = torch.randn(batch, 3, 13, 11).contiguous(memory_format=layout)
+    fast, ref, out = _optimize(InceptionPoolBranch(pool_kw=pool_kw), x)
+    assert _rewrites(fast, MOVED) == 1 and _rewrites(fast) == 0
+    assert rel_err(out, ref) <= 1e-5
+    # The pool now reads the conv's 16 channels, not the stem's 40, and carries its bias and ReLU.
+    pools = [m for m in fast.modules() if isinstance(m, cnnfast.nn.Conv2dBiasAct) and m.groups > 1]
+    assert [(m.groups, m.act, m.bias is not None) for m in pools] == [(16, "relu", True)]
+
+
+def test_the_swap_is_caught_when_the_bias_goes_before_the_pool():
+    # A check of the test above: the bias added before the mean is scaled down at the padded edges.
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 9, 9)
+    model = randomize_batchnorm(InceptionPoolBranch()).eval()
+    with torch.no_grad():
+        ref = model(x)
+        conv, bn = model.proj[0], model.proj[1]
+        scale = bn.weight / (bn.running_var + bn.eps).sqrt()
+        w, b = conv.weight * scale.reshape(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
+        wrong = F.relu(F.avg_pool2d(F.conv2d(model.stem(x), w, b), 3, 1, 1))
+    assert rel_err(wrong, ref) > 1e-3
+
+
+@pytest.mark.parametrize("model, why", [
+    (InceptionPoolBranch(c=16, k=24), "widening"),
+    (InceptionPoolBranch(readers=2), "two readers"),
+    (PoolBranch(c=24, k=8, kernel_size=3, stride=1, padding=1, count_include_pad=False), "pool kept"),
+], ids=["widening", "two-readers", "exclude-pad"])
+def test_the_pool_keeps_its_place_otherwise(model, why):
+    x = torch.randn(2, 3, 12, 12)
+    fast, ref, out = _optimize(model, x)
+    assert _rewrites(fast, MOVED) == 0
+    assert rel_err(out, ref) <= 1e-5
 
 
 @pytest.mark.parametrize("pool_kw, reason", [

@@ -92,6 +92,11 @@ def _narrowing_1x1(gm: fx.GraphModule, pool: fx.Node, channels: int) -> Optional
     return m
 
 
+def _mean_filter(channels: int, kernel, device) -> torch.Tensor:
+    """The depthwise filter of a window mean: every weight the float nearest 1 / (kh * kw)."""
+    return torch.full((channels, 1, *kernel), 1.0 / (kernel[0] * kernel[1]), device=device)
+
+
 def _add(gm: fx.GraphModule, stem: str, module) -> str:
     name = stem
     while hasattr(gm, name):
@@ -122,8 +127,8 @@ def run(gm: fx.GraphModule, report: Report, prefix: str, channels_last: bool) ->
             reader = next(iter(node.users))
             project = Conv2dBiasAct(conv.weight, None, (1, 1), (0, 0), (1, 1), 1, "none", channels_last=True)
             k = conv.weight.size(0)
-            weight = torch.full((k, 1, *kernel), 1.0 / (kernel[0] * kernel[1]), device=device)
-            pool = Conv2dBiasAct(weight, conv.bias, (1, 1), padding, (1, 1), k, conv.act, channels_last=True)
+            pool = Conv2dBiasAct(_mean_filter(k, kernel, device), conv.bias, (1, 1), padding, (1, 1), k, conv.act,
+                                 channels_last=True)
             project_name = _add(gm, f"avg_pool_as_conv_{n}_project", project)
             pool_name = _add(gm, f"avg_pool_as_conv_{n}", pool)
             with gm.graph.inserting_before(node):
@@ -134,8 +139,8 @@ def run(gm: fx.GraphModule, report: Report, prefix: str, channels_last: bool) ->
             gm.graph.erase_node(node)
             report.add(MOVED, prefix + pool_name)
             continue
-        weight = torch.full((channels, 1, *kernel), 1.0 / (kernel[0] * kernel[1]), device=device)
-        conv = Conv2dBiasAct(weight, None, (1, 1), padding, (1, 1), channels, "none", channels_last=True)
+        conv = Conv2dBiasAct(_mean_filter(channels, kernel, device), None, (1, 1), padding, (1, 1), channels, "none",
+                             channels_last=True)
         name = _add(gm, f"avg_pool_as_conv_{n}", conv)
         with gm.graph.inserting_before(node):
             new = gm.graph.call_module(name, (a["input"],))

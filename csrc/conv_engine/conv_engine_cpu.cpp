@@ -1,9 +1,9 @@
 // conv_engine_cpu (see conv_engine_cpu.h): checks, the packed filter (cached with the weight) and
 // the padded bias, the destination's strides, then one of the loops the tiling chooses
 // (gather_loop.cpp for any geometry, row_taps_loop.cpp for wide rows and for column and row
-// filters, stride_phases_loop.cpp for strided filters) or the Winograd loop (winograd_loop.cpp, 3x3 stride 1). Whether the engine runs at
-// all is decided by the torch it is built against (CPUBLAS_BRGEMM_F32F32F32, ATen/native/CPUBlas.h)
-// and the CPU it runs on.
+// filters, stride_phases_loop.cpp for strided filters) or the Winograd loop (winograd_loop.cpp,
+// 3x3 stride 1). Whether the engine runs at all is decided by the torch it is built against
+// (CPUBLAS_BRGEMM_F32F32F32, ATen/native/CPUBlas.h) and the CPU it runs on.
 #include "conv_engine/conv_engine_cpu.h"
 
 #include <ATen/ATen.h>

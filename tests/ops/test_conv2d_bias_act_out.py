@@ -185,7 +185,8 @@ def test_a_1x1_into_a_slice_makes_no_copy(cpu, kernel):
 
 
 @pytest.mark.parametrize("batch", [1, 3])
-@pytest.mark.parametrize("c,k,stride,residual", [(32, 3, 1, False), (33, 3, 1, True), (24, 5, 2, True), (40, 3, 2, False)],
+@pytest.mark.parametrize("c,k,stride,residual",
+                         [(32, 3, 1, False), (33, 3, 1, True), (24, 5, 2, True), (40, 3, 2, False)],
                          ids=["pool-32", "odd-33-residual", "5x5-s2-residual", "3x3-s2"])
 def test_a_depthwise_conv_writes_its_slice_in_place(c, k, stride, residual, batch):
     # Inception-v3's branch pools run as depthwise convs writing into the block's concat buffer.

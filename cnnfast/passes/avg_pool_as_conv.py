@@ -76,9 +76,9 @@ def _model_kind(gm: fx.GraphModule) -> Tuple[Optional[torch.device], Optional[to
     return None, None
 
 
-def _narrowing_1x1(gm: fx.GraphModule, pool: fx.Node, channels: int) -> Optional[Conv2dBiasAct]:
+def _narrowing_1x1(gm: fx.GraphModule, pool: fx.Node, channels: int, calls: dict) -> Optional[Conv2dBiasAct]:
     """The 1x1 conv that is the pool's only reader, when it has fewer output channels than the pool
-    and nothing but the pool's output as its argument, else None."""
+    and nothing but the pool's output as its argument, else None. calls: call_site_counts(gm)."""
     users = list(pool.users)
     if len(users) != 1 or len(users[0].args) != 1 or users[0].kwargs:
         return None
@@ -87,7 +87,7 @@ def _narrowing_1x1(gm: fx.GraphModule, pool: fx.Node, channels: int) -> Optional
         return None
     if tuple(m.weight.shape[2:]) != (1, 1) or tuple(m.stride) != (1, 1) or tuple(m.padding) != (0, 0):
         return None
-    if call_site_counts(gm).get(users[0].target, 0) != 1 or m.weight.size(0) >= channels:
+    if calls.get(users[0].target, 0) != 1 or m.weight.size(0) >= channels:
         return None
     return m
 
@@ -110,7 +110,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str, channels_last: bool) ->
     if not pools:
         return
     device, dtype = _model_kind(gm)
-    memo = {}
+    memo, calls = {}, call_site_counts(gm)  # the rewrites below only remove modules called once
     for n, (node, a) in enumerate(pools):
         where = prefix + (node.target if isinstance(node.target, str) else node.name)
         if not channels_last or (device is not None and device.type != "cpu") or dtype not in (None, torch.float32):
@@ -122,7 +122,7 @@ def run(gm: fx.GraphModule, report: Report, prefix: str, channels_last: bool) ->
             report.skip(where, f"average pool kept: {reason}")
             continue
         kernel, padding = pair(a["kernel_size"], "kernel_size"), pair(a["padding"], "padding")
-        conv = _narrowing_1x1(gm, node, channels)
+        conv = _narrowing_1x1(gm, node, channels, calls)
         if conv is not None:  # the 1x1 conv first, then the pool on its output, as one op each
             reader = next(iter(node.users))
             project = Conv2dBiasAct(conv.weight, None, (1, 1), (0, 0), (1, 1), 1, "none", channels_last=True)

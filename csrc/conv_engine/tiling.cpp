@@ -87,33 +87,23 @@ double thread_imbalance(int64_t groups, int64_t units, int64_t unit, int64_t tot
 
 // Recuts `total` pixels (or rows) into tiles of `unit` into at least as many tiles (the count is
 // ceil(total / unit) throughout), no smaller than `min_unit` unless already so, choosing the most
-// even split over the threads (fewest tiles among equals). Only where each task spans every
-// output-channel block (n_chunks == 1): where the threads split the blocks, cutting the pixels too
-// would make each read the whole filter.
+// even split over the threads (fewest tiles among equals). Pixel tiles only where each task spans
+// every output-channel block (n_chunks == 1): where the threads split the blocks, cutting the
+// pixels too would make each read the whole filter. Runs of rows (`rows`: the row, column and
+// phase loops) also where they are split over blocks: the 104 output rows of a 256 -> 256 3x3
+// stride 2 on 28x28 at batch 8, in runs of 24 x 2 chunks, gave one thread 58% of the work.
 void balance_tiles(int64_t groups, int64_t total, int64_t blocks, int64_t n_chunks, int64_t threads,
-                   int64_t min_unit, int64_t& unit) {
+                   int64_t min_unit, int64_t& unit, bool rows = false) {
   const int64_t first = ceil_div(total, unit);
-  if (n_chunks != 1 || threads < 2 || groups * first > kBalanceTasksPerThread * threads) return;
+  if ((n_chunks != 1 && !rows) || threads < 2 || groups * first * n_chunks > kBalanceTasksPerThread * threads) {
+    return;
+  }
   double best = thread_imbalance(groups, first, unit, total, blocks, n_chunks, threads);
   for (int64_t u = first + 1; u <= 2 * first && best > 1.0; ++u) {
     const int64_t size = ceil_div(total, u);
     if (size < min_unit) break;
     const double imb = thread_imbalance(groups, ceil_div(total, size), size, total, blocks, n_chunks, threads);
     if (imb < best - 1e-9) best = imb, unit = size;
-  }
-}
-
-// Where runs of rows are each split over n_chunks runs of blocks (the column and phase loops at
-// batch > 1), shorter runs, down to half, if they share out more evenly: the 104 output rows of a
-// 256 -> 256 3x3 stride 2 on 28x28 at batch 8, in runs of 24 x 2 chunks, gave one thread 58% of
-// the work.
-void balance_split_rows(int64_t rows, int64_t blocks, int64_t n_chunks, int64_t threads, int64_t& unit) {
-  if (threads < 2 || ceil_div(rows, unit) * n_chunks > kBalanceTasksPerThread * threads) return;
-  double best = thread_imbalance(1, ceil_div(rows, unit), unit, rows, blocks, n_chunks, threads);
-  const int64_t first = unit;
-  for (int64_t u = first - 1; u >= std::max<int64_t>(1, first / 2) && best > 1.0; --u) {
-    const double imb = thread_imbalance(1, ceil_div(rows, u), u, rows, blocks, n_chunks, threads);
-    if (imb < best - 1e-9) best = imb, unit = u;
   }
 }
 
@@ -215,7 +205,7 @@ Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
   // pixels per tap (run_column_taps, run_stride_phases), so M is the run's pixels (a phase row
   // is phase_w pixels, the output row and the columns past it that no one stores).
   t.column_taps = column_taps_apply(geo);
-  t.phases = !t.column_taps && stride_phases_apply(geo);
+  t.phases = stride_phases_apply(geo);  // strided: never a column filter
   if (t.column_taps || t.phases) {
     const int64_t rows = geo.n * geo.ho, width = t.phases ? geo.phase_w() : geo.wo;
     // Where the output-channel blocks share out evenly and the whole batch fits one tile (the 3x1
@@ -226,8 +216,7 @@ Tiling choose_tiling(const ConvGeometry& geo, int64_t threads) {
     t.row_tile = split_blocks ? rows : std::clamp<int64_t>(std::min(m_max / width, ceil_div(rows, threads)), 1, rows);
     const int64_t base = ceil_div(rows, t.row_tile);
     if (base < want) t.n_chunks = std::min(t.blocks, ceil_div(want, base));
-    balance_tiles(1, rows, t.blocks, t.n_chunks, threads, 1, t.row_tile);
-    if (t.n_chunks > 1) balance_split_rows(rows, t.blocks, t.n_chunks, threads, t.row_tile);
+    balance_tiles(1, rows, t.blocks, t.n_chunks, threads, 1, t.row_tile, /*rows=*/true);
     return t;
   }
   t.row_taps = geo.groups == 1 && !geo.reads_input_rows() && geo.wo >= kRowTapsMinWidth &&

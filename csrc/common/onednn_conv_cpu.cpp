@@ -22,14 +22,24 @@ bool padding_only_outputs(const at::Tensor& weight, at::IntArrayRef padding, at:
   return false;
 }
 
+// oneDNN's bf16 convs need AVX-512 BW/VL/DQ or AVX-NE-CONVERT: on an AVX2-only CPU (AMD Zen 3)
+// reordering a bf16 weight throws. ATen keeps that check internal; this op is its public form.
+bool onednn_bf16_supported() {
+  static const bool ok = [] {
+    auto op = c10::Dispatcher::singleton().findSchema({"mkldnn::_is_mkldnn_bf16_supported", ""});
+    return op.has_value() && op->typed<bool()>().call();
+  }();
+  return ok;
+}
+
 }  // namespace
 
 bool onednn_conv_supported(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef padding,
                            at::IntArrayRef dilation) {
-  // fp32 and bf16 are what oneDNN's CPU convolutions are tuned for; everything else (fp64, fp16)
-  // takes the portable path.
+  // fp32 and bf16 are what oneDNN's CPU convolutions are tuned for; everything else (fp64, fp16,
+  // bf16 where this CPU has no bf16 convs) takes the portable path.
   return at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() &&
-         (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
+         (x.scalar_type() == at::kFloat || (x.scalar_type() == at::kBFloat16 && onednn_bf16_supported())) &&
          !padding_only_outputs(weight, padding, dilation);
 }
 

@@ -5,6 +5,7 @@ process settings)."""
 
 import os
 
+import pytest
 import torch
 
 import cnnfast
@@ -20,6 +21,17 @@ TOLERANCE = {
     torch.float16: 4e-3,
 }
 MODEL_TOLERANCE = 1e-4  # whole fp32 models: the foundation issue's bar
+
+# Kernels written in AVX-512 alone (the narrow grouped kernel, grouped_narrow_cpu.cpp) run only on
+# CPUs that have it; elsewhere (AMD Zen 2/3: AVX2) those layers stay with oneDNN. torch reads the
+# same CPUID bits.
+CPU_HAS_AVX512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
+def skip_unless_grouped_kernel_runs(channels, groups):
+    """The direct grouped kernel takes groups of 2-8 channels only where AVX-512 exists."""
+    if channels // groups < 16 and not CPU_HAS_AVX512:
+        pytest.skip("groups of 2-8 channels: the narrow grouped kernel is AVX-512 only")
 
 
 def _triton_usable(device: str) -> bool:

@@ -13,6 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 import cnnfast
 from cnnfast import config
+from tests._helpers import CPU_HAS_AVX512, skip_unless_grouped_kernel_runs
 from tests.ops.direct_conv_checks import check_nan_and_inf, check_on, check_weight_change_is_seen
 
 ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
@@ -62,16 +63,20 @@ def _args(case, batch, residual, seed=0):
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"c{c[0]}g{c[1]}-{c[2]}x{c[3]}-k{c[4][0]}x{c[4][1]}-s{c[5][0]}{c[5][1]}")
 def test_matches_reference(case, batch, residual):
+    skip_unless_grouped_kernel_runs(case[0], case[1])
     check_on("grouped", _args(case, batch, residual), "relu")
 
 
+@pytest.mark.parametrize("case", [CASES[0], CASES[13]], ids=["gw8", "gw16"])
 @pytest.mark.parametrize("act", ACTS)
-def test_every_activation(act):
-    check_on("grouped", _args(CASES[0], 2, residual=True), act)
+def test_every_activation(act, case):
+    skip_unless_grouped_kernel_runs(case[0], case[1])
+    check_on("grouped", _args(case, 2, residual=True), act)
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[6], CASES[14]], ids=["gw8", "gw4", "gw32", "gw32-7x7"])
 def test_nan_and_inf_propagate_as_in_eager(case):
+    skip_unless_grouped_kernel_runs(case[0], case[1])
     x, weight, bias, s, p, d, g, _ = _args(case, 1, False)
     with config.force_conv_path("grouped"):
         check_nan_and_inf(x, weight, bias, s, p, d, g, (0, 9, 5, 5), (0, 2, 0, 0))
@@ -80,6 +85,7 @@ def test_nan_and_inf_propagate_as_in_eager(case):
 def test_a_nan_stays_in_its_group():
     # Narrow groups share a vector with their neighbours: lanes of other groups must never meet it
     # (a zero weight times NaN is NaN).
+    skip_unless_grouped_kernel_runs(CASES[0][0], CASES[0][1])
     x, weight, bias, s, p, d, g, _ = _args(CASES[0], 1, False)
     x[0, 9, 5, 5] = float("nan")  # channel 9: group 1 (channels 8-15)
     with config.force_conv_path("grouped"):
@@ -88,8 +94,10 @@ def test_a_nan_stays_in_its_group():
     assert not out[0, :8].isnan().any() and not out[0, 16:].isnan().any()
 
 
-def test_weight_change_is_seen():
-    x, weight, bias, s, p, d, g, _ = _args(CASES[0], 1, False)
+@pytest.mark.parametrize("case", [CASES[0], CASES[13]], ids=["gw8", "gw16"])
+def test_weight_change_is_seen(case):
+    skip_unless_grouped_kernel_runs(case[0], case[1])
+    x, weight, bias, s, p, d, g, _ = _args(case, 1, False)
     check_weight_change_is_seen("grouped", x, weight, s, p, d, g)
 
 
@@ -108,6 +116,8 @@ def test_what_it_does_not_take():
 @settings(deadline=None, max_examples=60)
 def test_random_shapes_match_reference(gw, groups, batch, h, w, k, stride, padding, dilation, residual, seed):
     groups += 1  # at least two groups
+    if gw < 16 and not CPU_HAS_AVX512:
+        return  # the narrow grouped kernel is AVX-512 only
     c = gw * groups
     if h + 2 * padding < dilation * (k[0] - 1) + 1 or w + 2 * padding < dilation * (k[1] - 1) + 1:
         return  # no output pixel

@@ -14,7 +14,7 @@ from cnnfast import config
 from cnnfast.contracts.activations import ACTIVATIONS
 from cnnfast.contracts.layout import conv_memory_format
 from cnnfast.reference import conv2d_bias_act_mean as reference
-from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
+from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err, skip_unless_grouped_kernel_runs
 
 # (path, C_in, C_out, H, W, k, stride, groups): a layer for each kernel that sums as it stores,
 # forced onto that kernel. SE layers of MobileNetV3/EfficientNet (depthwise), SE-ResNet (1x1,
@@ -75,6 +75,8 @@ def _check(args, act="relu", dtype=torch.float32):
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("shape", SUMMED, ids=_ids)
 def test_summed_by_the_kernel(shape, batch, threads):
+    if shape[0] == "grouped":
+        skip_unless_grouped_kernel_runs(shape[1], shape[7])
     args = _args(batch, shape)
     with config.force_conv_path(shape[0]):
         assert config.conv_path_for(args["x"].shape, args["weight"].shape, args["stride"], args["padding"],

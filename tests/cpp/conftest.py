@@ -28,7 +28,11 @@ def cnnfast_prefix(tmp_path_factory):
     build = tmp_path_factory.mktemp("cnnfast-build")
     prefix = tmp_path_factory.mktemp("cnnfast-install")
     _run(["cmake", "-S", ROOT, "-B", str(build), f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
-          f"-DCMAKE_INSTALL_PREFIX={prefix}", "-DCMAKE_BUILD_TYPE=Release"])
+          f"-DCMAKE_INSTALL_PREFIX={prefix}", "-DCMAKE_BUILD_TYPE=Release",
+          # One baseline copy of each vector kernel, not three: these tests check the package and
+          # the ops' registration; the kernels' clones are tested through the Python extension.
+          # It cut this build from ~22 to ~15 minutes on a 2-core AMD EPYC (Zen 3) VM.
+          "-DCNNFAST_CPU_CLONES=OFF"])
     _run(["cmake", "--build", str(build), "-j", _jobs()])
     _run(["cmake", "--install", str(build)])
     return prefix

@@ -28,9 +28,13 @@ MODEL_TOLERANCE = 1e-4  # whole fp32 models: the foundation issue's bar
 CPU_HAS_AVX512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
 
-def skip_unless_grouped_kernel_runs(channels, groups):
+def grouped_kernel_runs(channels, groups):
     """The direct grouped kernel takes groups of 2-8 channels only where AVX-512 exists."""
-    if channels // groups < 16 and not CPU_HAS_AVX512:
+    return channels // groups >= 16 or CPU_HAS_AVX512
+
+
+def skip_unless_grouped_kernel_runs(channels, groups):
+    if not grouped_kernel_runs(channels, groups):
         pytest.skip("groups of 2-8 channels: the narrow grouped kernel is AVX-512 only")
 
 

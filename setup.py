@@ -56,7 +56,10 @@ if with_cuda:
     sources += sorted(glob.glob(os.path.join("csrc", "**", "*.cu"), recursive=True))
 
 # The C++ standard comes from torch.utils.cpp_extension (C++17 up to torch 2.13, C++20 after).
-cxx_flags = ["-O3", "-fopenmp", "-fvisibility=hidden"]
+# -g0: Python's own CFLAGS (sysconfig) carry -g, and debug info for the unrolled vector kernels
+# made them compile ~1.35x longer (stem_conv_cpu.cpp: 9.0 against 6.7 min on an AMD EPYC Zen 3)
+# and their objects twice as large, for a release build nobody steps through.
+cxx_flags = ["-O3", "-g0", "-fopenmp", "-fvisibility=hidden"]
 nvcc_flags = ["-O3", "--expt-relaxed-constexpr"]
 
 
@@ -83,7 +86,7 @@ def _shared_libstdcxx():
 link_flags = ["-fopenmp", *_shared_libstdcxx(), *os.environ.get("CNNFAST_EXTRA_LDFLAGS", "").split()]
 if os.environ.get("CNNFAST_SANITIZE") == "1":  # tools/sanitize.sh: ASan + UBSan build of the C++ kernels
     sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
-    cxx_flags = [f for f in cxx_flags if f != "-O3"] + ["-O1", "-g"] + sanitize
+    cxx_flags = [f for f in cxx_flags if f not in ("-O3", "-g0")] + ["-O1", "-g"] + sanitize
     link_flags += sanitize
 extension_cls = CUDAExtension if with_cuda else CppExtension
 ext = extension_cls(

@@ -67,15 +67,20 @@ inline __attribute__((always_inline)) void pixel_block(const std::vector<const f
       }
     }
   }
+  // Out through an L1 tile and one store loop, as pointwise_conv_cpu.cpp does: a store straight
+  // from each of the P * KV registers inlined every activation's code P * KV times, which made
+  // this file take 9 minutes to compile (three x86 levels, eight shapes) for stores that cost
+  // one load per 27-147 FMAs here.
+  alignas(64) float tile[P][KV * kLanes];
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {  // fully unrolled (constant indices keep acc in registers)
-    if (p >= valid) break;
 #pragma GCC unroll 4
-    for (int q = 0; q < KV; ++q) {
-      const int64_t c0 = q * kLanes;
-      if (c0 >= g.k) break;
-      store_block(o + (ox + p) * g.k + c0, acc[p][q], rr ? rr + (ox + p) * g.k + c0 : nullptr, g.k - c0, act);
-    }
+    for (int q = 0; q < KV; ++q) vec16::store(&tile[p][q * kLanes], acc[p][q]);
+  }
+  const int64_t n = std::min<int64_t>(valid, P);
+#pragma GCC unroll 1
+  for (int64_t p = 0; p < n; ++p) {  // g.k <= KV * kLanes: the caller picks KV from it
+    store_row(o + (ox + p) * g.k, tile[p], rr ? rr + (ox + p) * g.k : nullptr, g.k, act);
   }
 }
 

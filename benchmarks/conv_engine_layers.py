@@ -54,7 +54,7 @@ def _stem(layer):
     return cin <= 4 and cout <= 64 and groups == 1
 
 
-def measure(layer, batch, seconds):
+def measure(layer, batch, seconds, only=None):
     cin, cout, (r, s), stride, padding, dilation, groups, h, w = layer
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, cin, h, w, generator=g).contiguous(memory_format=torch.channels_last)
@@ -78,6 +78,7 @@ def measure(layer, batch, seconds):
         paths.append("pointwise")
     if "engine" in paths:  # and the engine's Winograd form every 3x3 stride-1 layer it can take
         paths.append("winograd")
+    paths = [p for p in paths if only is None or p in only]
     runnable = [p for p in paths if _runs_on(p, x, weight, stride, padding, dilation, groups)]
     times = alternating_medians({p: _forced(p, op) for p in runnable}, seconds, max_rounds=200)
     macs = batch * cout * (cin // groups) * r * s * ((h + 2 * padding[0] - dilation[0] * (r - 1) - 1) // stride[0] + 1) * (
@@ -102,6 +103,8 @@ def main(argv=None):
     p.add_argument("--stems", action="store_true", help="only convs with <= 4 input channels (stem kernel vs oneDNN)")
     p.add_argument("--grouped", action="store_true", help="only grouped, not depthwise convs (grouped kernel vs oneDNN)")
     p.add_argument("--winograd", action="store_true", help="only 3x3 stride-1 convs (Winograd form vs engine, oneDNN)")
+    p.add_argument("--paths", nargs="+", default=None,
+                   help="time only these paths (e.g. leave out a kernel that is 20x slower on this CPU)")
     p.add_argument("--out", default=None, help="path prefix for .json and .md")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -122,7 +125,7 @@ def main(argv=None):
     with torch.inference_mode():
         for i, (model, layer) in enumerate(layers):
             for batch in a.batch:
-                r = measure(layer, batch, a.seconds)
+                r = measure(layer, batch, a.seconds, a.paths)
                 r.update(model=model, layer=list(layer), batch=batch)
                 rows.append(r)
                 us = r["us"]

@@ -48,6 +48,8 @@ def build_info():
         "conv_engine": loaded and _conv_engine_available(),
         # whose cores the routing rule tunes for ('intel', 'amd', 'other'): see route.cpp
         "cpu_vendor": _cpu_vendor() if loaded else None,
+        # whether the rule takes this CPU for one with AVX-512 (without it: no direct conv kernels)
+        "cpu_avx512": _cpu_has_avx512() if loaded else None,
         "cuda_available": torch.cuda.is_available(),
     }
 
@@ -64,6 +66,12 @@ def _cpu_vendor():
     import cnnfast._C
 
     return cnnfast._C._cpu_vendor()
+
+
+def _cpu_has_avx512():
+    import cnnfast._C  # directly, as _cpu_vendor does
+
+    return bool(cnnfast._C._cpu_has_avx512())
 
 
 def _extension_path():

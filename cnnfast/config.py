@@ -84,12 +84,19 @@ def cpu_vendor() -> str:
     return _extension_module()._cpu_vendor()
 
 
+def cpu_has_avx512() -> bool:
+    """Whether the routing rule takes this CPU for one with AVX-512. Without it cnnfast's direct conv
+    kernels, register-blocked for AVX-512, are left out (csrc/common/cpu_isa.h)."""
+    return bool(_extension_module()._cpu_has_avx512())
+
+
 def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
-                  dtype="float32", channels_last=True, onednn=None, cpu=None) -> str:
+                  dtype="float32", channels_last=True, onednn=None, cpu=None, avx512=None) -> str:
     """The CPU kernel cnnfast.ops.conv2d_bias_act runs for an input of ``x_shape`` (N, C, H, W) and a
     filter of ``weight_shape`` (K, C/groups, R, S): one of CONV_PATHS. ``onednn`` (default: whether
     this torch has oneDNN and it takes ``dtype``) says whether the oneDNN route can run it; ``cpu``
-    ('intel', 'amd', 'other'; default: this CPU) whose cores to decide for.
+    ('intel', 'amd', 'other'; default: this CPU) whose cores to decide for, ``avx512`` (default:
+    this CPU's) whether they have AVX-512.
     conv2d_bias_act_out takes the same kernel: the engine and the direct 1x1 kernel store into a
     concat buffer's channel slice in place, the others compute a temporary and copy it."""
     import torch
@@ -98,7 +105,7 @@ def conv_path_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
         onednn = dtype in ("float32", "bfloat16") and torch.backends.mkldnn.is_available()
     geometry = _engine_geometry(x_shape, weight_shape, stride, padding, dilation, groups)
     return _extension_module()._conv_path(geometry, dtype == "float32", bool(channels_last), bool(onednn),
-                                          _vendor_index(cpu))
+                                          _vendor_index(cpu), -1 if avx512 is None else int(bool(avx512)))
 
 
 def engine_tiling(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, threads=None) -> dict:
@@ -207,3 +214,14 @@ class route_as(_ProcessWideSetting):
 
     def __init__(self, cpu: str):
         self.index = _vendor_index(cpu)
+
+
+class route_avx512(_ProcessWideSetting):
+    """``with cnnfast.config.route_avx512(False):`` routes every CPU conv as the rule would on a CPU
+    without AVX-512 (True: with it), whatever this CPU has: to test the rule of the other kind of
+    machine anywhere. Process-wide while the block runs, restored on exit."""
+
+    setter = "_route_avx512"
+
+    def __init__(self, avx512: bool):
+        self.index = int(bool(avx512))

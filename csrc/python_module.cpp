@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "allocator/block_cache.h"
+#include "common/cpu_isa.h"
 #include "common/cpu_vendor.h"
 #include "common/prepacked_weights.h"
 #include "conv_engine/conv_engine_cpu.h"
@@ -29,6 +30,12 @@ int checked_vendor(int vendor) {
   return vendor;
 }
 
+// -1 (this CPU), 0 (route as without AVX-512) or 1 (as with it), checked.
+int checked_avx512(int avx512) {
+  if (avx512 < -1 || avx512 > 1) throw py::value_error("avx512 must be -1 (this CPU), 0 (without) or 1 (with)");
+  return avx512;
+}
+
 // The router's decision for one conv shape: geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh,
 // dw, groups); vendor: whose cores to route for (-1: the running CPU's, else a CpuVendor).
 cnnfast::engine::ConvGeometry parse_geometry(const std::vector<int64_t>& geometry, const char* caller) {
@@ -44,12 +51,14 @@ cnnfast::engine::ConvGeometry parse_geometry(const std::vector<int64_t>& geometr
   return g;
 }
 
-const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn, int vendor) {
+const char* conv_path(const std::vector<int64_t>& geometry, bool fp32, bool channels_last, bool onednn, int vendor,
+                      int avx512) {
   cnnfast::engine::RouteQuery q;
   q.geo = parse_geometry(geometry, "_conv_path");
   q.fp32 = fp32, q.channels_last = channels_last, q.onednn = onednn;
   q.engine = cnnfast::engine::engine_available();
   q.vendor = checked_vendor(vendor) < 0 ? cnnfast::cpu_vendor() : static_cast<cnnfast::CpuVendor>(vendor);
+  q.avx512 = checked_avx512(avx512) < 0 ? cnnfast::cpu_has_avx512() : avx512 == 1;
   return cnnfast::engine::conv_path_name(cnnfast::engine::route_conv(q));
 }
 
@@ -68,7 +77,8 @@ py::dict engine_tiling(const std::vector<int64_t>& geometry, int64_t threads) {
 bool conv1x1_depthwise_fuses(const std::vector<int64_t>& shape, int64_t threads) {
   if (shape.size() != 6) throw py::value_error("_conv1x1_depthwise_fuses: shape must hold 6 ints");
   if (threads < 1) throw py::value_error("_conv1x1_depthwise_fuses: threads must be >= 1");
-  return cnnfast::conv1x1_depthwise_fuses({shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], threads});
+  return cnnfast::conv1x1_depthwise_fuses(
+      {shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], threads, cnnfast::cpu_has_avx512()});
 }
 
 int force_conv_path(int path) {
@@ -86,12 +96,18 @@ std::tuple<bool, int64_t, int64_t, int64_t, int64_t> block_cache_stats() {
 
 PYBIND11_MODULE(_C, m) {
   m.def("_conv_path", &conv_path, py::arg("geometry"), py::arg("fp32"), py::arg("channels_last"),
-        py::arg("onednn"), py::arg("vendor") = -1,
+        py::arg("onednn"), py::arg("vendor") = -1, py::arg("avx512") = -1,
         "The CPU kernel conv2d_bias_act runs for this conv shape (the routing rule's decision).");
   m.def("_route_vendor", [](int vendor) { return cnnfast::set_route_vendor(checked_vendor(vendor)); },
         py::arg("vendor"),
         "Route every conv as on this vendor's cores (0 other, 1 Intel, 2 AMD; -1 the running CPU's); "
         "returns the previous setting.");
+  m.def("_route_avx512", [](int avx512) { return cnnfast::set_route_avx512(checked_avx512(avx512)); },
+        py::arg("avx512"),
+        "Route every conv as on a CPU with (1) or without (0) AVX-512 (-1: this CPU); returns the previous "
+        "setting.");
+  m.def("_cpu_has_avx512", [] { return cnnfast::cpu_has_avx512(); },
+        "Whether the routing rule takes this CPU for one with AVX-512.");
   m.def("_cpu_vendor", [] { return cnnfast::cpu_vendor_name(cnnfast::cpu_vendor()); },
         "Whose cores the routing rule takes this CPU for: 'intel', 'amd' or 'other'.");
   m.def("_engine_tiling", &engine_tiling, py::arg("geometry"), py::arg("threads"),

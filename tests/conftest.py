@@ -51,6 +51,17 @@ def _two_threads():
 
 
 @pytest.fixture
+def routed_as_avx512():
+    """The routing rule as on a CPU with AVX-512, for the test: the direct kernels' own tests reach
+    them wherever the rule would there, so their AVX2 clones are checked on CPUs without AVX-512
+    too, where the rule leaves them out (csrc/common/cpu_isa.h)."""
+    from cnnfast import config
+
+    with config.route_avx512(True):
+        yield
+
+
+@pytest.fixture
 def threads(request):
     """torch's thread count set to the test's parameter (parametrize it with indirect=True),
     restored after: kernels that split work between threads are tested at several counts."""

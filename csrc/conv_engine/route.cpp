@@ -81,8 +81,28 @@ bool engine_pays(const RouteQuery& q) {
 constexpr int64_t kWinogradMinMacs = 2 * 1000 * 1000;
 constexpr int64_t kWinogradNarrowChannels = 64, kWinogradSmallMap = 100;
 
-bool winograd_pays(const ConvGeometry& g) {
+// Without AVX-512 (cpu_isa.h), against oneDNN's AVX2 kernels: every distinct conv of the lecture
+// models at batch 1 and 8, 2 threads, AMD EPYC Zen 3 (AVX2, no AVX-512), 2026-12-07,
+// `benchmarks/conv_engine_layers.py --paths engine onednn depthwise grouped winograd gemm`
+// (benchmarks/results/cpu_conv_layers_avx2.md):
+// - the direct kernels spill: their register blocks of 16-float vectors are sized for 32 zmm
+//   registers, and an AVX2 clone holds each vector in two of 16 ymm. The 1x1 kernel took 20-30x
+//   oneDNN's time (ResNeXt-50's 1x1s on 28x28), the stem kernel 2-16x, the grouped kernel
+//   2.3-20x (median 6.3x), the depthwise kernel a median 1.74x (ahead on 8 of 56). All are left out.
+// - the engine (oneDNN's AVX2 brgemm): 1x1 convs a median 0.94x (ahead on 260 of 366), 1x1 maps
+//   0.25x; KxK convs 0.99x: its rule stands.
+// - Winograd: a median 0.81x over 84 layer-batches, but 1.35-1.50x on 512 -> 512 (VGG-16 on 28x28
+//   and 14x14; ResNet-18's on 7x7 1.69x at batch 8; the transformed filter, 16 MB, streams from
+//   memory) and 1.2-1.7x with 32 output channels (DenseNet's growth layers, Inception-v3's 32 -> 32
+//   on 147x147): those take the engine or oneDNN.
+// In total the rule comes to 1.02x of the per-layer best on that machine; oneDNN on every layer, 1.13x.
+constexpr int64_t kAvx2WinogradMinCout = 48;
+constexpr int64_t kAvx2WinogradMaxChannelPairs = 512 * 512;  // c * k, exclusive
+
+bool winograd_pays(const RouteQuery& q) {
+  const ConvGeometry& g = q.geo;
   if (!winograd_can_run(g) || g.macs() < kWinogradMinMacs) return false;
+  if (!q.avx512 && (g.k < kAvx2WinogradMinCout || g.c * g.k >= kAvx2WinogradMaxChannelPairs)) return false;
   return g.c >= kWinogradNarrowChannels || g.pixels() >= kWinogradSmallMap;
 }
 
@@ -120,11 +140,13 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   const ConvGeometry& g = q.geo;
   if (is_gemm(g)) return q.fp32 && q.engine ? ConvPath::Engine : ConvPath::Gemm;
   const bool direct = q.fp32 && q.channels_last;
-  if (direct && depthwise_direct_supported(g)) return ConvPath::Depthwise;
-  if (direct && pointwise_pays(q)) return ConvPath::Pointwise;
-  if (direct && stem_direct_supported(g)) return ConvPath::Stem;
-  if (direct && grouped_direct_supported(g)) return ConvPath::Grouped;
-  if (direct && q.engine && winograd_pays(g)) return ConvPath::Winograd;
+  // cnnfast's own register-blocked kernels, only with AVX-512 (see winograd_pays' notes).
+  const bool blocked = direct && q.avx512;
+  if (blocked && depthwise_direct_supported(g)) return ConvPath::Depthwise;
+  if (blocked && pointwise_pays(q)) return ConvPath::Pointwise;
+  if (blocked && stem_direct_supported(g)) return ConvPath::Stem;
+  if (blocked && grouped_direct_supported(g)) return ConvPath::Grouped;
+  if (direct && q.engine && winograd_pays(q)) return ConvPath::Winograd;
   if (direct && q.engine && engine_pays(q)) return ConvPath::Engine;
   if (q.onednn) return ConvPath::OneDnn;
   return ConvPath::Portable;

@@ -26,6 +26,7 @@ struct RouteQuery {
   bool onednn = true;         // oneDNN can run this conv (enabled, dtype, geometry)
   bool engine = true;         // the engine is built in and this CPU runs it
   CpuVendor vendor = CpuVendor::Other;  // whose cores: a few thresholds were measured per vendor
+  bool avx512 = true;  // the CPU has AVX-512 (cpu_isa.h): the direct kernels' register blocks fit
 };
 
 ConvPath choose_conv_path(const RouteQuery& q);

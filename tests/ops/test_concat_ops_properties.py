@@ -2,6 +2,7 @@
 conv2d_bias_act_out) equal their references over random shapes, layouts, channel slices, pools
 and activations. HYPOTHESIS_PROFILE=long runs a deeper search than CI's default."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, strategies as st
@@ -11,6 +12,9 @@ from cnnfast import reference
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.testing import rel_err
 from tests._helpers import TOLERANCE
+
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
 
 
 def _map(g, n, c, h, w, layout, extra=0):

@@ -15,6 +15,9 @@ from cnnfast.contracts.layout import conv_memory_format
 from cnnfast.reference import conv1x1_depthwise as reference
 from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 # (C_in, C_mid, H, W, k, stride, dilation): pairs the fused kernel takes (maps of 56x56 and more).
 FUSED = [(16, 64, 112, 112, 3, 2, 1), (24, 72, 56, 56, 3, 1, 1), (24, 72, 56, 56, 5, 2, 1),
          (24, 144, 56, 56, 3, 1, 1), (24, 58, 56, 56, 3, 2, 1), (17, 33, 57, 61, 3, 1, 1),

@@ -14,6 +14,9 @@ from cnnfast.contracts.activations import ACTIVATIONS
 from cnnfast.reference import conv1x1_depthwise_mean as reference
 from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 # (C_in, C_mid, H, W, k, stride): MobileNetV3's and EfficientNet's SE pairs (28x28 and smaller, and
 # EfficientNet's 56x56), and odd shapes around them.
 SHAPES = [(24, 72, 56, 56, 5, 2), (40, 120, 28, 28, 5, 1), (80, 480, 14, 14, 3, 1), (112, 672, 14, 14, 5, 2),

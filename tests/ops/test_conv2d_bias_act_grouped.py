@@ -16,6 +16,9 @@ from cnnfast import config
 from tests._helpers import grouped_kernel_runs, skip_unless_grouped_kernel_runs
 from tests.ops.direct_conv_checks import check_nan_and_inf, check_on, check_weight_change_is_seen
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
 
 # (C, groups, H, W, (kh, kw), stride, padding, dilation)

@@ -16,6 +16,9 @@ from cnnfast.contracts.layout import conv_memory_format
 from cnnfast.reference import conv2d_bias_act_mean as reference
 from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err, skip_unless_grouped_kernel_runs
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 # (path, C_in, C_out, H, W, k, stride, groups): a layer for each kernel that sums as it stores,
 # forced onto that kernel. SE layers of MobileNetV3/EfficientNet (depthwise), SE-ResNet (1x1,
 # engine), RegNetY and ResNeXt (grouped), and odd shapes around them.

@@ -9,6 +9,9 @@ from cnnfast.ops import ACTIVATIONS
 from cnnfast.reference import conv2d_bias_act as reference
 from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 # (C_in, C_out, kernel, stride, padding, H): GoogLeNet branch convs, a DenseNet growth conv, odd sizes.
 CONVS = [(192, 64, 1, 1, 0, 28), (96, 128, 3, 1, 1, 28), (128, 32, 3, 1, 1, 14), (16, 24, 5, 1, 2, 12),
          (7, 5, 3, 2, 1, 9), (3, 8, 1, 1, 0, 1)]

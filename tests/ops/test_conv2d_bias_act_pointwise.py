@@ -16,6 +16,9 @@ from cnnfast.reference import conv2d_bias_act as reference
 from tests._helpers import TOLERANCE, rel_err
 from tests.ops.direct_conv_checks import check, check_nan_and_inf, check_on
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
 
 # (Cin, Cout, H, W)

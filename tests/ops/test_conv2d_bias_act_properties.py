@@ -10,6 +10,9 @@ from cnnfast.ops import ACTIVATIONS
 from cnnfast.reference import conv2d_bias_act as reference
 from tests._helpers import TOLERANCE
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 
 @st.composite
 def conv_case(draw):

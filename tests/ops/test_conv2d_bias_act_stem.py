@@ -10,6 +10,9 @@ import torch
 from cnnfast import config
 from tests.ops.direct_conv_checks import check_nan_and_inf, check_on, check_weight_change_is_seen
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
 
 # (C, K, H, W, (kh, kw), stride, padding, dilation)

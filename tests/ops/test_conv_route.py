@@ -1,7 +1,8 @@
 """The CPU kernel routing rule of conv2d_bias_act (csrc/conv_engine/route.cpp): one test per
 decision, on real layer shapes, through cnnfast.config.conv_path_for; and the forced path that
-tests and benchmarks use. The rule is asked for AMD's cores unless a test says otherwise, so each
-decision is checked on any machine; the Intel-only thresholds have their own tests."""
+tests and benchmarks use. The rule is asked for AMD's cores with AVX-512 unless a test says
+otherwise, so each decision is checked on any machine; the Intel-only thresholds and the rule
+without AVX-512 have their own tests."""
 
 import pytest
 import torch
@@ -14,8 +15,8 @@ ENGINE = cnnfast.build_info()["conv_engine"]
 needs_engine = pytest.mark.skipif(not ENGINE, reason="this torch or CPU has no fp32 brgemm microkernel")
 
 
-def path(x, w, stride=1, padding=0, dilation=1, groups=1, cpu="amd", **kw):
-    return config.conv_path_for(x, w, stride, padding, dilation, groups, cpu=cpu, **kw)
+def path(x, w, stride=1, padding=0, dilation=1, groups=1, cpu="amd", avx512=True, **kw):
+    return config.conv_path_for(x, w, stride, padding, dilation, groups, cpu=cpu, avx512=avx512, **kw)
 
 
 @needs_engine
@@ -286,7 +287,52 @@ def test_a_1x1_into_a_concat_slice_stays_on_the_direct_kernel():
 
 
 @needs_engine
-@pytest.mark.parametrize("cpu", ["intel", "amd"])
+def test_without_avx512_the_register_blocked_kernels_are_left_out():
+    # Their AVX2 clones spill: 2-30x oneDNN's time on an AVX2-only AMD EPYC (route.cpp).
+    cases = [  # (x, w, stride, padding, groups), each taking a direct kernel with AVX-512
+        ((1, 40, 28, 28), (120, 40, 1, 1), 1, 0, 1),  # the 1x1 kernel
+        ((8, 3, 224, 224), (64, 3, 7, 7), 2, 3, 1),  # the stem kernel
+        ((8, 144, 56, 56), (144, 1, 3, 3), 1, 1, 144),  # the depthwise kernel
+        ((1, 512, 14, 14), (512, 16, 3, 3), 1, 1, 32),  # the wide grouped loop
+    ]
+    with_avx512 = [path(x, w, s, p, groups=g) for x, w, s, p, g in cases]
+    without = [path(x, w, s, p, groups=g, avx512=False) for x, w, s, p, g in cases]
+    assert with_avx512 == ["pointwise", "stem", "depthwise", "grouped"]
+    assert without == ["engine", "onednn", "onednn", "onednn"]
+
+
+@needs_engine
+def test_without_avx512_winograd_leaves_512_by_512_and_narrow_outputs():
+    no = dict(avx512=False)
+    assert path((1, 64, 56, 56), (64, 64, 3, 3), padding=1, **no) == "winograd"  # ResNet-18
+    assert path((1, 256, 28, 28), (512, 256, 3, 3), padding=1, **no) == "winograd"  # VGG-16: 256 x 512 pairs
+    assert path((1, 512, 14, 14), (512, 512, 3, 3), padding=1, **no) == "onednn"  # VGG-16, 462M MACs
+    assert path((1, 512, 7, 7), (512, 512, 3, 3), padding=1, **no) == "onednn"  # ResNet-18, 116M MACs
+    assert path((1, 128, 28, 28), (32, 128, 3, 3), padding=1, **no) == "onednn"  # DenseNet: 32 out, 29M
+    assert path((1, 128, 14, 14), (32, 128, 3, 3), padding=1, **no) == "engine"  # 7.2M: the engine's size
+    assert path((1, 512, 14, 14), (512, 512, 3, 3), padding=1) == "winograd"  # with AVX-512: all of them
+
+
+def test_route_avx512_switches_the_running_rule_and_restores_it():
+    shape = ((1, 40, 28, 28), (120, 40, 1, 1))
+    before = config.cpu_has_avx512()
+    assert before == CPU_HAS_AVX512  # the rule's reading agrees with torch's
+    assert cnnfast.build_info()["cpu_avx512"] == before
+    with config.route_avx512(False):
+        assert not config.cpu_has_avx512()
+        assert path(*shape, avx512=None) in ("engine", "onednn")
+        fuses = cnnfast._C._conv1x1_depthwise_fuses([1, 112, 112, 64, 3, 1], 2)
+        assert not fuses  # the fused pair's 1x1 half is the direct 1x1 kernel
+    with config.route_avx512(True):
+        assert path(*shape, avx512=None) == "pointwise"
+        assert cnnfast._C._conv1x1_depthwise_fuses([1, 112, 112, 64, 3, 1], 2)
+    assert config.cpu_has_avx512() == before
+    with pytest.raises(ValueError, match="avx512 must be"):
+        cnnfast._C._route_avx512(3)
+
+
+@needs_engine
+@pytest.mark.parametrize("cpu", ["intel", "amd", "amd-avx2"])
 def test_models_match_eager_routed_for_either_vendor(cpu):
     # Each vendor's rule sends the 1x1 layers to a different kernel; both must give eager's result
     # on any machine (ResNet-50's bottlenecks, DenseNet's pre-activation 1x1s into concat buffers).
@@ -298,7 +344,7 @@ def test_models_match_eager_routed_for_either_vendor(cpu):
     x = torch.randn(2, 3, 64, 64).contiguous(memory_format=torch.channels_last)
     for build in (torchvision.models.resnet50, torchvision.models.densenet121):
         model = randomize_batchnorm(build(weights=None)).eval()
-        with torch.inference_mode(), config.route_as(cpu):
+        with torch.inference_mode(), config.route_as(cpu.split("-")[0]), config.route_avx512(cpu != "amd-avx2"):
             fast = cnnfast.optimize(model, example_input=x, speed_check=False)
             expected, got = model(x), fast(x)
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())

@@ -11,6 +11,9 @@ from cnnfast.contracts.layout import preact_memory_format as output_memory_forma
 from cnnfast.reference import preact_conv1x1 as reference
 from tests._helpers import DEVICE_BACKENDS, TOLERANCE, rel_err
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 # (C_in, C_out, H): DenseNet-121 layers (the first and last of blocks 1-4), a transition,
 # a map big enough to be split into several blocks at batch 3, odd and tiny sizes.
 SHAPES = [(64, 128, 56), (224, 128, 56), (480, 128, 28), (992, 128, 14), (1024, 512, 7), (256, 128, 56),

@@ -11,6 +11,9 @@ from cnnfast import config
 from cnnfast.reference import preact_conv1x1 as reference
 from tests._helpers import TOLERANCE, rel_err
 
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
+pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+
 SENTINEL = 1234.5  # what the buffer holds outside the slice; must survive
 # (C_in, C_out, H, pool): DenseNet-121's transitions (256 -> 128 on 56x56, 512 -> 256 on 28x28), a
 # dense layer's bottleneck, odd sizes. Maps split into several blocks of rows: test_each_conv_route.

@@ -1,6 +1,7 @@
 // conv_path (see conv_path.h).
 #include "ops/conv2d_bias_act/conv_path.h"
 
+#include "common/cpu_isa.h"
 #include "common/cpu_vendor.h"
 #include "common/onednn_conv_cpu.h"
 #include "conv_engine/conv_engine_cpu.h"
@@ -16,6 +17,7 @@ engine::ConvPath conv_path(const at::Tensor& x, const at::Tensor& weight, at::In
   q.onednn = onednn_conv_supported(x, weight, padding, dilation);
   q.engine = engine::engine_available();
   q.vendor = cpu_vendor();
+  q.avx512 = cpu_has_avx512();
   return engine::route_conv(q);
 }
 

@@ -216,6 +216,31 @@ class route_as(_ProcessWideSetting):
         self.index = _vendor_index(cpu)
 
 
+KERNEL_LEVELS = ("baseline", "avx2", "avx512")
+
+
+def kernel_levels() -> tuple:
+    """The x86-64 levels whose kernel builds this CPU can run, lowest first: ("baseline", "avx2")
+    on an AVX2 CPU. cnnfast runs the highest; kernel_level() runs a lower one."""
+    return KERNEL_LEVELS[:_extension_module()._cpu_level(own=True) + 1]
+
+
+class kernel_level(_ProcessWideSetting):
+    """``with cnnfast.config.kernel_level("avx2"):`` runs the kernels that are built once per
+    x86-64 level (small_cnn) at that level, where this CPU's own would be higher: to test each
+    build on one machine. A level above this CPU's is refused. Process-wide while the block runs,
+    restored on exit."""
+
+    setter = "_kernel_level"
+
+    def __init__(self, level: str):
+        if level not in KERNEL_LEVELS:
+            raise ValueError(f"cnnfast: kernel level must be one of {', '.join(KERNEL_LEVELS)}; got {level!r}")
+        if level not in kernel_levels():
+            raise ValueError(f"cnnfast: this CPU runs kernel levels {', '.join(kernel_levels())}, not {level!r}")
+        self.index = KERNEL_LEVELS.index(level)
+
+
 class route_avx512(_ProcessWideSetting):
     """``with cnnfast.config.route_avx512(False):`` routes every CPU conv as the rule would on a CPU
     without AVX-512 (True: with it), whatever this CPU has: to test the rule of the other kind of

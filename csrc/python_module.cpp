@@ -36,6 +36,11 @@ int checked_avx512(int avx512) {
   return avx512;
 }
 
+int checked_level(int level) {
+  if (level < -1 || level > 2) throw py::value_error("level must be -1 (this CPU's), 0 (baseline), 1 (AVX2) or 2 (AVX-512)");
+  return level;
+}
+
 // The router's decision for one conv shape: geometry = (n, c, h, w, k, r, s, sh, sw, ph, pw, dh,
 // dw, groups); vendor: whose cores to route for (-1: the running CPU's, else a CpuVendor).
 cnnfast::engine::ConvGeometry parse_geometry(const std::vector<int64_t>& geometry, const char* caller) {
@@ -106,6 +111,14 @@ PYBIND11_MODULE(_C, m) {
         py::arg("avx512"),
         "Route every conv as on a CPU with (1) or without (0) AVX-512 (-1: this CPU); returns the previous "
         "setting.");
+  m.def("_kernel_level", [](int level) { return cnnfast::set_kernel_level(checked_level(level)); },
+        py::arg("level"),
+        "Run the per-level kernel builds at most at this x86-64 level (0 baseline, 1 AVX2, 2 AVX-512; -1: "
+        "this CPU's); returns the previous setting.");
+  m.def("_cpu_level", [](bool own) { return static_cast<int>(own ? cnnfast::cpu_own_level() : cnnfast::cpu_level()); },
+        py::arg("own") = false,
+        "The x86-64 level the per-level kernel builds run at, or (own) this CPU's (0 baseline, 1 AVX2, "
+        "2 AVX-512).");
   m.def("_cpu_has_avx512", [] { return cnnfast::cpu_has_avx512(); },
         "Whether the routing rule takes this CPU for one with AVX-512.");
   m.def("_cpu_vendor", [] { return cnnfast::cpu_vendor_name(cnnfast::cpu_vendor()); },

@@ -61,6 +61,19 @@ def routed_as_avx512():
         yield
 
 
+@pytest.fixture(params=("baseline", "avx2", "avx512"))
+def kernel_level(request):
+    """The test runs on the kernels' build for each x86-64 level (common/cpu_levels.h): 16-lane
+    vectors with AVX-512, 8 with AVX2, 4 below. Levels above this CPU's are skipped: a CPU runs its
+    own level's build and every lower one, so each machine checks what it can execute."""
+    from cnnfast import config
+
+    if request.param not in config.kernel_levels():
+        pytest.skip(f"this CPU cannot run {request.param} code")
+    with config.kernel_level(request.param):
+        yield request.param
+
+
 @pytest.fixture
 def threads(request):
     """torch's thread count set to the test's parameter (parametrize it with indirect=True),

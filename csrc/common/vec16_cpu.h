@@ -1,23 +1,21 @@
-// 16 floats as one value (GCC/Clang vector extension), shared by the CPU kernels that are built
-// per x86-64 level (common/cpu_clones.h): one zmm register in the AVX-512 clone, two ymm or four
-// xmm in the others. The helpers are always inlined, so each clone gets them at its own level.
+// 16 floats as one value (common/vec_cpu.h), shared by the CPU kernels that are built per x86-64
+// level as clones (common/cpu_clones.h): one zmm register in the AVX-512 clone. In the AVX2 and
+// baseline clones GCC keeps such a value in memory (vec_cpu.h), which is why the routing rule
+// leaves those kernels out on CPUs without AVX-512 (common/cpu_isa.h).
 #pragma once
 
 #include <cstdint>
+
+#include "common/vec_cpu.h"
 
 namespace cnnfast::vec16 {
 
 constexpr int64_t kLanes = 16;
 
-typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
+typedef vec::vf<16> vf;
 
-// Unaligned load/store (memcpy: no alignment or aliasing assumption; compiles to one vmovups).
-inline __attribute__((always_inline)) vf load(const float* p) {
-  vf v;
-  __builtin_memcpy(&v, p, sizeof(v));
-  return v;
-}
+inline __attribute__((always_inline)) vf load(const float* p) { return vec::load<vf>(p); }
 
-inline __attribute__((always_inline)) void store(float* p, vf v) { __builtin_memcpy(p, &v, sizeof(v)); }
+inline __attribute__((always_inline)) void store(float* p, vf v) { vec::store(p, v); }
 
 }  // namespace cnnfast::vec16

@@ -3,7 +3,8 @@
 
 #include "common/channel_sums.h"
 #include "common/cpu_clones.h"
-#include "common/vec16_activation.h"
+#include "common/vec16_cpu.h"
+#include "common/vec_activation.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=off")  // acc + bias + res rounded as eager's separate adds
@@ -11,7 +12,7 @@
 
 namespace cnnfast::engine {
 
-using vec16::activate_vec;
+using vec::activate_vec;
 using vec16::kLanes;
 using vec16::vf;
 

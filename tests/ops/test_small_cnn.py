@@ -1,11 +1,15 @@
 """cnnfast.ops.small_cnn (a whole small CNN in one call) against its layer-by-layer reference:
 LeNet-5 (classic tanh/average pool and modern ReLU/max pool), padding and strides, every
-activation, no-bias layers, strided input, batch 1 and >1, other dtypes, NaN, opcheck, bad input."""
+activation, no-bias layers, strided input, batch 1 and >1, other dtypes, NaN, opcheck, bad input.
+The CPU kernel is built once per x86-64 level (16-lane vectors with AVX-512, 8 with AVX2, 4
+below): the `kernel_level` fixture (tests/conftest.py) runs a test at each level this CPU can
+execute."""
 
 import pytest
 import torch
 
 import cnnfast
+from cnnfast import config
 from cnnfast.ops import ACTIVATIONS
 from cnnfast.contracts.small_cnn_program import conv_layer, linear_layer
 from cnnfast.reference import small_cnn as reference
@@ -70,12 +74,12 @@ def _check(name, batch, dtype=torch.float32, layout="nchw", bias=True, x=None):
 @pytest.mark.parametrize("layout", ["nchw", "channels_last", "strided"])
 @pytest.mark.parametrize("batch", [1, 3, 8])
 @pytest.mark.parametrize("name", list(NETS))
-def test_fp32_matches_reference(name, batch, layout):
+def test_fp32_matches_reference(name, batch, layout, kernel_level):
     _check(name, batch, layout=layout)
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
-def test_every_activation(act):
+def test_every_activation(act, kernel_level):
     convs = [(8, 3, 1, 1, act, "max", 2), (17, 3, 1, 0, act, "avg", 2)]
     NETS["act"] = ((convs, [(19, act), (5, act)]), 2, 14)
     try:
@@ -93,7 +97,7 @@ def test_other_dtypes(dtype):
     _check("lenet5", 2, dtype)
 
 
-def test_nan_propagates():
+def test_nan_propagates(kernel_level):
     x = torch.randn(2, 1, 32, 32)
     x[1, 0, 10, 10] = float("nan")
     for name in ("lenet5", "lenet5_modern"):
@@ -101,6 +105,19 @@ def test_nan_propagates():
         weights, biases, program = _net(convs, linears)
         out = cnnfast.ops.small_cnn(x, weights, biases, program)
         assert out[1].isnan().all() and not out[0].isnan().any()
+
+
+def test_kernel_level_is_checked():
+    levels = config.kernel_levels()
+    assert levels[0] == "baseline" and set(levels) <= set(config.KERNEL_LEVELS)
+    with pytest.raises(ValueError, match="kernel level must be one of"):
+        config.kernel_level("sse9")
+    if "avx512" not in levels:
+        with pytest.raises(ValueError, match="this CPU runs kernel levels"):
+            config.kernel_level("avx512")
+    with config.kernel_level("baseline"):
+        assert cnnfast._C._cpu_level() == 0 and config.kernel_levels() == levels
+    assert cnnfast._C._cpu_level() == len(levels) - 1  # restored
 
 
 def test_batch_change_and_repeat_calls_reuse_nothing_wrong():
@@ -178,7 +195,7 @@ def test_cuda():
 
 
 @pytest.mark.parametrize("channels,width", [(3, 40), (20, 6)], ids=["by-columns", "by-channels"])
-def test_max_pool_lets_a_nan_win_from_every_window_position(channels, width):
+def test_max_pool_lets_a_nan_win_from_every_window_position(channels, width, kernel_level):
     # A 1x1 conv keeps a NaN input pixel in one conv output: each of the four positions of a 2x2
     # pool window (and each conv loop, picked by shape) must pass it on, as torch.max_pool2d does.
     w = torch.randn(channels, channels, 1, 1)

@@ -1,4 +1,4 @@
-"""The vector activations of the CPU kernels' stores (csrc/common/vec16_activation.h) in units in
+"""The vector activations of the CPU kernels' stores (csrc/common/vec_activation.h) in units in
 the last place, against float64, over the float range and its special values. They run here through
 the direct depthwise kernel with a 1x1 filter of ones and no bias, so the conv is exact and the
 output is the activation alone; the other kernels' stores (1x1, conv engine, small CNNs) share the

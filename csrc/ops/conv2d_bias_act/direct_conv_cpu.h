@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "cnnfast/activation.h"
-#include "common/vec16_activation.h"
 #include "common/vec16_cpu.h"
+#include "common/vec_activation.h"
 
 namespace cnnfast {
 
@@ -56,16 +56,18 @@ struct DirectConvIo {
   }
 };
 
-// v = act(v) for 16 lanes; the activation chosen at run time, once per 16 values.
-inline __attribute__((always_inline)) vec16::vf activate_block(vec16::vf v, Activation act) {
+// v = act(v) for one vector (16 lanes, or 8 in AVX2 builds: common/vec_cpu.h); the activation
+// chosen at run time, once per vector.
+template <class V>
+inline __attribute__((always_inline)) V activate_block(V v, Activation act) {
   switch (act) {
-    case Activation::ReLU: return vec16::activate_vec<Activation::ReLU>(v);
-    case Activation::ReLU6: return vec16::activate_vec<Activation::ReLU6>(v);
-    case Activation::SiLU: return vec16::activate_vec<Activation::SiLU>(v);
-    case Activation::Sigmoid: return vec16::activate_vec<Activation::Sigmoid>(v);
-    case Activation::HardSwish: return vec16::activate_vec<Activation::HardSwish>(v);
-    case Activation::HardSigmoid: return vec16::activate_vec<Activation::HardSigmoid>(v);
-    case Activation::Tanh: return vec16::activate_vec<Activation::Tanh>(v);
+    case Activation::ReLU: return vec::activate_vec<Activation::ReLU>(v);
+    case Activation::ReLU6: return vec::activate_vec<Activation::ReLU6>(v);
+    case Activation::SiLU: return vec::activate_vec<Activation::SiLU>(v);
+    case Activation::Sigmoid: return vec::activate_vec<Activation::Sigmoid>(v);
+    case Activation::HardSwish: return vec::activate_vec<Activation::HardSwish>(v);
+    case Activation::HardSigmoid: return vec::activate_vec<Activation::HardSigmoid>(v);
+    case Activation::Tanh: return vec::activate_vec<Activation::Tanh>(v);
     case Activation::None: break;
   }
   return v;
@@ -82,53 +84,57 @@ inline __attribute__((always_inline)) void fill_with_bias(vec16::vf (&acc)[P][V]
   }
 }
 
-// out[0:16] = act(v + res[0:16]) (res may be null): one block of 16 accumulated channels stored
-// straight from registers. out and res may be the same memory (a conv storing over its residual,
-// optimize()'s reuse_residual_buffer), so neither is __restrict__.
-inline __attribute__((always_inline)) void store_full_block(float* out, vec16::vf v, const float* res,
-                                                            Activation act) {
-  if (res) v += vec16::load(res);
-  vec16::store(out, activate_block(v, act));
+// out[0:L] = act(v + res[0:L]) (res may be null): one block of L accumulated channels (V's lanes)
+// stored straight from registers. out and res may be the same memory (a conv storing over its
+// residual, optimize()'s reuse_residual_buffer), so neither is __restrict__.
+template <class V>
+inline __attribute__((always_inline)) void store_full_block(float* out, V v, const float* res, Activation act) {
+  if (res) v += vec::load<V>(res);
+  vec::store(out, activate_block(v, act));
 }
 
-// out[c] = act(acc[c] + res[c]) for c < n (res may be null, or out itself): whole blocks of 16 from the
-// L1-resident accumulator row, a channel tail through a zero-padded block. NaN and Inf come out
-// as eager PyTorch's (the vector activations keep its semantics). Inlined into each kernel's
-// per-x86-level clone.
+// out[c] = act(acc[c] + res[c]) for c < n (res may be null, or out itself): whole vectors of V
+// (16 lanes unless given) from the L1-resident accumulator row, a channel tail through a
+// zero-padded vector. NaN and Inf come out as eager PyTorch's (the vector activations keep its
+// semantics). Inlined into each kernel's per-x86-level build.
+template <class V = vec16::vf>
 inline __attribute__((always_inline)) void store_row(float* out, const float* __restrict__ acc, const float* res,
                                                      int64_t n, Activation act) {
+  constexpr int kL = vec::kLanesOf<V>;
   int64_t c = 0;
-  for (; c + vec16::kLanes <= n; c += vec16::kLanes) {
-    store_full_block(out + c, vec16::load(acc + c), res ? res + c : nullptr, act);
+  for (; c + kL <= n; c += kL) {
+    store_full_block(out + c, vec::load<V>(acc + c), res ? res + c : nullptr, act);
   }
   if (c < n) {
     // Lane by lane with constant indices: as a loop over n - c, GCC emits a memmove call per
     // tail, which took more time than the FMAs on ShuffleNet's 58-channel layers.
     const int64_t m = n - c;
-    vec16::vf v{}, r{};
+    V v{}, r{};
 #pragma GCC unroll 16
-    for (int i = 0; i < vec16::kLanes; ++i) {
+    for (int i = 0; i < kL; ++i) {
       if (i < m) v[i] = acc[c + i], r[i] = res ? res[c + i] : 0.0f;
     }
     v = activate_block(v + r, act);
 #pragma GCC unroll 16
-    for (int i = 0; i < vec16::kLanes; ++i) {
+    for (int i = 0; i < kL; ++i) {
       if (i < m) out[c + i] = v[i];
     }
   }
 }
 
-// out[0:n] = act(v + res[0:n]) for one block of 16 accumulated channels, n of them real (res may
+// out[0:n] = act(v + res[0:n]) for one vector of accumulated channels, n of them real (res may
 // be null). Lets a kernel store straight from its accumulators instead of through a row.
-inline __attribute__((always_inline)) void store_block(float* __restrict__ out, vec16::vf v,
-                                                       const float* __restrict__ res, int64_t n, Activation act) {
-  if (n >= vec16::kLanes) {
+template <class V>
+inline __attribute__((always_inline)) void store_block(float* __restrict__ out, V v, const float* __restrict__ res,
+                                                       int64_t n, Activation act) {
+  constexpr int kL = vec::kLanesOf<V>;
+  if (n >= kL) {
     store_full_block(out, v, res, act);
     return;
   }
-  alignas(64) float acc[vec16::kLanes];
-  vec16::store(acc, v);
-  store_row(out, acc, res, n, act);
+  alignas(64) float acc[kL];
+  vec::store(acc, v);
+  store_row<V>(out, acc, res, n, act);
 }
 
 }  // namespace cnnfast

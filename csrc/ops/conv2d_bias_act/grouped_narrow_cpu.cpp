@@ -23,7 +23,7 @@
 #include "common/channel_sums.h"
 #include "common/math.h"
 #include "common/vec16_cpu.h"
-#include "common/vec16_activation.h"
+#include "common/vec_activation.h"
 #include "ops/conv2d_bias_act/direct_conv_cpu.h"
 
 namespace cnnfast {
@@ -42,7 +42,7 @@ namespace {
 using vec16::kLanes;
 using vec16::load;
 using vec16::vf;
-using vec16::vi;
+using vi = vec::int_of<vf>;
 
 // G = 16 / gw groups per vector. Lane i * G + h holds channel i of the vector's group h, so slot
 // j's inputs of the G groups are G adjacent floats once a 16-channel block of the input is stored

@@ -21,7 +21,8 @@
 #include <cstring>
 #include <vector>
 
-#include "common/cpu_clones.h"
+#include "common/cpu_isa.h"
+#include "common/cpu_levels.h"
 #include "common/prepacked_weights.h"
 #include "ops/small_cnn/small_cnn.h"
 #include "ops/small_cnn/small_cnn_layers_cpu.h"
@@ -59,9 +60,10 @@ std::vector<float>& scratch() {
 }
 
 // The whole network for one image x (C, H, W) with strides (sc, sh, sw); writes the last
-// layer's outputs to out.
-CNNFAST_CPU_CLONES void run_image(const Net& net, const float* x, int64_t sc, int64_t sh, int64_t sw,
-                                  float* __restrict__ out) {
+// layer's outputs to out. W: the lanes of the level's vector registers (small_cnn_layers_cpu.h).
+template <int W>
+CNNFAST_INLINE void run_image_at(const Net& net, const float* x, int64_t sc, int64_t sh, int64_t sw,
+                                 float* __restrict__ out) {
   std::vector<float>& buf = scratch();
   if (static_cast<int64_t>(buf.size()) < 3 * net.map_floats) buf.assign(3 * net.map_floats, 0.0f);
   float* padded = buf.data();                 // a conv's zero-padded input planes
@@ -73,11 +75,11 @@ CNNFAST_CPU_CLONES void run_image(const Net& net, const float* x, int64_t sc, in
     const SmallCnnLayer& L = net.layers[i];
     if (!L.conv) {
       float* dst = i == last ? out : (cur == next ? conv : next);
-      linear_layer(net.packed[i], cur, L.in_c, L.out_c, dst);
+      linear_layer<W>(net.packed[i], cur, L.in_c, L.out_c, dst);
       if (net.b[i]) {
         for (int64_t j = 0; j < L.out_c; ++j) dst[j] += net.b[i][j];
       }
-      CNNFAST_SWITCH_ACTIVATION(L.act, activate<A>(dst, L.out_c))
+      CNNFAST_SWITCH_ACTIVATION(L.act, (activate<W, A>(dst, L.out_c)))
       cur = dst;
       continue;
     }
@@ -109,16 +111,16 @@ CNNFAST_CPU_CLONES void run_image(const Net& net, const float* x, int64_t sc, in
     // The activation, the fused pool and a unit stride are compile-time constants of the loops.
 #define CNNFAST_CONV(P)                                                                                         \
   if (cv && L.stride == 1) {                                                                                     \
-    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer_cv<1, A, P>(padded, L.in_c, wp, net.packed[i], net.b[i], L.out_c, \
+    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer_cv<W, 1, A, P>(padded, L.in_c, wp, net.packed[i], net.b[i], L.out_c, \
                                                              L.kh, L.kw, 1, L.out_h, L.out_w, dst)))            \
   } else if (cv) {                                                                                               \
-    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer_cv<0, A, P>(padded, L.in_c, wp, net.packed[i], net.b[i], L.out_c, \
+    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer_cv<W, 0, A, P>(padded, L.in_c, wp, net.packed[i], net.b[i], L.out_c, \
                                                              L.kh, L.kw, L.stride, L.out_h, L.out_w, dst)))     \
   } else if (L.stride == 1) {                                                                                    \
-    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer<1, A, P>(padded, L.in_c, hp, wp, net.w[i], net.b[i], L.out_c,     \
+    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer<W, 1, A, P>(padded, L.in_c, hp, wp, net.w[i], net.b[i], L.out_c,     \
                                                           L.kh, L.kw, 1, L.out_h, L.out_w, dst)))               \
   } else {                                                                                                       \
-    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer<0, A, P>(padded, L.in_c, hp, wp, net.w[i], net.b[i], L.out_c,     \
+    CNNFAST_SWITCH_ACTIVATION(L.act, (conv_layer<W, 0, A, P>(padded, L.in_c, hp, wp, net.w[i], net.b[i], L.out_c,     \
                                                           L.kh, L.kw, L.stride, L.out_h, L.out_w, dst)))        \
   }
     if (fused == 1) {
@@ -132,6 +134,32 @@ CNNFAST_CPU_CLONES void run_image(const Net& net, const float* x, int64_t sc, in
     if (L.pool && !fused) pool_layer(conv, L, result);
     cur = next;
   }
+}
+
+// run_image_at built at each x86-64 level with its register budget (common/cpu_clones.h).
+#if CNNFAST_CPU_LEVELS
+CNNFAST_TARGET_V4 void run_image_v4(const Net& net, const float* x, int64_t sc, int64_t sh, int64_t sw, float* out) {
+  run_image_at<16>(net, x, sc, sh, sw, out);
+}
+
+CNNFAST_TARGET_V3 void run_image_v3(const Net& net, const float* x, int64_t sc, int64_t sh, int64_t sw, float* out) {
+  run_image_at<8>(net, x, sc, sh, sw, out);
+}
+#endif
+
+void run_image_baseline(const Net& net, const float* x, int64_t sc, int64_t sh, int64_t sw, float* out) {
+  run_image_at<4>(net, x, sc, sh, sw, out);
+}
+
+using RunImage = void (*)(const Net&, const float*, int64_t, int64_t, int64_t, float*);
+
+RunImage run_image_for(CpuLevel level) {
+#if CNNFAST_CPU_LEVELS
+  if (level == CpuLevel::V4) return run_image_v4;
+  if (level == CpuLevel::V3) return run_image_v3;
+#endif
+  (void)level;
+  return run_image_baseline;
 }
 
 at::Tensor small_cnn_cpu(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
@@ -175,6 +203,7 @@ at::Tensor small_cnn_cpu(const at::Tensor& x, at::TensorList weights, at::Tensor
   const float* xp = x.const_data_ptr<float>();
   float* op = out.mutable_data_ptr<float>();
   const int64_t per_image = out.numel() / n;
+  const RunImage run_image = run_image_for(cpu_level());
   const auto run = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       run_image(net, xp + i * x.stride(0), x.stride(1), x.stride(2), x.stride(3), op + i * per_image);

@@ -1,19 +1,20 @@
-// Every activation of cnnfast's epilogue on 16 floats at once, written once for the vector kernels
-// (the conv engine's tile store, the direct convs' store, small_cnn): the transcendental ones
-// (SiLU, sigmoid, tanh) through a vector exp, so no activation needs a second pass over the
-// output. NaN stays NaN and +-Inf gives what eager PyTorch gives.
-// Always inlined: each per-x86-level clone of the caller gets it at its own vector width.
+// Every activation of cnnfast's epilogue on a vector of floats (common/vec_cpu.h: 16 lanes, or 8
+// in AVX2 builds), written once for the vector kernels (the conv engine's tile store, the direct
+// convs' store, small_cnn): the transcendental ones (SiLU, sigmoid, tanh) through a vector exp, so
+// no activation needs a second pass over the output. NaN stays NaN and +-Inf gives what eager
+// PyTorch gives. Always inlined: each per-x86-level build of the caller gets it at its own level.
 #pragma once
 
 #include "cnnfast/activation.h"
-#include "common/vec16_cpu.h"
+#include "common/vec_cpu.h"
 
-namespace cnnfast::vec16 {
+namespace cnnfast::vec {
 
-typedef int vi __attribute__((vector_size(16 * sizeof(int))));
+// In every function here vf is the float vector type (vec::vf<16> or vec::vf<8>).
 
 // e^r - 1 for |r| <= ln2 / 2 by its Taylor series to degree 8, without forming 1 + ...: exact
 // to ~1 ulp relative where e^r - 1 itself would cancel.
+template <class vf>
 inline __attribute__((always_inline)) vf expm1_small(vf r) {
   const vf zero{};
   vf p = zero + (1.0f / 40320.0f);
@@ -30,7 +31,9 @@ inline __attribute__((always_inline)) vf expm1_small(vf r) {
 // e^x to within 2 ulp: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r = 1 +
 // expm1_small(r) (truncation < 1e-9 relative), times 2^n built in the exponent bits.
 // Over ~88.72 it is +Inf, under ~-87.3 it is 0 (flushing the denormal range), NaN stays NaN.
+template <class vf>
 inline __attribute__((always_inline)) vf exp_vec(vf x) {
+  using vi = int_of<vf>;
   const vf zero{};
   const vf hi = zero + 88.3762626647949f, lo = zero - 87.3365478515625f;
   vf xc = x > hi ? hi : x;
@@ -66,7 +69,9 @@ inline __attribute__((always_inline)) vf exp_vec(vf x) {
 //   exp_vec: one FMA with ln2 rounded to float would do where FMA exists, but the baseline clone
 //   (and the sanitizer build) has none, and there n ln2's rounding cost 34 ulp.
 // Within 3 ulp of the exact value over the float range (tests/ops/test_vec_activation.py).
+template <class vf>
 inline __attribute__((always_inline)) vf silu_vec(vf v) {
+  using vi = int_of<vf>;
   const vf zero{};
   vi bits;
   __builtin_memcpy(&bits, &v, sizeof(bits));
@@ -99,7 +104,7 @@ inline __attribute__((always_inline)) vf silu_vec(vf v) {
   return num / (e + 1.0f);
 }
 
-template <Activation A>
+template <Activation A, class vf>
 inline __attribute__((always_inline)) vf activate_vec(vf v) {
   const vf zero{}, one = zero + 1.0f, three = zero + 3.0f, six = zero + 6.0f;
   if constexpr (A == Activation::ReLU) {
@@ -136,4 +141,4 @@ inline __attribute__((always_inline)) vf activate_vec(vf v) {
   }
 }
 
-}  // namespace cnnfast::vec16
+}  // namespace cnnfast::vec

@@ -85,10 +85,12 @@ constexpr int64_t kWinogradNarrowChannels = 64, kWinogradSmallMap = 100;
 // models at batch 1 and 8, 2 threads, AMD EPYC Zen 3 (AVX2, no AVX-512), 2026-12-07,
 // `benchmarks/conv_engine_layers.py --paths engine onednn depthwise grouped winograd gemm`
 // (benchmarks/results/cpu_conv_layers_avx2.md):
-// - the direct kernels spill: their register blocks of 16-float vectors are sized for 32 zmm
-//   registers, and an AVX2 clone holds each vector in two of 16 ymm. The 1x1 kernel took 20-30x
-//   oneDNN's time (ResNeXt-50's 1x1s on 28x28), the stem kernel 2-16x, the grouped kernel
-//   2.3-20x (median 6.3x), the depthwise kernel a median 1.74x (ahead on 8 of 56). All are left out.
+// - the direct kernels' AVX2 clones run their 16-float vectors through the stack (GCC keeps a
+//   vector wider than the level's registers in memory: common/vec_cpu.h). The 1x1 kernel took
+//   20-30x oneDNN's time (ResNeXt-50's 1x1s on 28x28), the stem kernel 2-16x, the grouped kernel
+//   2.3-20x (median 6.3x): left out. The depthwise kernel (a median 1.74x that way) now has an
+//   AVX2 build on 8-lane vectors (common/cpu_levels.h), which takes the convs up to 1.5M
+//   multiply-adds (depthwise_direct_supported).
 // - the engine (oneDNN's AVX2 brgemm): 1x1 convs a median 0.94x (ahead on 260 of 366), 1x1 maps
 //   0.25x; KxK convs 0.99x: its rule stands.
 // - Winograd: a median 0.81x over 84 layer-batches, but 1.35-1.50x on 512 -> 512 (VGG-16 on 28x28
@@ -140,9 +142,10 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   const ConvGeometry& g = q.geo;
   if (is_gemm(g)) return q.fp32 && q.engine ? ConvPath::Engine : ConvPath::Gemm;
   const bool direct = q.fp32 && q.channels_last;
-  // cnnfast's own register-blocked kernels, only with AVX-512 (see winograd_pays' notes).
+  // cnnfast's own register-blocked kernels, only with AVX-512 (see winograd_pays' notes), except
+  // the depthwise kernel, built per level.
   const bool blocked = direct && q.avx512;
-  if (blocked && depthwise_direct_supported(g)) return ConvPath::Depthwise;
+  if (direct && depthwise_direct_supported(g, q.avx512)) return ConvPath::Depthwise;
   if (blocked && pointwise_pays(q)) return ConvPath::Pointwise;
   if (blocked && stem_direct_supported(g)) return ConvPath::Stem;
   if (blocked && grouped_direct_supported(g)) return ConvPath::Grouped;

@@ -4,7 +4,8 @@ reference, over the shapes that take each of its code paths: taps reading the in
 or a ring of copied rows, eight-pixel blocks, whole or ending past the row (only its pixels stored; the sanitizer build, tools/sanitize.sh, sees no store past the
 output), channel counts off the 16-lane grid, rectangular kernels, strides and padding, dilation, residual, every activation,
 batches whose images share a thread's row ring, rings holding one chunk of channels at a time, and
-NaN/Inf."""
+NaN/Inf; at each x86-64 level's build this CPU can run (16-, 8- and 4-lane vectors: the
+`kernel_level` fixture in tests/conftest.py)."""
 
 import pytest
 import torch
@@ -72,12 +73,12 @@ def _check(args, act):
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"c{c[0]}-{c[1]}x{c[2]}-k{c[3][0]}x{c[3][1]}-s{c[4][0]}{c[4][1]}")
-def test_matches_reference(case, batch, residual):
+def test_matches_reference(case, batch, residual, kernel_level):
     _check(_args(case, batch, residual), "relu")
 
 
 @pytest.mark.parametrize("act", ACTS)
-def test_every_activation(act):
+def test_every_activation(act, kernel_level):
     _check(_args(CASES[3], 2, residual=True), act)
 
 
@@ -88,12 +89,12 @@ def test_no_bias():
     assert rel_err(out, ref) <= TOLERANCE[torch.float32]
 
 
-def test_nan_and_inf_propagate_as_in_eager():
+def test_nan_and_inf_propagate_as_in_eager(kernel_level):
     x, weight, bias, s, p, d, g, _ = _args(CASES[0], 1, False)
     check_nan_and_inf(x, weight, bias, s, p, d, g, (0, 3, 5, 5), (0, 7, 0, 0))
 
 
-def test_channel_slice_input():
+def test_channel_slice_input(kernel_level):
     # A channel slice of a channels_last buffer (what ShuffleNet's blocks read) is copied dense first.
     big = torch.randn(2, 80, 12, 12).contiguous(memory_format=torch.channels_last)
     x = big[:, 10:50]

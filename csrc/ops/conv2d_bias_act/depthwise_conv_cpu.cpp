@@ -6,10 +6,11 @@
 // rounded up to 16 are zeros, so the tap loop has no bounds tests or channel tail; on small maps
 // with many channels the ring holds one L1-sized chunk of channels at a time, chunk_channels), or,
 // for channels on whole 16-lane blocks whose maps stay in cache, taps read the input in place and
-// load columns outside the image as zeros (reads_in_place). Each 16-channel block of an output
-// pixel accumulates its taps in one vector register (for 3x3 and 5x5 filters at stride 1 or 2,
-// eight pixels share one load of each input column; at stride 1 two output rows share each input
-// row's loads), and residual and activation are applied as that register is stored to the output.
+// load columns outside the image as zeros (reads_in_place). Each block of 16 channels (8 in the
+// AVX2 build) of an output pixel accumulates its taps in one vector register (for 3x3 and 5x5
+// filters at stride 1 or 2, eight pixels share one load of each input column; at stride 1, with
+// AVX-512, two output rows share each input row's loads), and residual and activation are
+// applied as that register is stored to the output.
 #include "ops/conv2d_bias_act/depthwise_conv_cpu.h"
 
 #include <ATen/ATen.h>
@@ -21,10 +22,11 @@
 #include <vector>
 
 #include "common/channel_sums.h"
-#include "common/cpu_clones.h"
+#include "common/cpu_isa.h"
+#include "common/cpu_levels.h"
 #include "common/math.h"
 #include "common/prepacked_weights.h"
-#include "common/vec16_cpu.h"
+#include "common/vec_cpu.h"
 #include "conv_engine/tiling.h"
 #include "ops/conv2d_bias_act/direct_conv_cpu.h"
 
@@ -32,19 +34,23 @@ namespace cnnfast {
 
 namespace {
 
-using vec16::kLanes;
-using vec16::load;
-using vec16::vf;
+// Channels are padded to 16 (packed taps, bias, the ring) at every level; a level's build takes
+// them in vectors of W lanes (16 with AVX-512, 8 with AVX2, 4 below), which divide 16.
+constexpr int64_t kLanes = 16;
 
 constexpr int64_t kPixels = 8;  // output pixels accumulated together
 
 int64_t padded(int64_t c) { return round_up(c, kLanes); }
+
+#define CNNFAST_INLINE inline __attribute__((always_inline))
 
 // Up to this many multiply-adds per call this kernel beats oneDNN's depthwise conv at any channel
 // count (see depthwise_direct_supported for the measurements).
 constexpr int64_t kMaxDirectMacs = 3300000;
 // The same for fewer than 64 channels off the 16-lane grid (see depthwise_direct_supported).
 constexpr int64_t kMaxNarrowOffGridMacs = 1000000;
+// Without AVX-512, up to this many (see depthwise_direct_supported).
+constexpr int64_t kMaxAvx2DirectMacs = 1500000;
 
 struct Geometry {
   int64_t n, c, cp, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
@@ -79,12 +85,11 @@ TapForm tap_form(const Geometry& g) {
 
 // v[p] += sum over k of cols[S * p + k] * wt[k * wpitch]: one filter row's KW taps for eight output
 // pixels, from input columns already in registers.
-template <int KW, int S, int kCols>
-inline __attribute__((always_inline)) void filter_row(vf (&v)[kPixels], const vf (&cols)[kCols], const float* wt,
-                                                      int64_t wpitch) {
+template <int KW, int S, int kCols, class vf>
+CNNFAST_INLINE void filter_row(vf (&v)[kPixels], const vf (&cols)[kCols], const float* wt, int64_t wpitch) {
 #pragma GCC unroll 5
   for (int k = 0; k < KW; ++k) {
-    const vf wv = load(wt + k * wpitch);
+    const vf wv = vec::load<vf>(wt + k * wpitch);
 #pragma GCC unroll 8
     for (int p = 0; p < kPixels; ++p) v[p] += cols[S * p + k] * wv;
   }
@@ -96,13 +101,13 @@ inline __attribute__((always_inline)) void filter_row(vf (&v)[kPixels], const vf
 // MobileNetV3's maps). Same multiply-adds in the same order as the generic loop.
 // Columns [lo, hi) of the block are inside the image; the others load as zeros (read from x
 // directly: Geometry::direct; the ring's padding columns are zeros already, lo = 0, hi = kCols).
-template <int KW, int S>
-inline __attribute__((always_inline)) void row_taps(vf (&v)[kPixels], const float* in, const float* wt,
-                                                    int64_t pitch, int64_t wpitch, int64_t lo, int64_t hi) {
-  constexpr int kCols = S * (kPixels - 1) + KW;  // <= 19: with 8 accumulators, in registers
+template <int KW, int S, class vf>
+CNNFAST_INLINE void row_taps(vf (&v)[kPixels], const float* in, const float* wt, int64_t pitch, int64_t wpitch,
+                             int64_t lo, int64_t hi) {
+  constexpr int kCols = S * (kPixels - 1) + KW;  // <= 19: with 8 accumulators, in AVX-512's registers
   vf cols[kCols];
 #pragma GCC unroll 19
-  for (int q = 0; q < kCols; ++q) cols[q] = q >= lo && q < hi ? load(in + q * pitch) : vf{};
+  for (int q = 0; q < kCols; ++q) cols[q] = q >= lo && q < hi ? vec::load<vf>(in + q * pitch) : vf{};
   filter_row<KW, S>(v, cols, wt, wpitch);
 }
 
@@ -110,14 +115,13 @@ inline __attribute__((always_inline)) void row_taps(vf (&v)[kPixels], const floa
 // depthwise_rows): its KW + 7 columns are loaded once and feed the taps of both rows' filter rows
 // (wt0: the upper output row's, wt1: the lower's; null where the input row is outside that row's
 // window). A single row loads every input row once per output row it feeds, from the ring in L2.
-template <int KW>
-inline __attribute__((always_inline)) void row_taps2(vf (&v0)[kPixels], vf (&v1)[kPixels], const float* in,
-                                                     const float* wt0, const float* wt1, int64_t pitch,
-                                                     int64_t wpitch, int64_t lo, int64_t hi) {
-  constexpr int kCols = kPixels - 1 + KW;  // <= 12: with 16 accumulators, in registers
+template <int KW, class vf>
+CNNFAST_INLINE void row_taps2(vf (&v0)[kPixels], vf (&v1)[kPixels], const float* in, const float* wt0,
+                              const float* wt1, int64_t pitch, int64_t wpitch, int64_t lo, int64_t hi) {
+  constexpr int kCols = kPixels - 1 + KW;  // <= 12: with 16 accumulators, in AVX-512's registers
   vf cols[kCols];
 #pragma GCC unroll 12
-  for (int q = 0; q < kCols; ++q) cols[q] = q >= lo && q < hi ? load(in + q * pitch) : vf{};
+  for (int q = 0; q < kCols; ++q) cols[q] = q >= lo && q < hi ? vec::load<vf>(in + q * pitch) : vf{};
   if (wt0) filter_row<KW, 1>(v0, cols, wt0, wpitch);
   if (wt1) filter_row<KW, 1>(v1, cols, wt1, wpitch);
 }
@@ -129,25 +133,27 @@ struct BlockColumns {
   int64_t col0, lo, hi;
 };
 
-inline __attribute__((always_inline)) BlockColumns block_columns(const Geometry& g, int64_t ox) {
+CNNFAST_INLINE BlockColumns block_columns(const Geometry& g, int64_t ox) {
   if (!g.direct) return {ox * g.sw, 0, g.ring_w - ox * g.sw};
   const int64_t col0 = ox * g.sw - g.pw;
   return {col0, std::max<int64_t>(0, -col0), g.w - col0};
 }
 
-inline __attribute__((always_inline)) float* align64(float* p) {
+CNNFAST_INLINE float* align64(float* p) {
   return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
 }
 
-// Work items [i0, i1) of (image, channel chunk, output row), row fastest.
-// Everything it does is written out in this one function: it is built per x86-64 level, and
-// helpers it called would be built for the baseline.
+// Work items [i0, i1) of (image, channel chunk, output row), row fastest, on vectors of W lanes.
+// Everything it does is inlined into this one function: it is built per x86-64 level
+// (depthwise_rows_v4 and friends below), and helpers it called would be built for the baseline.
 // With a row source (src), each input row is produced into its ring slot instead of copied from x.
 // With sums, each finished output row's channels are added into them while the row is in cache.
-CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSource* src, const float* __restrict__ wpk,
-                                       const float* __restrict__ bias, const float* __restrict__ res,
-                                       float* __restrict__ out, const Geometry& g, Activation act, ChannelSums* sums,
-                                       int64_t i0, int64_t i1) {
+template <int W>
+CNNFAST_INLINE void depthwise_rows_at(const float* __restrict__ x, const RowSource* src, const float* __restrict__ wpk,
+                                      const float* __restrict__ bias, const float* __restrict__ res,
+                                      float* __restrict__ out, const Geometry& g, Activation act, ChannelSums* sums,
+                                      int64_t i0, int64_t i1) {
+  using vf = vec::vf<W>;
   // A ring of padded input rows holding one chunk of g.cb channels (all of them, unless
   // chunk_channels cut them to fit half of L1): consecutive output rows share KH - stride of
   // theirs, so each input row's chunk is copied in once per task, and every tap reads the ring.
@@ -172,10 +178,11 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
       std::fill(holds.begin(), holds.end(), -1);
     }
     const int64_t img = i / (g.oh * chunks), oy = i % g.oh, r = img * g.oh + oy;
-    // Rows oy and oy + 1 together: same image and chunk, both in this task.
-    const bool two = g.pairs && i + 1 < i1 && oy + 1 < g.oh;
+    // Rows oy and oy + 1 together: same image and chunk, both in this task. Not below AVX-512:
+    // two rows' 16 accumulators alone fill AVX2's 16 registers.
+    const bool two = W == 16 && g.pairs && i + 1 < i1 && oy + 1 < g.oh;
     const int64_t c0 = chunk * g.cb, cw = std::min(g.cb, g.cp - c0), real = std::min(cw, g.c - c0);
-    // Each 16-channel block goes straight from its accumulator to the output row (store_block:
+    // Each W-channel block goes straight from its accumulator to the output row (store_block:
     // bias is in the accumulator; residual and activation are applied there).
     float* const o = out + r * g.ow * g.opitch + c0;
     const float* const rr = res ? res + r * g.ow * g.c + c0 : nullptr;
@@ -184,11 +191,11 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
     // stored afterwards (blocks in descending order, pixels ascending). Part-block stores go lane
     // by lane, as every store into a concat slice's last block does (its neighbours are not ours).
     const bool spill = g.c % kLanes != 0 && g.opitch == g.c;
-    const int64_t blocks = cw / kLanes;
+    const int64_t blocks = ceil_div<int64_t>(real, W);  // none wholly in the padding (W < 16, C off the grid)
     auto put_row = [&](float* orow, const float* rrow, int64_t px, int64_t cc, vf v) __attribute__((always_inline)) {
       float* const op = orow + px * g.opitch + cc;
       const float* const rp = rrow ? rrow + px * g.c + cc : nullptr;
-      if (spill && px * g.c + cc + kLanes <= g.ow * g.c) {  // the whole block inside the row
+      if (spill && px * g.c + cc + W <= g.ow * g.c) {  // the whole block inside the row
         store_full_block(op, v, rp, act);
       } else {
         store_block(op, v, rp, real - cc, act);
@@ -216,7 +223,7 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
           __builtin_memcpy(dst, xrow, g.w * g.c * sizeof(float));
         } else if (real == cw) {
           for (int64_t ix = 0; ix < g.w; ++ix) {
-            for (int64_t k = 0; k < cw; k += kLanes) vec16::store(dst + ix * pitch + k, load(xrow + ix * g.c + k));
+            for (int64_t k = 0; k < cw; k += W) vec::store(dst + ix * pitch + k, vec::load<vf>(xrow + ix * g.c + k));
           }
         } else {
           for (int64_t ix = 0; ix < g.w; ++ix) {
@@ -234,8 +241,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
         const BlockColumns bc = block_columns(g, ox);
         const int64_t col0 = bc.col0, lo = bc.lo, hi = bc.hi;
         for (int64_t jb = 0; jb < blocks; ++jb) {
-          const int64_t cc = (spill ? blocks - 1 - jb : jb) * kLanes;
-          const vf b0 = load(bias + c0 + cc);
+          const int64_t cc = (spill ? blocks - 1 - jb : jb) * W;
+          const vf b0 = vec::load<vf>(bias + c0 + cc);
           vf v0[kPixels], v1[kPixels];
 #pragma GCC unroll 8
           for (int64_t p = 0; p < kPixels; ++p) v0[p] = b0, v1[p] = b0;
@@ -271,8 +278,8 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
       const BlockColumns bc = block_columns(g, ox);
       const int64_t col0 = bc.col0, lo = bc.lo, hi = bc.hi;
       for (int64_t jb = 0; jb < blocks; ++jb) {
-        const int64_t cc = (spill ? blocks - 1 - jb : jb) * kLanes;
-        const vf b0 = load(bias + c0 + cc);
+        const int64_t cc = (spill ? blocks - 1 - jb : jb) * W;
+        const vf b0 = vec::load<vf>(bias + c0 + cc);
         vf v[kPixels];
 #pragma GCC unroll 8
         for (int64_t p = 0; p < kPixels; ++p) v[p] = b0;
@@ -288,12 +295,12 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
             case TapForm::Generic: break;
           }
           for (int64_t k = 0; k < g.kw; ++k) {
-            const vf wv = load(wt + k * g.cp);
+            const vf wv = vec::load<vf>(wt + k * g.cp);
             const int64_t qk = k * g.dw;  // the tap's column for pixel p: qk + p * sw
 #pragma GCC unroll 8
             for (int64_t p = 0; p < kPixels; ++p) {
               const int64_t q = qk + p * g.sw;
-              v[p] += (q >= lo && q < hi ? load(in + q * pitch) : vf{}) * wv;  // as the ring's zeros
+              v[p] += (q >= lo && q < hi ? vec::load<vf>(in + q * pitch) : vf{}) * wv;  // as the ring's zeros
             }
           }
         }
@@ -306,6 +313,38 @@ CNNFAST_CPU_CLONES void depthwise_rows(const float* __restrict__ x, const RowSou
     }
     if (sums) sums->add(r * g.ow, g.ow, o, g.opitch, c0, real);
   }
+}
+
+// depthwise_rows_at built at each x86-64 level on that level's vector width (common/cpu_levels.h):
+// the 16-lane build alone ran 1.0-3x oneDNN's time on AVX2 (AMD EPYC Zen 3), where GCC keeps
+// 16-lane vectors on the stack (common/vec_cpu.h).
+#define CNNFAST_DEPTHWISE_ROWS_ARGS                                                                             \
+  const float *x, const RowSource *src, const float *wpk, const float *bias, const float *res, float *out,      \
+      const Geometry &g, Activation act, ChannelSums *sums, int64_t i0, int64_t i1
+#if CNNFAST_CPU_LEVELS
+CNNFAST_TARGET_V4 void depthwise_rows_v4(CNNFAST_DEPTHWISE_ROWS_ARGS) {
+  depthwise_rows_at<16>(x, src, wpk, bias, res, out, g, act, sums, i0, i1);
+}
+
+CNNFAST_TARGET_V3 void depthwise_rows_v3(CNNFAST_DEPTHWISE_ROWS_ARGS) {
+  depthwise_rows_at<8>(x, src, wpk, bias, res, out, g, act, sums, i0, i1);
+}
+#endif
+
+void depthwise_rows_baseline(CNNFAST_DEPTHWISE_ROWS_ARGS) {
+  depthwise_rows_at<4>(x, src, wpk, bias, res, out, g, act, sums, i0, i1);
+}
+#undef CNNFAST_DEPTHWISE_ROWS_ARGS
+
+using DepthwiseRows = decltype(&depthwise_rows_baseline);
+
+DepthwiseRows depthwise_rows_for(CpuLevel level) {
+#if CNNFAST_CPU_LEVELS
+  if (level == CpuLevel::V4) return depthwise_rows_v4;
+  if (level == CpuLevel::V3) return depthwise_rows_v3;
+#endif
+  (void)level;
+  return depthwise_rows_baseline;
 }
 
 // Channels per ring chunk (g.ring_w and g.span set). All of them unless a ring of all channels
@@ -360,7 +399,7 @@ void set_ring(Geometry& g, bool produced = false) {
 
 }  // namespace
 
-bool depthwise_direct_supported(const engine::ConvGeometry& geo) {
+bool depthwise_direct_supported(const engine::ConvGeometry& geo, bool avx512) {
   if (!(geo.groups == geo.c && geo.k == geo.groups && geo.n > 0)) return false;
   // Where it pays, against oneDNN's depthwise kernel through ATen (every depthwise conv of the
   // lecture models at batch 1 and 8, 2 threads, bias + ReLU, AMD EPYC Zen 4, 2026-12-04:
@@ -375,6 +414,17 @@ bool depthwise_direct_supported(const engine::ConvGeometry& geo) {
   // (AMD EPYC Zen 5, 2026-12-04, benchmarks/results/cpu_depthwise_layers_zen5.md); at batch 1
   // (0.2-0.4M) still 0.5-0.8x. Those go to oneDNN from 1M multiply-adds.
   if (geo.c % kLanes != 0 && geo.c < 64 && geo.macs() > kMaxNarrowOffGridMacs) return false;
+  // Without AVX-512 the AVX2 build (8-lane vectors, one output row at a time) against oneDNN's
+  // AVX2 depthwise kernel (every depthwise conv of the lecture models at batch 1 and 8, 2 threads,
+  // AMD EPYC Zen 3, 2026-12-07, `benchmarks/conv_engine_layers.py --depthwise`,
+  // benchmarks/results/cpu_depthwise_layers_avx2.md, two runs): on the 19 convs up to 1.5M
+  // multiply-adds that the narrow off-grid limit above leaves it, 0.52-1.02x of its time, a median
+  // 0.66-0.74x, ahead on 17-18; past that 0.62-1.88x, a median 1.04-1.08x, losing on maps of 56x56
+  // and more and on most batch-8 convs. oneDNN's fixed cost per call (~80 us on small maps here)
+  // is what the direct kernel saves. Over all 56, 1.02x of the faster of the two per conv, where
+  // oneDNN everywhere is 1.04x. (The 16-lane clone took a median 1.74x: GCC kept its vectors on
+  // the stack.)
+  if (!avx512) return geo.macs() <= kMaxAvx2DirectMacs;
   return geo.c % kLanes == 0 || geo.macs() <= kMaxDirectMacs;
 }
 
@@ -396,6 +446,7 @@ void run_depthwise(const float* x, const RowSource* src, const at::Tensor& weigh
   const int64_t items = ceil_div(g.cp, g.cb) * g.n * g.oh;
   // About 16k multiply-adds per task: enough to pay for a thread hand-off.
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.ow * g.cb * g.kh * g.kw));
+  const DepthwiseRows depthwise_rows = depthwise_rows_for(cpu_level());
   at::parallel_for(0, items, grain, [&](int64_t i0, int64_t i1) {
     depthwise_rows(x, src, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, sums, i0,
                    i1);

@@ -14,8 +14,9 @@ namespace cnnfast {
 class ChannelSums;
 
 // True when geo is a depthwise conv with one filter per channel, small enough that
-// depthwise_conv_cpu is faster than oneDNN (fp32 channels_last: checked by the router).
-bool depthwise_direct_supported(const engine::ConvGeometry& geo);
+// depthwise_conv_cpu is faster than oneDNN (fp32 channels_last: checked by the router), on a CPU
+// with AVX-512 (the 16-lane build) or without (the AVX2 build).
+bool depthwise_direct_supported(const engine::ConvGeometry& geo, bool avx512);
 
 // act(depthwise_conv(x) + bias + residual) into a new channels_last tensor of shape out_shape;
 // x must be a dense channels_last tensor. sums (optional): the output's per-channel sums, added

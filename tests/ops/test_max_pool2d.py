@@ -1,5 +1,6 @@
 """cnnfast.ops.max_pool2d against torch.nn.functional.max_pool2d: the lecture models' pools (floor
-and ceil mode, padding), odd sizes, both layouts, every float dtype, NaN/-inf, opcheck, bad input."""
+and ceil mode, padding), odd sizes, both layouts, every float dtype, NaN/-inf, opcheck, bad input;
+the channels_last kernel at each x86-64 level this CPU can run (kernel_level in tests/conftest.py)."""
 
 import pytest
 import torch
@@ -34,7 +35,7 @@ def _check(x, k, s, p, ceil, backend="auto"):
 @pytest.mark.parametrize("layout", ["channels_last", "nchw"])
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("pool", POOLS, ids=lambda p: "-".join(map(str, p)))
-def test_matches_eager(pool, batch, layout):
+def test_matches_eager(pool, batch, layout, kernel_level):
     c, h, k, s, p, ceil = pool
     _check(_x(batch, c, h, layout), k, s, p, ceil)
 
@@ -46,7 +47,7 @@ def test_other_dtypes(dtype):
 
 # 16: one vector; 72: four vectors together + 8 alone; 150: two groups of four, one vector, 6 alone
 @pytest.mark.parametrize("c", [16, 72, 150])
-def test_nan_and_inf(c):
+def test_nan_and_inf(c, kernel_level):
     x = _x(2, c, 9, "channels_last").clone()
     for ch in {3, min(40, c - 1), min(130, c - 1), c - 1}:
         x[0, ch, 4, 4] = float("nan")
@@ -61,7 +62,7 @@ def test_nan_and_inf(c):
 # pixel's first channels (and, for the image's last pixels, stop at the image's end): NaN/Inf/
 # large values there must not reach this pixel's output.
 @pytest.mark.parametrize("c", [3, 8, 24])
-def test_channel_tail_never_takes_the_next_pixels_channels(c):
+def test_channel_tail_never_takes_the_next_pixels_channels(c, kernel_level):
     x = _x(2, c, 9, "channels_last").clone()
     x[:, 0, ::2, 1::3] = float("nan")
     x[:, 0, 1::2, ::3] = 1e30

@@ -11,8 +11,9 @@
 #include <algorithm>
 #include <vector>
 
-#include "common/cpu_clones.h"
-#include "common/vec16_cpu.h"
+#include "common/cpu_isa.h"
+#include "common/cpu_levels.h"
+#include "common/vec_cpu.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")  // one FMA per multiply-add in the AVX clones (as in vector_cpu.cpp)
@@ -22,11 +23,6 @@ namespace cnnfast {
 
 namespace {
 
-using vec16::kLanes;
-using vec16::load;
-using vec16::vf;
-using vec16::store;
-
 constexpr int kRows = 4;          // weight rows per register block
 constexpr int kCols = 4;          // input rows per register block: 4 x 4 accumulators
 constexpr int64_t kTileK = 4096;  // 4 weight rows x 4096 = 64 KB; 16 input rows x 4096 = 256 KB: in L2
@@ -35,12 +31,16 @@ constexpr int64_t kTileK = 4096;  // 4 weight rows x 4096 = 64 KB; 16 input rows
 constexpr int64_t kPrefetch = 512;
 
 // acc[c * lds + r] += w[r, 0:len] . x[c, 0:len] for r < R, c < C (rows ldw / ldx apart), as
-// vectors of partial sums; the last len % kLanes products go to the scalars tail[c * lds + r].
-template <int R, int C>
+// vectors of W partial sums (the level's width: this file is built per x86-64 level, see
+// skinny_gemm_f32); the last len % W products go to the scalars tail[c * lds + r].
+template <int W, int R, int C>
 inline __attribute__((always_inline)) void dot_block(const float* __restrict__ w, int64_t ldw,
                                                      const float* __restrict__ x, int64_t ldx, int64_t len,
                                                      float* __restrict__ acc_mem, float* __restrict__ tail,
                                                      int64_t lds) {
+  using vf = vec::vf<W>;
+  constexpr int kLanes = W;
+  const auto load = [](const float* p) __attribute__((always_inline)) { return vec::load<vf>(p); };
   vf acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = load(acc_mem + (c * lds + r) * kLanes);
@@ -55,38 +55,38 @@ inline __attribute__((always_inline)) void dot_block(const float* __restrict__ w
   }
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < C; ++c) {
-      store(acc_mem + (c * lds + r) * kLanes, acc[r][c]);
+      vec::store(acc_mem + (c * lds + r) * kLanes, acc[r][c]);
       for (int64_t u = t; u < len; ++u) tail[c * lds + r] += w[r * ldw + u] * x[c * ldx + u];
     }
   }
 }
 
 // The last block of inputs: C = n % kCols rows (a switch over C built by recursion).
-template <int R, int C>
+template <int W, int R, int C>
 inline __attribute__((always_inline)) void tail_block(int64_t rem, const float* w, int64_t ldw, const float* x,
                                                       int64_t ldx, int64_t len, float* acc, float* tail, int64_t lds) {
   if constexpr (C > 0) {
     if (rem == C) {
-      dot_block<R, C>(w, ldw, x, ldx, len, acc, tail, lds);
+      dot_block<W, R, C>(w, ldw, x, ldx, len, acc, tail, lds);
     } else {
-      tail_block<R, C - 1>(rem, w, ldw, x, ldx, len, acc, tail, lds);
+      tail_block<W, R, C - 1>(rem, w, ldw, x, ldx, len, acc, tail, lds);
     }
   }
 }
 
 // One block of R weight rows against every input row, inputs in blocks of kCols.
-template <int R>
+template <int W, int R>
 inline __attribute__((always_inline)) void rows_block(const float* w, int64_t ldw, const float* x, int64_t ldx,
                                                       int64_t n, int64_t len, float* acc, float* tail, int64_t lds) {
   int64_t i = 0;
-  for (; i + kCols <= n; i += kCols) dot_block<R, kCols>(w, ldw, x + i * ldx, ldx, len, acc + i * lds * kLanes, tail + i * lds, lds);
-  tail_block<R, kCols - 1>(n - i, w, ldw, x + i * ldx, ldx, len, acc + i * lds * kLanes, tail + i * lds, lds);
+  for (; i + kCols <= n; i += kCols) dot_block<W, R, kCols>(w, ldw, x + i * ldx, ldx, len, acc + i * lds * W, tail + i * lds, lds);
+  tail_block<W, R, kCols - 1>(n - i, w, ldw, x + i * ldx, ldx, len, acc + i * lds * W, tail + i * lds, lds);
 }
 
-}  // namespace
-
-CNNFAST_CPU_CLONES void skinny_gemm_f32(const float* x, const float* w, float* out, int64_t n, int64_t k,
-                                        int64_t ldo, int64_t j0, int64_t j1) {
+template <int W>
+inline __attribute__((always_inline)) void skinny_gemm_at(const float* x, const float* w, float* out, int64_t n,
+                                                          int64_t k, int64_t ldo, int64_t j0, int64_t j1) {
+  constexpr int kLanes = W;
   // Partial sums of one block of weight rows, (n, kRows): vectors across k tiles, scalars for
   // the last k % kLanes products.
   std::vector<float> acc(n * kRows * kLanes);
@@ -99,10 +99,10 @@ CNNFAST_CPU_CLONES void skinny_gemm_f32(const float* x, const float* w, float* o
       const int64_t len = std::min(kTileK, k - k0);
       const float* wt = w + jb * k + k0;
       if (rows == kRows) {
-        rows_block<kRows>(wt, k, x + k0, k, n, len, acc.data(), tail.data(), kRows);
+        rows_block<W, kRows>(wt, k, x + k0, k, n, len, acc.data(), tail.data(), kRows);
       } else {
         for (int64_t r = 0; r < rows; ++r)
-          rows_block<1>(wt + r * k, k, x + k0, k, n, len, acc.data() + r * kLanes, tail.data() + r, kRows);
+          rows_block<W, 1>(wt + r * k, k, x + k0, k, n, len, acc.data() + r * kLanes, tail.data() + r, kRows);
       }
     }
     for (int64_t i = 0; i < n; ++i) {
@@ -113,6 +113,31 @@ CNNFAST_CPU_CLONES void skinny_gemm_f32(const float* x, const float* w, float* o
       }
     }
   }
+}
+
+// skinny_gemm_at built per x86-64 level on its width (common/cpu_levels.h): the 16-lane clone ran
+// its vectors through the stack on AVX2 (see the commit).
+#define CNNFAST_SKINNY_ARGS \
+  const float *x, const float *w, float *out, int64_t n, int64_t k, int64_t ldo, int64_t j0, int64_t j1
+#if CNNFAST_CPU_LEVELS
+CNNFAST_TARGET_V4 void skinny_gemm_v4(CNNFAST_SKINNY_ARGS) { skinny_gemm_at<16>(x, w, out, n, k, ldo, j0, j1); }
+CNNFAST_TARGET_V3 void skinny_gemm_v3(CNNFAST_SKINNY_ARGS) { skinny_gemm_at<8>(x, w, out, n, k, ldo, j0, j1); }
+#endif
+void skinny_gemm_baseline(CNNFAST_SKINNY_ARGS) { skinny_gemm_at<4>(x, w, out, n, k, ldo, j0, j1); }
+#undef CNNFAST_SKINNY_ARGS
+
+}  // namespace
+
+void skinny_gemm_f32(const float* x, const float* w, float* out, int64_t n, int64_t k, int64_t ldo, int64_t j0,
+                     int64_t j1) {
+#if CNNFAST_CPU_LEVELS
+  switch (cpu_level()) {
+    case CpuLevel::V4: return skinny_gemm_v4(x, w, out, n, k, ldo, j0, j1);
+    case CpuLevel::V3: return skinny_gemm_v3(x, w, out, n, k, ldo, j0, j1);
+    case CpuLevel::Baseline: break;
+  }
+#endif
+  skinny_gemm_baseline(x, w, out, n, k, ldo, j0, j1);
 }
 
 }  // namespace cnnfast

@@ -8,9 +8,10 @@
 #include <algorithm>
 #include <atomic>
 
-#include "common/cpu_clones.h"
+#include "common/cpu_isa.h"
+#include "common/cpu_levels.h"
 #include "common/math.h"
-#include "common/vec16_cpu.h"
+#include "common/vec_cpu.h"
 #include "conv_engine/packed_filter.h"
 #include "conv_engine/tiling.h"
 #include "conv_engine/winograd.h"
@@ -18,8 +19,6 @@
 namespace cnnfast::engine {
 
 namespace {
-
-using vec16::vf;
 
 struct Plan {
   int64_t run = 0;     // tiles per task (the microkernel's M)
@@ -49,10 +48,13 @@ Plan plan_tasks(const ConvGeometry& g, int64_t threads) {
 }
 
 // V[p][t][c] (point stride ld_point floats, tile stride Cin) of tiles tile0 .. tile0 + nt - 1:
-// B^T d B per 4x4 input patch d (zeros outside the map), 16 channels per vector.
+// B^T d B per 4x4 input patch d (zeros outside the map), W channels per vector (the level's width:
+// the transforms are built per x86-64 level, see the end of this namespace).
 // Returns false where a patch holds a NaN or an Inf (see run_winograd).
-CNNFAST_CPU_CLONES bool transform_input(const float* x, const ConvGeometry& g, int64_t tile0, int64_t nt,
-                                        int64_t ld_point, float* v) {
+template <int W>
+inline __attribute__((always_inline)) bool transform_input(const float* x, const ConvGeometry& g, int64_t tile0,
+                                                           int64_t nt, int64_t ld_point, float* v) {
+  using vf = vec::vf<W>;
   vf poison{};  // stays 0 while every value read is finite: 0 * Inf and 0 * NaN are NaN
   const int64_t cols = winograd_tile_cols(g), per_image = winograd_tile_rows(g) * cols;
   for (int64_t t = 0; t < nt; ++t) {
@@ -66,10 +68,10 @@ CNNFAST_CPU_CLONES bool transform_input(const float* x, const ConvGeometry& g, i
       }
     }
     float* dst = v + t * g.c;
-    for (int64_t c = 0; c < g.c; c += vec16::kLanes) {
+    for (int64_t c = 0; c < g.c; c += W) {
       vf d[16], r[16];
       for (int q = 0; q < 16; ++q) {
-        d[q] = src[q] ? vec16::load(src[q] + c) : vf{};
+        d[q] = src[q] ? vec::load<vf>(src[q] + c) : vf{};
         poison += d[q] * 0.0f;
       }
       for (int j = 0; j < 4; ++j) {  // B^T d: rows
@@ -79,14 +81,14 @@ CNNFAST_CPU_CLONES bool transform_input(const float* x, const ConvGeometry& g, i
         r[12 + j] = d[4 + j] - d[12 + j];
       }
       for (int i = 0; i < 4; ++i) {  // (B^T d) B: columns
-        vec16::store(dst + (i * 4 + 0) * ld_point + c, r[i * 4] - r[i * 4 + 2]);
-        vec16::store(dst + (i * 4 + 1) * ld_point + c, r[i * 4 + 1] + r[i * 4 + 2]);
-        vec16::store(dst + (i * 4 + 2) * ld_point + c, r[i * 4 + 2] - r[i * 4 + 1]);
-        vec16::store(dst + (i * 4 + 3) * ld_point + c, r[i * 4 + 1] - r[i * 4 + 3]);
+        vec::store(dst + (i * 4 + 0) * ld_point + c, r[i * 4] - r[i * 4 + 2]);
+        vec::store(dst + (i * 4 + 1) * ld_point + c, r[i * 4 + 1] + r[i * 4 + 2]);
+        vec::store(dst + (i * 4 + 2) * ld_point + c, r[i * 4 + 2] - r[i * 4 + 1]);
+        vec::store(dst + (i * 4 + 3) * ld_point + c, r[i * 4 + 1] - r[i * 4 + 3]);
       }
     }
   }
-  for (int l = 0; l < vec16::kLanes; ++l) {
+  for (int l = 0; l < W; ++l) {
     if (poison[l] != 0.0f) return false;
   }
   return true;
@@ -94,19 +96,52 @@ CNNFAST_CPU_CLONES bool transform_input(const float* x, const ConvGeometry& g, i
 
 // The 2x2 output pixels of one tile, A^T m A over the tile's 16 products (point stride ld_point,
 // nb channels), as y[pixel][channel] with pixels row-major.
-CNNFAST_CPU_CLONES void transform_output(const float* m, int64_t ld_point, int64_t nb, float* y) {
-  for (int64_t c = 0; c < nb; c += vec16::kLanes) {
+template <int W>
+inline __attribute__((always_inline)) void transform_output(const float* m, int64_t ld_point, int64_t nb, float* y) {
+  using vf = vec::vf<W>;
+  for (int64_t c = 0; c < nb; c += W) {
     vf p[16], t0[4], t1[4];
-    for (int q = 0; q < 16; ++q) p[q] = vec16::load(m + q * ld_point + c);
+    for (int q = 0; q < 16; ++q) p[q] = vec::load<vf>(m + q * ld_point + c);
     for (int j = 0; j < 4; ++j) {  // A^T m: rows
       t0[j] = p[j] + p[4 + j] + p[8 + j];
       t1[j] = p[4 + j] - p[8 + j] - p[12 + j];
     }
-    vec16::store(y + 0 * nb + c, t0[0] + t0[1] + t0[2]);
-    vec16::store(y + 1 * nb + c, t0[1] - t0[2] - t0[3]);
-    vec16::store(y + 2 * nb + c, t1[0] + t1[1] + t1[2]);
-    vec16::store(y + 3 * nb + c, t1[1] - t1[2] - t1[3]);
+    vec::store(y + 0 * nb + c, t0[0] + t0[1] + t0[2]);
+    vec::store(y + 1 * nb + c, t0[1] - t0[2] - t0[3]);
+    vec::store(y + 2 * nb + c, t1[0] + t1[1] + t1[2]);
+    vec::store(y + 3 * nb + c, t1[1] - t1[2] - t1[3]);
   }
+}
+
+// The transforms built per x86-64 level on its width (common/cpu_levels.h). The 16-lane clones
+// ran their vectors through the stack on AVX2 (see the commit).
+struct Transforms {
+  bool (*input)(const float*, const ConvGeometry&, int64_t, int64_t, int64_t, float*);
+  void (*output)(const float*, int64_t, int64_t, float*);
+};
+
+#if CNNFAST_CPU_LEVELS
+CNNFAST_TARGET_V4 bool input_v4(const float* x, const ConvGeometry& g, int64_t tile0, int64_t nt, int64_t ld, float* v) {
+  return transform_input<16>(x, g, tile0, nt, ld, v);
+}
+CNNFAST_TARGET_V4 void output_v4(const float* m, int64_t ld, int64_t nb, float* y) { transform_output<16>(m, ld, nb, y); }
+CNNFAST_TARGET_V3 bool input_v3(const float* x, const ConvGeometry& g, int64_t tile0, int64_t nt, int64_t ld, float* v) {
+  return transform_input<8>(x, g, tile0, nt, ld, v);
+}
+CNNFAST_TARGET_V3 void output_v3(const float* m, int64_t ld, int64_t nb, float* y) { transform_output<8>(m, ld, nb, y); }
+#endif
+bool input_baseline(const float* x, const ConvGeometry& g, int64_t tile0, int64_t nt, int64_t ld, float* v) {
+  return transform_input<4>(x, g, tile0, nt, ld, v);
+}
+void output_baseline(const float* m, int64_t ld, int64_t nb, float* y) { transform_output<4>(m, ld, nb, y); }
+
+Transforms transforms_for(CpuLevel level) {
+#if CNNFAST_CPU_LEVELS
+  if (level == CpuLevel::V4) return {input_v4, output_v4};
+  if (level == CpuLevel::V3) return {input_v3, output_v3};
+#endif
+  (void)level;
+  return {input_baseline, output_baseline};
 }
 
 }  // namespace
@@ -118,6 +153,7 @@ bool run_winograd(const EngineCall& call) {
   const int64_t per_image = winograd_tile_rows(g) * cols;
   const int64_t blocks = ceil_div(padded_width(g.k), kBlockWidth), per_chunk = ceil_div(blocks, plan.chunks);
   std::atomic<bool> finite{true};
+  const Transforms tf = transforms_for(cpu_level());
   at::parallel_for(0, plan.runs * plan.chunks, 1, [&](int64_t t0, int64_t t1) {
     thread_local std::vector<float> v_buf, m_buf;
     float* v = scratch(v_buf, kWinogradPoints * plan.run * g.c);
@@ -129,7 +165,7 @@ bool run_winograd(const EngineCall& call) {
       const int64_t tile0 = run * plan.run, nt = std::min(plan.run, tiles - tile0);
       if (!finite.load(std::memory_order_relaxed)) return;
       if (run != transformed) {
-        if (!transform_input(call.x, g, tile0, nt, plan.run * g.c, v)) {
+        if (!tf.input(call.x, g, tile0, nt, plan.run * g.c, v)) {
           finite.store(false, std::memory_order_relaxed);
           return;
         }
@@ -145,7 +181,7 @@ bool run_winograd(const EngineCall& call) {
         }
         const TileDest dest = call.dest_at(c0);
         for (int64_t t = 0; t < nt; ++t) {
-          transform_output(m + t * nb, plan.run * nb, nb, y);
+          tf.output(m + t * nb, plan.run * nb, nb, y);
           const int64_t tile = tile0 + t, img = tile / per_image;
           const int64_t oh = kWinogradOut * (tile % per_image / cols), ow = kWinogradOut * (tile % cols);
           const int64_t pixel = (img * g.ho + oh) * g.wo + ow, width = std::min(kWinogradOut, g.wo - ow);

@@ -141,7 +141,7 @@ PHASES = CASES[32]  # ResNet's 3x3 stride 2 on its stride phases
 
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[7], CASES[11], CASES[17], COLUMN, ROW, PHASES], ids=_ids)
-def test_every_activation(case, act):
+def test_every_activation(case, act, kernel_level):
     _check(_args(case, 2, residual=True, seed=1), act)
 
 
@@ -152,7 +152,7 @@ def test_no_bias():
 
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[17], COLUMN, ROW, PHASES], ids=_ids)
-def test_nan_and_inf_land_where_eager_puts_them(case, act):
+def test_nan_and_inf_land_where_eager_puts_them(case, act, kernel_level):
     x, weight, bias, stride, padding, dilation, groups, _ = _args(case, 2, False, seed=2)
     x = x.clone()
     x[0, 3, 2, 4] = float("nan")

@@ -73,7 +73,7 @@ def _on_winograd():
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_matches_reference(case, batch, residual):
+def test_matches_reference(case, batch, residual, kernel_level):
     _check(_args(case, batch, residual), "relu")
 
 
@@ -106,7 +106,7 @@ def _assert_eager_non_finite(out, ref):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("act", ACTS)
-def test_nan_and_inf_land_where_eager_puts_them(act, threads):
+def test_nan_and_inf_land_where_eager_puts_them(act, threads, kernel_level):
     # Transformed, a NaN or Inf would spread over its whole 2x2 tile (winograd.h): the form
     # hands such an input to the direct loops, so the result keeps eager's pattern exactly.
     x, weight, bias, stride, padding, dilation, groups, _ = _args(CASES[0], 2, False, seed=2)

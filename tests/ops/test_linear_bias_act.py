@@ -38,7 +38,7 @@ def _check(args, act, dtype, backend="auto"):
 
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("width", WIDTHS, ids=lambda w: f"{w[0]}-{w[1]}")
-def test_fp32_matches_reference(width, batch):
+def test_fp32_matches_reference(width, batch, kernel_level):
     act = ACTIVATIONS[(WIDTHS.index(width) + batch) % len(ACTIVATIONS)]
     _check(_args(batch, *width), act, torch.float32)
 
@@ -57,7 +57,7 @@ def test_other_dtypes_and_no_bias(dtype, bias, batch):
 
 
 @pytest.mark.parametrize("batch", [1, 8])
-def test_nan_propagates(batch):
+def test_nan_propagates(batch, kernel_level):
     x, w, b = _args(batch, 32, 8)
     x[0, 3] = float("nan")
     out = cnnfast.ops.linear_bias_act(x, w, b, "relu")

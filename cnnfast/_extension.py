@@ -50,6 +50,9 @@ def build_info():
         "cpu_vendor": _cpu_vendor() if loaded else None,
         # whether the rule takes this CPU for one with AVX-512 (without it: no direct conv kernels)
         "cpu_avx512": _cpu_has_avx512() if loaded else None,
+        # the x86-64 level whose build of the per-level kernels runs ('avx512', 'avx2', 'baseline';
+        # common/cpu_levels.h): each computes on that level's vector width
+        "cpu_level": _cpu_level() if loaded else None,
         "cuda_available": torch.cuda.is_available(),
     }
 
@@ -66,6 +69,12 @@ def _cpu_vendor():
     import cnnfast._C
 
     return cnnfast._C._cpu_vendor()
+
+
+def _cpu_level():
+    import cnnfast._C  # directly, as _cpu_vendor does
+
+    return ("baseline", "avx2", "avx512")[cnnfast._C._cpu_level()]
 
 
 def _cpu_has_avx512():

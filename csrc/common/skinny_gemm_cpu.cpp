@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "common/cpu_isa.h"
 #include "common/cpu_levels.h"
 #include "common/vec_cpu.h"
 
@@ -130,14 +129,7 @@ void skinny_gemm_baseline(CNNFAST_SKINNY_ARGS) { skinny_gemm_at<4>(x, w, out, n,
 
 void skinny_gemm_f32(const float* x, const float* w, float* out, int64_t n, int64_t k, int64_t ldo, int64_t j0,
                      int64_t j1) {
-#if CNNFAST_CPU_LEVELS
-  switch (cpu_level()) {
-    case CpuLevel::V4: return skinny_gemm_v4(x, w, out, n, k, ldo, j0, j1);
-    case CpuLevel::V3: return skinny_gemm_v3(x, w, out, n, k, ldo, j0, j1);
-    case CpuLevel::Baseline: break;
-  }
-#endif
-  skinny_gemm_baseline(x, w, out, n, k, ldo, j0, j1);
+  CNNFAST_PICK_LEVEL(skinny_gemm)(x, w, out, n, k, ldo, j0, j1);
 }
 
 }  // namespace cnnfast

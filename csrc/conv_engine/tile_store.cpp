@@ -4,7 +4,6 @@
 #include "conv_engine/tile_store.h"
 
 #include "common/channel_sums.h"
-#include "common/cpu_isa.h"
 #include "common/cpu_levels.h"
 #include "common/vec_activation.h"
 #include "common/vec_cpu.h"
@@ -117,14 +116,7 @@ void store_tile_baseline(CNNFAST_STORE_TILE_ARGS) { store_tile_at<4>(acc, ld, m0
 
 void store_tile(const float* acc, int64_t ld, int64_t m0, int64_t rows, int64_t ho, int64_t wo, int64_t nc,
                 const float* bias, const TileDest& dest, Activation act) {
-#if CNNFAST_CPU_LEVELS
-  switch (cpu_level()) {
-    case CpuLevel::V4: return store_tile_v4(acc, ld, m0, rows, ho, wo, nc, bias, dest, act);
-    case CpuLevel::V3: return store_tile_v3(acc, ld, m0, rows, ho, wo, nc, bias, dest, act);
-    case CpuLevel::Baseline: break;
-  }
-#endif
-  store_tile_baseline(acc, ld, m0, rows, ho, wo, nc, bias, dest, act);
+  CNNFAST_PICK_LEVEL(store_tile)(acc, ld, m0, rows, ho, wo, nc, bias, dest, act);
 }
 
 }  // namespace cnnfast::engine

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 
-#include "common/cpu_isa.h"
 #include "common/cpu_levels.h"
 #include "common/math.h"
 #include "common/vec_cpu.h"
@@ -129,20 +128,13 @@ CNNFAST_TARGET_V3 bool input_v3(const float* x, const ConvGeometry& g, int64_t t
   return transform_input<8>(x, g, tile0, nt, ld, v);
 }
 CNNFAST_TARGET_V3 void output_v3(const float* m, int64_t ld, int64_t nb, float* y) { transform_output<8>(m, ld, nb, y); }
+constexpr Transforms transforms_v4{input_v4, output_v4}, transforms_v3{input_v3, output_v3};
 #endif
 bool input_baseline(const float* x, const ConvGeometry& g, int64_t tile0, int64_t nt, int64_t ld, float* v) {
   return transform_input<4>(x, g, tile0, nt, ld, v);
 }
 void output_baseline(const float* m, int64_t ld, int64_t nb, float* y) { transform_output<4>(m, ld, nb, y); }
-
-Transforms transforms_for(CpuLevel level) {
-#if CNNFAST_CPU_LEVELS
-  if (level == CpuLevel::V4) return {input_v4, output_v4};
-  if (level == CpuLevel::V3) return {input_v3, output_v3};
-#endif
-  (void)level;
-  return {input_baseline, output_baseline};
-}
+constexpr Transforms transforms_baseline{input_baseline, output_baseline};
 
 }  // namespace
 
@@ -153,7 +145,7 @@ bool run_winograd(const EngineCall& call) {
   const int64_t per_image = winograd_tile_rows(g) * cols;
   const int64_t blocks = ceil_div(padded_width(g.k), kBlockWidth), per_chunk = ceil_div(blocks, plan.chunks);
   std::atomic<bool> finite{true};
-  const Transforms tf = transforms_for(cpu_level());
+  const Transforms tf = CNNFAST_PICK_LEVEL(transforms);
   at::parallel_for(0, plan.runs * plan.chunks, 1, [&](int64_t t0, int64_t t1) {
     thread_local std::vector<float> v_buf, m_buf;
     float* v = scratch(v_buf, kWinogradPoints * plan.run * g.c);

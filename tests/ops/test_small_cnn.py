@@ -115,9 +115,10 @@ def test_kernel_level_is_checked():
     if "avx512" not in levels:
         with pytest.raises(ValueError, match="this CPU runs kernel levels"):
             config.kernel_level("avx512")
+    assert cnnfast.build_info()["cpu_level"] == levels[-1]
     with config.kernel_level("baseline"):
-        assert cnnfast._C._cpu_level() == 0 and config.kernel_levels() == levels
-    assert cnnfast._C._cpu_level() == len(levels) - 1  # restored
+        assert cnnfast.build_info()["cpu_level"] == "baseline" and config.kernel_levels() == levels
+    assert cnnfast.build_info()["cpu_level"] == levels[-1]  # restored
 
 
 def test_batch_change_and_repeat_calls_reuse_nothing_wrong():

@@ -22,7 +22,6 @@
 #include <vector>
 
 #include "common/channel_sums.h"
-#include "common/cpu_isa.h"
 #include "common/cpu_levels.h"
 #include "common/math.h"
 #include "common/prepacked_weights.h"
@@ -336,17 +335,6 @@ void depthwise_rows_baseline(CNNFAST_DEPTHWISE_ROWS_ARGS) {
 }
 #undef CNNFAST_DEPTHWISE_ROWS_ARGS
 
-using DepthwiseRows = decltype(&depthwise_rows_baseline);
-
-DepthwiseRows depthwise_rows_for(CpuLevel level) {
-#if CNNFAST_CPU_LEVELS
-  if (level == CpuLevel::V4) return depthwise_rows_v4;
-  if (level == CpuLevel::V3) return depthwise_rows_v3;
-#endif
-  (void)level;
-  return depthwise_rows_baseline;
-}
-
 // Channels per ring chunk (g.ring_w and g.span set). All of them unless a ring of all channels
 // would take more than a sixth of L2 while an image's input and output fit in three quarters of it (so each chunk
 // re-reads its part of the input from L2): then the largest multiple of 16 whose ring fits half
@@ -446,7 +434,7 @@ void run_depthwise(const float* x, const RowSource* src, const at::Tensor& weigh
   const int64_t items = ceil_div(g.cp, g.cb) * g.n * g.oh;
   // About 16k multiply-adds per task: enough to pay for a thread hand-off.
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.ow * g.cb * g.kh * g.kw));
-  const DepthwiseRows depthwise_rows = depthwise_rows_for(cpu_level());
+  const auto depthwise_rows = CNNFAST_PICK_LEVEL(depthwise_rows);
   at::parallel_for(0, items, grain, [&](int64_t i0, int64_t i1) {
     depthwise_rows(x, src, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, sums, i0,
                    i1);

@@ -16,7 +16,6 @@
 
 #include <algorithm>
 
-#include "common/cpu_isa.h"
 #include "common/cpu_levels.h"
 #include "common/vec_cpu.h"
 
@@ -159,14 +158,7 @@ void max_pool_row_baseline(CNNFAST_POOL_ROW_ARGS) {
 
 void max_pool_row_f32(float* out, int64_t out_pixel, const float* img, int64_t h, int64_t w, int64_t c, int64_t ow,
                       int64_t h0, int64_t h1, int64_t kw, int64_t sw, int64_t pw) {
-#if CNNFAST_CPU_LEVELS
-  switch (cpu_level()) {
-    case CpuLevel::V4: return max_pool_row_v4(out, out_pixel, img, h, w, c, ow, h0, h1, kw, sw, pw);
-    case CpuLevel::V3: return max_pool_row_v3(out, out_pixel, img, h, w, c, ow, h0, h1, kw, sw, pw);
-    case CpuLevel::Baseline: break;
-  }
-#endif
-  max_pool_row_baseline(out, out_pixel, img, h, w, c, ow, h0, h1, kw, sw, pw);
+  CNNFAST_PICK_LEVEL(max_pool_row)(out, out_pixel, img, h, w, c, ow, h0, h1, kw, sw, pw);
 }
 
 }  // namespace cnnfast

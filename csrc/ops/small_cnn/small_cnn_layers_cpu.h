@@ -58,26 +58,16 @@ CNNFAST_INLINE V pool_pair(V a, V b) {
   }
 }
 
-// The even lanes of x, then its odd lanes, each in the low half (the high half repeats them).
-template <class V>
-CNNFAST_INLINE V even_lanes(V x) {
+// The even (O = 0) or odd (O = 1) lanes of x in its low half (the high half repeats them).
+template <int O, class V>
+CNNFAST_INLINE V alternate_lanes(V x) {
   if constexpr (vec::kLanesOf<V> == 16) {
-    return __builtin_shufflevector(x, x, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+    return __builtin_shufflevector(x, x, O, O + 2, O + 4, O + 6, O + 8, O + 10, O + 12, O + 14, O, O + 2, O + 4, O + 6,
+                                   O + 8, O + 10, O + 12, O + 14);
   } else if constexpr (vec::kLanesOf<V> == 8) {
-    return __builtin_shufflevector(x, x, 0, 2, 4, 6, 0, 2, 4, 6);
+    return __builtin_shufflevector(x, x, O, O + 2, O + 4, O + 6, O, O + 2, O + 4, O + 6);
   } else {
-    return __builtin_shufflevector(x, x, 0, 2, 0, 2);
-  }
-}
-
-template <class V>
-CNNFAST_INLINE V odd_lanes(V x) {
-  if constexpr (vec::kLanesOf<V> == 16) {
-    return __builtin_shufflevector(x, x, 1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
-  } else if constexpr (vec::kLanesOf<V> == 8) {
-    return __builtin_shufflevector(x, x, 1, 3, 5, 7, 1, 3, 5, 7);
-  } else {
-    return __builtin_shufflevector(x, x, 1, 3, 1, 3);
+    return __builtin_shufflevector(x, x, O, O + 2, O, O + 2);
   }
 }
 
@@ -169,7 +159,7 @@ CNNFAST_INLINE void conv_pass(const float* __restrict__ src, int64_t c, int64_t 
       const int64_t ph = oh_n / 2, pw = ow_n / 2, n = std::min<int64_t>(W / 2, pw - col / 2);
       for (int r = 0; r < kRows / 2 && oh0 / 2 + r < ph; ++r) {
         const vf<W> x = pool_pair<P>(accs[2 * r], accs[2 * r + 1]);
-        const vf<W> even = even_lanes(x), odd = odd_lanes(x);
+        const vf<W> even = alternate_lanes<0>(x), odd = alternate_lanes<1>(x);
         const vf<W> pooled = P == 2 ? pool_pair<P>(even, odd) : (even + odd) * 0.25f;
         if (n > 0) std::memcpy(dst + (oc * ph + oh0 / 2 + r) * pw + col / 2, &pooled, n * sizeof(float));
       }

@@ -21,6 +21,7 @@ struct EngineCall {
   const float* bias;    // groups x padded_width(Kg) floats, zeros past Kg (and without a bias)
   TileDest dest;        // at channel 0 of image 0
   Activation act;
+  StoreTile store_tile = store_tile_kernel();  // the epilogue's build for this CPU level
 
   // The destination of output channel `channel` onwards.
   TileDest dest_at(int64_t channel) const {

@@ -100,7 +100,7 @@ void run_gather_tiles(const EngineCall& call) {
                                       /*is_vnni=*/false);
         }
         const int64_t ch = g * kg + c0;
-        store_tile(cb, nb, m0, rows, geo.ho, geo.wo, nc, call.bias + g * kp + c0, call.dest_at(ch), call.act);
+        call.store_tile(cb, nb, m0, rows, geo.ho, geo.wo, nc, call.bias + g * kp + c0, call.dest_at(ch), call.act);
       }
     }
   });

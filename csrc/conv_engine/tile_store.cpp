@@ -114,9 +114,6 @@ void store_tile_baseline(CNNFAST_STORE_TILE_ARGS) { store_tile_at<4>(acc, ld, m0
 
 }  // namespace
 
-void store_tile(const float* acc, int64_t ld, int64_t m0, int64_t rows, int64_t ho, int64_t wo, int64_t nc,
-                const float* bias, const TileDest& dest, Activation act) {
-  CNNFAST_PICK_LEVEL(store_tile)(acc, ld, m0, rows, ho, wo, nc, bias, dest, act);
-}
+StoreTile store_tile_kernel() { return CNNFAST_PICK_LEVEL(store_tile); }
 
 }  // namespace cnnfast::engine

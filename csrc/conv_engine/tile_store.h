@@ -30,7 +30,11 @@ struct TileDest {
 // For pixels m0 .. m0 + rows - 1 of ho x wo output maps (numbered across images, row-major) and channels
 // 0 .. nc - 1: dest = act(acc + bias + res), acc holding one row of `ld` floats per pixel and
 // bias at least nc floats (read in whole vectors: padded to a multiple of 16).
-void store_tile(const float* acc, int64_t ld, int64_t m0, int64_t rows, int64_t ho, int64_t wo, int64_t nc,
-                const float* bias, const TileDest& dest, Activation act);
+using StoreTile = void (*)(const float* acc, int64_t ld, int64_t m0, int64_t rows, int64_t ho, int64_t wo,
+                           int64_t nc, const float* bias, const TileDest& dest, Activation act);
+
+// The build of that epilogue for the running x86 level (common/cpu_levels.h). Picked once per
+// conv call (EngineCall::store_tile), not per tile: the pick reads an atomic and a static.
+StoreTile store_tile_kernel();
 
 }  // namespace cnnfast::engine

@@ -44,6 +44,7 @@ void pool_nhwc(const at::Tensor& x, at::Tensor& out, at::IntArrayRef kernel, at:
   const int64_t out_image = out.stride(0), out_row = out.stride(2), out_pixel = out.stride(3);
   const T* xp = x.const_data_ptr<T>();
   T* op = out.data_ptr<T>();
+  const MaxPoolRowF32 pool_row_f32 = max_pool_row_f32();
   at::parallel_for(0, n * oh, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t img = r / oh, y = r % oh;
@@ -52,7 +53,7 @@ void pool_nhwc(const at::Tensor& x, at::Tensor& out, at::IntArrayRef kernel, at:
       T* orow = op + img * out_image + y * out_row;
       const T* base = xp + img * h * w * c;
       if constexpr (std::is_same_v<T, float>) {
-        max_pool_row_f32(orow, out_pixel, base, h, w, c, ow, h0, h1, kernel[1], stride[1], padding[1]);
+        pool_row_f32(orow, out_pixel, base, h, w, c, ow, h0, h1, kernel[1], stride[1], padding[1]);
         continue;
       }
       for (int64_t xo = 0; xo < ow; ++xo) {

@@ -156,9 +156,6 @@ void max_pool_row_baseline(CNNFAST_POOL_ROW_ARGS) {
 
 }  // namespace
 
-void max_pool_row_f32(float* out, int64_t out_pixel, const float* img, int64_t h, int64_t w, int64_t c, int64_t ow,
-                      int64_t h0, int64_t h1, int64_t kw, int64_t sw, int64_t pw) {
-  CNNFAST_PICK_LEVEL(max_pool_row)(out, out_pixel, img, h, w, c, ow, h0, h1, kw, sw, pw);
-}
+MaxPoolRowF32 max_pool_row_f32() { return CNNFAST_PICK_LEVEL(max_pool_row); }
 
 }  // namespace cnnfast

@@ -143,11 +143,11 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   if (is_gemm(g)) return q.fp32 && q.engine ? ConvPath::Engine : ConvPath::Gemm;
   const bool direct = q.fp32 && q.channels_last;
   // cnnfast's own register-blocked kernels, only with AVX-512 (see winograd_pays' notes), except
-  // the depthwise kernel, built per level.
+  // the depthwise and stem kernels, built per level on the level's own vector width.
   const bool blocked = direct && q.avx512;
   if (direct && depthwise_direct_supported(g, q.avx512)) return ConvPath::Depthwise;
   if (blocked && pointwise_pays(q)) return ConvPath::Pointwise;
-  if (blocked && stem_direct_supported(g)) return ConvPath::Stem;
+  if (direct && stem_direct_supported(g)) return ConvPath::Stem;
   if (blocked && grouped_direct_supported(g)) return ConvPath::Grouped;
   if (direct && q.engine && winograd_pays(q)) return ConvPath::Winograd;
   if (direct && q.engine && engine_pays(q)) return ConvPath::Engine;

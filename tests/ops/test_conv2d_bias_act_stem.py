@@ -1,6 +1,7 @@
 """conv2d_bias_act's direct stem kernel (csrc/ops/conv2d_bias_act/stem_conv_cpu.cpp: channels_last
 fp32, groups 1, at most 4 input and 64 output channels) against the float64 reference: each
-register-block form (16 pixels x 1 vector, 8 x 2, 4 x 3, 4 x 4), output channels off the 16-lane
+register-block form (16 pixels x 1 vector, 8 x 2, 4 x 3, 4 x 4 with AVX-512; 6 x 2 a pair of vectors at
+a time on AVX2 and below), output channels off the 16-lane
 grid, the lecture models' stems (3x3/2, 7x7/2, 11x11/4), padding, dilation, a last pixel block
 ending past the row, residual, every activation, batches sharing a thread's row ring, NaN/Inf."""
 
@@ -10,8 +11,9 @@ import torch
 from cnnfast import config
 from tests.ops.direct_conv_checks import check_nan_and_inf, check_on, check_weight_change_is_seen
 
-# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py).
-pytestmark = pytest.mark.usefixtures("routed_as_avx512")
+# Routed as with AVX-512 everywhere, so the direct kernels run here on any x86 CPU (conftest.py),
+# and at every x86-64 level this CPU can run: the kernel is built per level on its vector width.
+pytestmark = pytest.mark.usefixtures("routed_as_avx512", "kernel_level")
 
 ACTS = ["none", "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh"]
 

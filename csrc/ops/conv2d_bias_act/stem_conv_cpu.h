@@ -17,7 +17,8 @@ constexpr int64_t kStemMaxInputChannels = 4;
 constexpr int64_t kStemMaxOutputChannels = 64;
 bool stem_direct_can_run(const engine::ConvGeometry& geo);
 
-// Where it is faster than oneDNN (the measurements beside it, in stem_conv_cpu.cpp).
+// Where it is faster than oneDNN, with AVX-512 or AVX2 (the measurements beside it, in
+// stem_conv_cpu.cpp).
 bool stem_direct_supported(const engine::ConvGeometry& geo);
 
 // act(conv2d(x) + bias + residual) into a new channels_last tensor of shape out_shape; x must be a

@@ -57,7 +57,7 @@ void run_row_taps(const EngineCall& call) {
         }
       }
       call.store_tile(cb, nb, r * geo.wo, geo.wo, geo.ho, geo.wo, blk.nc, call.bias + g * kp + blk.c0,
-                 call.dest_at(g * kg + blk.c0), call.act);
+                      call.dest_at(g * kg + blk.c0), call.act);
     }
   });
 }
@@ -90,7 +90,7 @@ void run_column_taps(const EngineCall& call) {
         }
       }
       call.store_tile(cb, nb, (img * geo.ho + oh0) * geo.wo, (oh1 - oh0) * geo.wo, geo.ho, geo.wo, blk.nc,
-                 call.bias + blk.c0, call.dest_at(blk.c0), call.act);
+                      call.bias + blk.c0, call.dest_at(blk.c0), call.act);
       r += oh1 - oh0;
     }
   });

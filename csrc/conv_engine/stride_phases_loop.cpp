@@ -95,7 +95,7 @@ void run_stride_phases(const EngineCall& call) {
       }
       for (int64_t oh = oh0; oh < oh1; ++oh) {
         call.store_tile(cb + (oh - oh0) * wq * nb, nb, (img * geo.ho + oh) * geo.wo, geo.wo, geo.ho, geo.wo, blk.nc,
-                   call.bias + blk.c0, call.dest_at(blk.c0), call.act);
+                        call.bias + blk.c0, call.dest_at(blk.c0), call.act);
       }
       xp += geo.sh * held_rows * row_floats;
       r += oh1 - oh0;

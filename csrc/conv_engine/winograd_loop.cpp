@@ -178,7 +178,9 @@ bool run_winograd(const EngineCall& call) {
           const int64_t oh = kWinogradOut * (tile % per_image / cols), ow = kWinogradOut * (tile % cols);
           const int64_t pixel = (img * g.ho + oh) * g.wo + ow, width = std::min(kWinogradOut, g.wo - ow);
           call.store_tile(y, nb, pixel, width, g.ho, g.wo, nc, call.bias + c0, dest, call.act);
-          if (oh + 1 < g.ho) call.store_tile(y + 2 * nb, nb, pixel + g.wo, width, g.ho, g.wo, nc, call.bias + c0, dest, call.act);
+          if (oh + 1 < g.ho) {
+            call.store_tile(y + 2 * nb, nb, pixel + g.wo, width, g.ho, g.wo, nc, call.bias + c0, dest, call.act);
+          }
         }
       }
     }

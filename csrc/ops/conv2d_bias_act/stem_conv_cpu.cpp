@@ -130,7 +130,8 @@ inline __attribute__((always_inline)) void stem_rows(const float* __restrict__ x
       const int64_t n = std::min<int64_t>(g.ow - ox, P);
 #pragma GCC unroll 1
       for (int64_t p = 0; p < n; ++p) {
-        store_row<vec::vf<W>>(o + (ox + p) * g.k, tile + p * kTileRow<W, KV>, rr ? rr + (ox + p) * g.k : nullptr, g.k, act);
+        store_row<vec::vf<W>>(o + (ox + p) * g.k, tile + p * kTileRow<W, KV>, rr ? rr + (ox + p) * g.k : nullptr,
+                              g.k, act);
       }
     }
   }

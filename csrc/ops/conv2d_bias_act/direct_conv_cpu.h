@@ -73,12 +73,13 @@ inline __attribute__((always_inline)) V activate_block(V v, Activation act) {
   return v;
 }
 
-// acc[p][q] = bias[16q, 16q + 16) for each of a register block's P output pixels and V vectors.
-template <int P, int V>
-inline __attribute__((always_inline)) void fill_with_bias(vec16::vf (&acc)[P][V], const float* bias) {
+// acc[p][q] = bias[Lq, Lq + L) for each of a register block's P output pixels and KV vectors of L
+// lanes (16, or 8 in AVX2 builds: common/vec_cpu.h).
+template <int P, int KV, class V>
+inline __attribute__((always_inline)) void fill_with_bias(V (&acc)[P][KV], const float* bias) {
 #pragma GCC unroll 4
-  for (int q = 0; q < V; ++q) {
-    const vec16::vf b = vec16::load(bias + q * vec16::kLanes);
+  for (int q = 0; q < KV; ++q) {
+    const V b = vec::load<V>(bias + q * vec::kLanesOf<V>);
 #pragma GCC unroll 16
     for (int p = 0; p < P; ++p) acc[p][q] = b;
   }

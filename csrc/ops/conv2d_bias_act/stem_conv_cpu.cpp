@@ -52,12 +52,7 @@ inline __attribute__((always_inline)) void pixel_block(const std::vector<const f
   using V = vec::vf<W>;
   const int64_t nc = C ? C : g.c, sw = S ? S : g.sw;
   V acc[P][KV];
-#pragma GCC unroll 4
-  for (int q = 0; q < KV; ++q) {
-    const V b = vec::load<V>(bias + (q0 + q) * W);
-#pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) acc[p][q] = b;
-  }
+  fill_with_bias(acc, bias + q0 * W);
   const int64_t tap_stride = nc * g.kp;
   for (int64_t t = 0; t < g.kh; ++t) {
     const float* row = rows[t];

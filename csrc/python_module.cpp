@@ -17,6 +17,7 @@
 #include "conv_engine/route.h"
 #include "conv_engine/tiling.h"
 #include "ops/conv1x1_depthwise/fuse_rule.h"
+#include "python/op_program_binding.h"
 
 namespace py = pybind11;
 
@@ -146,4 +147,5 @@ PYBIND11_MODULE(_C, m) {
   m.def("_block_cache_uninstall", &cnnfast::block_cache::uninstall, "Put c10's CPU allocator back.");
   m.def("_block_cache_stats", &block_cache_stats, "(installed, cap, cached bytes, hits, misses).");
   m.def("_block_cache_release", &cnnfast::block_cache::release, "Return every cached block to the system.");
+  cnnfast::bind_op_program(m);
 }

@@ -55,6 +55,13 @@ if torch.cuda.is_available():
     DEVICE_BACKENDS += [("cuda", "auto")] + ([("cuda", "triton")] if _triton_usable("cuda") else [])
 
 
+def inner(fast):
+    """The model optimize() returned, without its cnnfast.replay.Replay wrapper (if any)."""
+    from cnnfast.replay import Replay
+
+    return fast.module if isinstance(fast, Replay) else fast
+
+
 def check_same(model, x, tol=MODEL_TOLERANCE):
     """optimize(model) with random BN statistics; its output on x within tol of eager; returned."""
     model = randomize_batchnorm(model).eval()

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import cnnfast
 from cnnfast import config
 from cnnfast.nn import Conv2dBiasAct
-from tests._helpers import MODEL_TOLERANCE, TOLERANCE, randomize_batchnorm, rel_err
+from tests._helpers import MODEL_TOLERANCE, TOLERANCE, inner, randomize_batchnorm, rel_err
 
 pytestmark = pytest.mark.skipif(not config.conv_engine_available(),
                                 reason="the pass needs the conv engine (a torch with the brgemm microkernel, AVX2)")
@@ -87,7 +87,7 @@ def _run(model, x):
 
 
 def _reused(fast):
-    return sorted(n for n, m in fast.named_modules() if isinstance(m, Conv2dBiasAct) and m.reuse_residual)
+    return sorted(n for n, m in inner(fast).named_modules() if isinstance(m, Conv2dBiasAct) and m.reuse_residual)
 
 
 @pytest.mark.parametrize("batch", [1, 3])

@@ -32,3 +32,30 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor()
+
+
+def model_batch_args(ap, seconds: float, models_default=None) -> None:
+    """The options the whole-model comparison scripts share: --models, --batch, --threads,
+    --seconds (timing per model and batch), --out (OUT.json and OUT.md)."""
+    if models_default is None:
+        ap.add_argument("--models", nargs="+", required=True)
+    else:
+        ap.add_argument("--models", nargs="+", default=models_default)
+    ap.add_argument("--batch", nargs="+", type=int, default=[1, 8])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=seconds, help="timing per model and batch")
+    ap.add_argument("--out", help="write OUT.json and OUT.md")
+
+
+def rows_by_batch(args, measure, line):
+    """measure(name, batch) for every batch, then every model (in --threads threads); prints
+    line(row) for each as it comes."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for batch in args.batch:
+        for name in args.models:
+            rows.append(measure(name, batch))
+            print(f"{name:20s} b{batch}: {line(rows[-1])}", flush=True)
+    return rows

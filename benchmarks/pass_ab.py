@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cnnfast  # noqa: E402
-from benchmarks.cpu_timing import alternating_medians, cpu_model  # noqa: E402
+from benchmarks.cpu_timing import alternating_medians, cpu_model, model_batch_args, rows_by_batch  # noqa: E402
 from cnnfast import models  # noqa: E402
 from cnnfast.passes.pipeline import PASS_NAMES  # noqa: E402
 from cnnfast.testing import randomize_batchnorm, rel_err  # noqa: E402
@@ -43,20 +43,11 @@ def measure(pass_name, name, batch, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("pass_name", choices=PASS_NAMES)
-    ap.add_argument("--models", nargs="+", required=True)
-    ap.add_argument("--batch", nargs="+", type=int, default=[1, 8])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seconds", type=float, default=15.0, help="timing per model and batch")
-    ap.add_argument("--out", help="write OUT.json and OUT.md")
+    model_batch_args(ap, seconds=15.0)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    rows = []
-    for batch in args.batch:
-        for name in args.models:
-            r = measure(args.pass_name, name, batch, args.seconds)
-            rows.append(r)
-            print(f"{name:20s} b{batch}: without {r['without_ms']:8.2f} ms  with {r['with_ms']:8.2f} ms  "
-                  f"ratio {r['ratio']:.3f}  ({r['sites']} sites, rel err {r['rel_err']:.1e})", flush=True)
+    rows = rows_by_batch(args, lambda name, batch: measure(args.pass_name, name, batch, args.seconds),
+                         lambda r: f"without {r['without_ms']:8.2f} ms  with {r['with_ms']:8.2f} ms  "
+                                   f"ratio {r['ratio']:.3f}  ({r['sites']} sites, rel err {r['rel_err']:.1e})")
     meta = dict(cpu=cpu_model(), threads=args.threads, torch=torch.__version__, python=platform.python_version(),
                 date=time.strftime("%Y-%m-%d"), pass_name=args.pass_name, seconds=args.seconds)
     if args.out:

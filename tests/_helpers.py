@@ -72,3 +72,14 @@ def check_same(model, x, tol=MODEL_TOLERANCE):
         out = fast(x)
     assert rel_err(out, ref) <= tol
     return fast
+
+
+def run_in_threads(work, n: int = 4) -> None:
+    """work(i) for i < n, each in its own thread, all started before any is joined."""
+    import threading
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

@@ -10,6 +10,7 @@ import torch
 
 import cnnfast
 from cnnfast import memory
+from tests._helpers import run_in_threads
 
 MB = 1 << 20
 
@@ -223,8 +224,6 @@ def test_optimize_respects_an_uninstall(user_choice):
 def test_install_is_thread_safe(user_choice):
     # Installs and uninstalls racing from several threads leave one consistent state: the cache
     # installed exactly when the last call says so, and c10's allocator usable throughout.
-    import threading
-
     errors = []
 
     def flip(i):
@@ -238,11 +237,7 @@ def test_install_is_thread_safe(user_choice):
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=flip, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(flip)
     assert not errors
     assert memory.install_block_cache()
     assert memory.block_cache_stats().installed

@@ -4,7 +4,6 @@ Python instead, wherever a replay could differ."""
 
 import copy
 import pickle
-import threading
 
 import pytest
 import torch
@@ -15,7 +14,7 @@ import torchvision
 import cnnfast
 from cnnfast import _C
 from cnnfast.replay import Replay, record
-from tests._helpers import randomize_batchnorm
+from tests._helpers import randomize_batchnorm, run_in_threads
 
 
 def _calls(model, x, n=3):
@@ -208,11 +207,7 @@ def test_threads_replay_one_program_at_once():
                 if not torch.equal(fast(xs[i]), expected[i]):
                     errors.append(i)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work)
     assert not errors and _kept(fast)
 
 

@@ -55,8 +55,7 @@ class Report:
         other = [(w, r) for w, r in self.skipped if not any(w == u for u, _, _ in self.unfused)]
         if other:
             lines.append(f"skipped {len(other)}:")
-            for where, reason in other:
-                lines.append(f"  {where or '<model>'}: {reason}")
+            lines += _grouped(other)
         if self.conv_kernels:
             lines.append("conv kernels (CPU, example input): " + ", ".join(
                 f"{path} {n}" for path, n in self.conv_kernels.most_common()))
@@ -67,6 +66,21 @@ class Report:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+
+def _grouped(skipped: List[Tuple[str, str]], listed: int = 3) -> List[str]:
+    """One line per skip, except that a reason given for more than `listed` sites is one line with
+    the count and the first few sites (ResNet-50's 36 convs that the sibling pass leaves apart)."""
+    by_reason: Dict[str, List[str]] = {}
+    for where, reason in skipped:
+        by_reason.setdefault(reason, []).append(where or "<model>")
+    lines = []
+    for reason, sites in by_reason.items():
+        if len(sites) > listed:
+            lines.append(f"  {len(sites)} sites ({', '.join(sites[:listed])}, ...): {reason}")
+        else:
+            lines += [f"  {where}: {reason}" for where in sites]
+    return lines
 
 
 def error_line(e: BaseException, width: int = 160) -> str:

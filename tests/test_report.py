@@ -39,3 +39,14 @@ def test_every_layer_left_is_listed_with_its_reason():
     assert unfused["pre"][0] == "BatchNorm2d" and "not directly after a conv" in unfused["pre"][1]
     assert report.coverage == {"Conv2d": (1, 2), "BatchNorm2d": (0, 1)}
     assert [p for _, p in report.final] == ["conv"]
+
+
+def test_a_reason_given_for_many_sites_is_one_line():
+    report = cnnfast.Report()
+    for i in range(5):
+        report.skip(f"layer{i}.conv", "left apart: same reason")
+    report.skip("head", "its own reason")
+    text = str(report)
+    assert "skipped 6:" in text
+    assert "  5 sites (layer0.conv, layer1.conv, layer2.conv, ...): left apart: same reason" in text
+    assert "  head: its own reason" in text and text.count("same reason") == 1

@@ -9,6 +9,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnfast.nn import FUSED_MODULES, Conv2dBiasAct, PreactConv1x1
+from cnnfast.nn.concat_buffer import buffer_for_conv, buffer_for_preact, buffer_like, copy_into, joined
+from cnnfast.nn.global_avg_pool import global_avg_pool2d
+from cnnfast.nn.max_pool2d import max_pool2d
+
+# The functions the passes call in a graph (call_function nodes).
+GRAPH_FUNCTIONS = (buffer_for_conv, buffer_for_preact, buffer_like, copy_into, joined, global_avg_pool2d, max_pool2d)
 
 
 def has_hooks(m: nn.Module) -> bool:
@@ -19,6 +25,12 @@ def has_hooks(m: nn.Module) -> bool:
 class Tracer(fx.Tracer):
     """FX tracer that keeps cnnfast's fused modules and any module with hooks as leaves: tracing
     through a hooked module would run its hooks on proxies and drop them from the result."""
+
+    def __init__(self):
+        # cnnfast's own graph functions stay calls when an optimized graph is traced again: pickle
+        # re-traces a GraphModule's code with this class when it loads one (torch.load of a whole
+        # optimized model), and traced through, their shape checks would branch on proxies.
+        super().__init__(autowrap_functions=GRAPH_FUNCTIONS)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if isinstance(m, FUSED_MODULES + (torch.jit.ScriptModule,)) or has_hooks(m):

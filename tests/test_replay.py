@@ -262,6 +262,29 @@ def test_scripting_and_export_see_the_model_itself():
         torch.testing.assert_close(exported.module()(x), expected, rtol=1e-6, atol=1e-6)
 
 
+class _Chain(nn.Module):
+    """Counts, at its end, how many of its intermediate maps are still alive."""
+
+    def forward(self, x):
+        refs = []
+        for _ in range(6):
+            x = x + 1
+            refs.append(x.untyped_storage()._weak_ref())
+        self.alive = sum(not torch.UntypedStorage._expired(r) for r in refs)
+        for r in refs:
+            torch.UntypedStorage._free_weak_ref(r)
+        return x
+
+
+def test_recording_frees_the_forwards_maps_as_python_does():
+    chain = _Chain()
+    chain(torch.randn(1000))
+    assert chain.alive == 1
+    out, program, reason = record(chain, (torch.randn(1000),))
+    assert reason is None and program.program.steps == 6
+    assert chain.alive == 1  # a recorder holding every map would make a VGG at batch 64 hold them all
+
+
 def test_the_program_frees_each_value_after_its_last_reader():
     x = torch.randn(4, 4)
     out, program, reason = record(lambda t: (t + 1).relu().sum(0), (x,))

@@ -115,7 +115,7 @@ class OpRecorder {
   std::shared_ptr<OpProgram> finish(std::vector<int64_t> outputs) {
     TORCH_CHECK(!reason_, "cnnfast replay: ", *reason_);
     program_->finish(std::move(outputs));
-    kept_.clear();
+    pinned_.clear();
     return program_;
   }
 
@@ -140,7 +140,9 @@ class OpRecorder {
 
   void remember(const at::Tensor& t, int64_t slot) {
     slot_of_[t.unsafeGetTensorImpl()] = slot;
-    kept_.push_back(t);  // the pointers above stay unique while recording
+    // A weak reference keeps the TensorImpl's own memory, not its data: its address stays unique
+    // while recording, and the forward's maps are freed as they would be without the recorder.
+    pinned_.emplace_back(t.getIntrusivePtr());
     const auto memory = memory_of(t);
     if (memory.first && !constant_memory_.count(memory.first)) {
       fresh_[memory.first] = std::max(fresh_[memory.first], memory.second);
@@ -165,7 +167,6 @@ class OpRecorder {
     }
     *slot = -1;
     if (memory_of(t).first) constant_memory_.insert(memory_of(t).first);
-    kept_.push_back(t);
     return true;
   }
 
@@ -262,7 +263,7 @@ class OpRecorder {
   std::unordered_map<const c10::TensorImpl*, int64_t> slot_of_;
   std::map<uintptr_t, uintptr_t> fresh_;         // memory of inputs and computed tensors: start -> end
   std::unordered_set<uintptr_t> constant_memory_;  // constants' memory starts (views of them are not fresh)
-  std::vector<at::Tensor> kept_;
+  std::vector<c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>> pinned_;
   std::optional<std::string> reason_;
 };
 

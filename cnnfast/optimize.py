@@ -12,9 +12,9 @@ from cnnfast import memory
 from cnnfast.config import DEFAULT_GPU_BACKEND, check_gpu_backend
 from cnnfast.describe import count_layers, describe
 from cnnfast.capture import ShapeGuard
+from cnnfast.nn.small_cnn import SmallCNN
 from cnnfast.passes import micro_batch
 from cnnfast.passes.pipeline import _Snapshot, check_skip
-from cnnfast.nn.small_cnn import SmallCNN
 from cnnfast.passes.set_gpu_backend import set_gpu_backend
 from cnnfast.pre_hooks import run_with_pre_hook
 from cnnfast.replay import Replay
@@ -145,13 +145,14 @@ def optimize(model: nn.Module, *, inplace: bool = False, channels_last: bool = T
     if replay and not script and not cuda_graphs and _runs_on_cpu(result) and not isinstance(result, SmallCNN):
         # (a SmallCNN is one op call: a replay only adds its own ~2 us, LeNet-5 at batch 1 measured)
         result = Replay(result)
-        report.notes.append("replay: the forward runs from recordings of its ops (cnnfast.replay; "
-                            "result.replays() lists them)")
     if speed_check and args is not None and not inplace and not cuda_graphs:
         slower = slower_than_original(model, result, args)
         if slower is not None:
             result = _unoptimized(model, report, f"measured slower than the original on example_input "
                                   f"({slower[1] * 1e3:.3f} vs {slower[0] * 1e3:.3f} ms a call)")
+    if isinstance(result, Replay):  # (not an unoptimized copy the speed check fell back to)
+        report.notes.append("replay: the forward runs from recordings of its ops (cnnfast.replay; "
+                            "result.replays() lists them)")
     describe(result.module if isinstance(result, Replay) else result, report)
     if script:
         result = _script(result, report)

@@ -36,6 +36,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cnnfast import _C
+from cnnfast.passes._graph import has_hooks
 
 # A signature is kept when this many calls in a row record the same program.
 AGREEING_RECORDINGS = 2
@@ -98,13 +99,6 @@ def record(module: nn.Module, args: Tuple[torch.Tensor, ...]):
     return out, _Program(recorder.finish(slots), spec, kept, positions), None
 
 
-def _has_hooks(module: nn.Module) -> bool:
-    g = nn.modules.module
-    if g._global_forward_hooks or g._global_forward_pre_hooks:
-        return True
-    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
-
-
 class Replay(nn.Module):
     """Runs `module` (an inference model on the CPU) from recordings of its ops: see the module
     docstring. Attribute reads it does not define itself go to `module`, and its state_dict is
@@ -161,7 +155,7 @@ class Replay(nn.Module):
                 torch.get_num_threads(), self.module.training)
 
     def _record(self, key: Tuple, fingerprints: List, args):
-        if _has_hooks(self.module):
+        if any(has_hooks(m) for m in self.module.modules()):  # (global hooks: _signature said None)
             self._entries[key] = "module hooks are registered (a replay would not call them)"
             return self.module(*args)
         out, program, reason = record(self.module, args)

@@ -21,23 +21,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cnnfast  # noqa: E402,F401  (registers the ops)
 from benchmarks.cpu_timing import cpu_model  # noqa: E402
 
-# (model, kind, in, out): linear = one layer (in -> out); se = se_excite over in channels with
-# `out` hidden units (two layers, in -> out -> in).
-LAYERS = [
-    ("mobilenet_v3_large", "linear", 960, 1280),
-    ("mobilenet_v3_large", "linear", 1280, 1000),
-    ("resnet50", "linear", 2048, 1000),
-    ("alexnet", "linear", 4096, 4096),
-    ("alexnet", "linear", 9216, 4096),
-    ("mobilenet_v3_large", "se", 960, 240),
-    ("mobilenet_v3_large", "se", 672, 168),
-    ("mobilenet_v3_large", "se", 480, 120),
-    ("mobilenet_v3_large", "se", 120, 32),
-    ("efficientnet_b0", "se", 1152, 48),
-    ("efficientnet_b0", "se", 672, 28),
-    ("regnet_y_400mf", "se", 440, 110),
-    ("se_resnet50", "se", 2048, 128),
-]
+# (model, in, out) per kind: linear = one layer (in -> out); se = se_excite over `in` channels
+# with `out` hidden units (two layers, in -> out -> in).
+SHAPES = {
+    "linear": [("mobilenet_v3_large", 960, 1280), ("mobilenet_v3_large", 1280, 1000), ("resnet50", 2048, 1000),
+               ("alexnet", 4096, 4096), ("alexnet", 9216, 4096)],
+    "se": [("mobilenet_v3_large", 960, 240), ("mobilenet_v3_large", 672, 168), ("mobilenet_v3_large", 480, 120),
+           ("mobilenet_v3_large", 120, 32), ("efficientnet_b0", 1152, 48), ("efficientnet_b0", 672, 28),
+           ("regnet_y_400mf", 440, 110), ("se_resnet50", 2048, 128)],
+}
+LAYERS = [(model, kind, cin, cout) for kind, shapes in SHAPES.items() for model, cin, cout in shapes]
 
 
 def weight_sets(kind, cin, cout, copies):

@@ -84,7 +84,7 @@ bool conv1x1_depthwise_fuses(const std::vector<int64_t>& shape, int64_t threads)
   if (shape.size() != 6) throw py::value_error("_conv1x1_depthwise_fuses: shape must hold 6 ints");
   if (threads < 1) throw py::value_error("_conv1x1_depthwise_fuses: threads must be >= 1");
   return cnnfast::conv1x1_depthwise_fuses(
-      {shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], threads, cnnfast::cpu_has_avx512()});
+      {shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], threads});
 }
 
 int force_conv_path(int path) {

@@ -35,4 +35,8 @@ Build pick_level(Build v4, Build v3, Build baseline) {
   return baseline;
 }
 
+// The vector lanes of the build CNNFAST_PICK_LEVEL runs: 16, 8 or 4 (for sizes a kernel's caller
+// must match to its build, such as its register block's pixels).
+inline int level_lanes() { return CNNFAST_CPU_LEVELS ? pick_level(16, 8, 4) : 4; }
+
 }  // namespace cnnfast

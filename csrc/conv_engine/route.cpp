@@ -90,7 +90,14 @@ constexpr int64_t kWinogradNarrowChannels = 64, kWinogradSmallMap = 100;
 //   20-30x oneDNN's time (ResNeXt-50's 1x1s on 28x28), the stem kernel 2-16x, the grouped kernel
 //   2.3-20x (median 6.3x): left out. The depthwise kernel (a median 1.74x that way) now has an
 //   AVX2 build on 8-lane vectors (common/cpu_levels.h), which takes the convs up to 1.5M
-//   multiply-adds (depthwise_direct_supported).
+//   multiply-adds (depthwise_direct_supported). So has the 1x1 kernel (6 pixels x 16 channels
+//   per register block), but alone it only drew level with the engine's AVX2 microkernel: a median
+//   0.98-1.14x its time over six models' 1x1 layers at batch 1 and 8 (AMD EPYC Zen 4 run as an
+//   AVX2 machine, 2026-12-07, results/cpu_conv1x1_depthwise_avx2.md), so a lone 1x1 conv keeps the
+//   engine; the AVX2 build runs inside the fused 1x1 -> depthwise pairs (fuse_rule.cpp).
+//   The grouped kernel's loop for groups of 2-8 channels has an AVX2 build too (two 8-lane halves
+//   of each 16-lane vector over 7 pixels): 0.51-0.96x oneDNN's AVX2 time on RegNetY's and
+//   ResNeXt-50's layers it takes (grouped_direct_supported_avx2); wider groups stay with oneDNN.
 // - the engine (oneDNN's AVX2 brgemm): 1x1 convs a median 0.94x (ahead on 260 of 366), 1x1 maps
 //   0.25x; KxK convs 0.99x: its rule stands.
 // - Winograd: a median 0.81x over 84 layer-batches, but 1.35-1.50x on 512 -> 512 (VGG-16 on 28x28
@@ -149,6 +156,7 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   if (blocked && pointwise_pays(q)) return ConvPath::Pointwise;
   if (direct && stem_direct_supported(g)) return ConvPath::Stem;
   if (blocked && grouped_direct_supported(g)) return ConvPath::Grouped;
+  if (direct && !q.avx512 && grouped_direct_supported_avx2(g)) return ConvPath::Grouped;
   if (direct && q.engine && winograd_pays(q)) return ConvPath::Winograd;
   if (direct && q.engine && engine_pays(q)) return ConvPath::Engine;
   if (q.onednn) return ConvPath::OneDnn;

@@ -76,6 +76,17 @@ def test_fused_matches_reference(shape, batch, threads):
 
 @pytest.mark.parametrize("threads", [2], indirect=True)
 @pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("shape", FUSED, ids=_ids)
+def test_fused_on_every_kernel_level(shape, batch, threads, kernel_level):
+    # The 1x1 half on the direct 1x1 kernel's build for each x86-64 level (8-lane vectors with
+    # AVX2, 4 below; the rule fuses without AVX-512 too), the depthwise half likewise.
+    args = _args(batch, shape)
+    assert _fuses(args)
+    _check(args, "hardswish", "silu")
+
+
+@pytest.mark.parametrize("threads", [2], indirect=True)
+@pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("shape", COMPOSITE, ids=_ids)
 def test_composite_matches_reference(shape, batch, threads):
     args = _args(batch, shape)
@@ -116,7 +127,7 @@ def test_fused_equals_the_two_convs_run_apart(shape):
 
 
 @pytest.mark.parametrize("shape", [FUSED[1], FUSED[5]], ids=_ids)
-def test_nan_and_inf_land_where_eager_puts_them(shape):
+def test_nan_and_inf_land_where_eager_puts_them(shape, kernel_level):
     # An Inf in x makes the 1x1 conv's padding lanes (zero weights) NaN in the ring: they must
     # stay in lanes whose sums are never stored.
     args = _args(1, shape)

@@ -1,8 +1,8 @@
 """conv2d_bias_act's direct grouped kernel (csrc/ops/conv2d_bias_act/grouped_conv_cpu.cpp:
 channels_last fp32, as many output as input channels per group, a group width that divides 16 or
 is a multiple of it) against the float64 reference: the narrow groups (2, 4, 8 channels, lanes
-interleaved, blocks of 14 or 7 pixels; 3-wide rows at stride 1 and 2 sharing broadcasts between
-taps, any other filter per tap) and the
+interleaved, blocks of 14 or 7 pixels, with AVX2 two 8-lane halves over 7; 3-wide rows at stride 1
+and 2 sharing broadcasts between taps, any other filter per tap; each level's build) and the
 broadcast wide ones (16-64: blocks of 14 or 7 pixels, rows split into channel chunks at batch 1), RegNet's channel counts off the 16-lane grid (104, 440),
 stride, padding, dilation, 5x5 and rectangular filters, residual, every activation, batches,
 a NaN that must stay inside its own group, and a property test over random shapes."""
@@ -70,6 +70,19 @@ def test_matches_reference(case, batch, residual):
     check_on("grouped", _args(case, batch, residual), "relu")
 
 
+# The narrow groups' cases, for the loop's build at each x86-64 level (AVX-512: 16-lane vectors
+# over 14 or 7 pixels; AVX2: two 8-lane halves over 7; none below, where oneDNN takes them).
+NARROW = [case for case in CASES if case[0] // case[1] < 16]
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("case", NARROW, ids=lambda c: f"c{c[0]}g{c[1]}-{c[2]}x{c[3]}-k{c[4][0]}x{c[4][1]}-s{c[5][0]}{c[5][1]}")
+def test_narrow_groups_on_every_level(case, batch, residual, kernel_level):
+    skip_unless_grouped_kernel_runs(case[0], case[1])
+    check_on("grouped", _args(case, batch, residual), "silu")
+
+
 @pytest.mark.parametrize("case", [CASES[0], CASES[13]], ids=["gw8", "gw16"])
 @pytest.mark.parametrize("act", ACTS)
 def test_every_activation(act, case):
@@ -78,14 +91,14 @@ def test_every_activation(act, case):
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[6], CASES[14]], ids=["gw8", "gw4", "gw32", "gw32-7x7"])
-def test_nan_and_inf_propagate_as_in_eager(case):
+def test_nan_and_inf_propagate_as_in_eager(case, kernel_level):
     skip_unless_grouped_kernel_runs(case[0], case[1])
     x, weight, bias, s, p, d, g, _ = _args(case, 1, False)
     with config.force_conv_path("grouped"):
         check_nan_and_inf(x, weight, bias, s, p, d, g, (0, 9, 5, 5), (0, 2, 0, 0))
 
 
-def test_a_nan_stays_in_its_group():
+def test_a_nan_stays_in_its_group(kernel_level):
     # Narrow groups share a vector with their neighbours: lanes of other groups must never meet it
     # (a zero weight times NaN is NaN).
     skip_unless_grouped_kernel_runs(CASES[0][0], CASES[0][1])
@@ -120,7 +133,7 @@ def test_what_it_does_not_take():
 def test_random_shapes_match_reference(gw, groups, batch, h, w, k, stride, padding, dilation, residual, seed):
     groups += 1  # at least two groups
     if not grouped_kernel_runs(gw * groups, groups):
-        return  # the narrow grouped kernel is AVX-512 only
+        return  # no build of the narrow grouped loop at this level
     c = gw * groups
     if h + 2 * padding < dilation * (k[0] - 1) + 1 or w + 2 * padding < dilation * (k[1] - 1) + 1:
         return  # no output pixel

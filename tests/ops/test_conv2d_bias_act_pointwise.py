@@ -5,7 +5,10 @@ shapes that take each of its code paths: full register blocks of 4-8 pixels and 
 remainders, 64-channel panels and narrower last panels (1-3 vectors, channel counts off the 16-lane grid), one input
 channel, residual, every activation, batches, NaN/Inf, a packed weight that must be repacked, 
 small maps under large weights, whose output channels the threads split, and larger maps under
-weights over half of L2 (or, on Intel cores, over a quarter of L1), taken in tiles of pixels."""
+weights over half of L2 (or, on Intel cores, over a quarter of L1), taken in tiles of pixels. Each
+on the kernel's build for every x86-64 level this CPU runs (kernel_level, tests/conftest.py): 16
+output channels x 4-8 pixels per register block with AVX-512, 16 x 6 with AVX2 (two 8-lane
+vectors), 16 x 2 below."""
 
 import pytest
 import torch
@@ -62,12 +65,12 @@ def _check(args, act):
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}to{c[1]}-{c[2]}x{c[3]}")
-def test_matches_reference(case, batch, residual):
+def test_matches_reference(case, batch, residual, kernel_level):
     _check(_args(case, batch, residual), "relu")
 
 
 @pytest.mark.parametrize("act", ACTS)
-def test_every_activation(act):
+def test_every_activation(act, kernel_level):
     _check(_args(CASES[3], 2, residual=True), act)
 
 
@@ -78,7 +81,7 @@ def test_no_bias():
     assert rel_err(out, ref) <= TOLERANCE[torch.float32]
 
 
-def test_nan_and_inf_propagate_as_in_eager():
+def test_nan_and_inf_propagate_as_in_eager(kernel_level):
     x, weight, bias, _ = _args(CASES[1], 1, False)
     check_nan_and_inf(x, weight, bias, (1, 1), (0, 0), (1, 1), 1, (0, 3, 2, 5), (0, 7, 0, 0))
 
@@ -119,7 +122,7 @@ CHANNEL_SPLIT_CASES = [
 @pytest.mark.parametrize("threads", [1, 2, 3, 5])
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("case", CHANNEL_SPLIT_CASES, ids=lambda c: f"{c[0]}to{c[1]}-{c[2]}x{c[3]}-b{c[4]}")
-def test_threads_splitting_the_channels(case, residual, threads):
+def test_threads_splitting_the_channels(case, residual, threads, kernel_level):
     cin, cout, h, w, batch = case
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -144,7 +147,7 @@ TILE_CASES = [
 @pytest.mark.parametrize("cpu", ["intel", "amd"])
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("case", TILE_CASES, ids=lambda c: f"{c[0]}to{c[1]}-{c[2]}x{c[3]}-b{c[4]}")
-def test_weights_past_l1_in_tiles_of_pixels(case, residual, cpu):
+def test_weights_past_l1_in_tiles_of_pixels(case, residual, cpu, kernel_level):
     cin, cout, h, w, batch = case
     args = _args((cin, cout, h, w), batch, residual)
     with config.route_as(cpu):
@@ -152,7 +155,7 @@ def test_weights_past_l1_in_tiles_of_pixels(case, residual, cpu):
 
 
 @pytest.mark.parametrize("cpu", ["intel", "amd"])
-def test_tiles_store_over_their_residual_and_into_slices(cpu):
+def test_tiles_store_over_their_residual_and_into_slices(cpu, kernel_level):
     # optimize() lets a conv store over its residual (reuse_residual_buffer): every residual value is
     # read, prefetched or not, before its pixel is stored. Into a concat slice, the neighbours stay.
     x, weight, bias, res = _args((64, 72, 21, 17), 2, residual=True)

@@ -4,12 +4,14 @@ tests and benchmarks use. The rule is asked for AMD's cores with AVX-512 unless 
 otherwise, so each decision is checked on any machine; the Intel-only thresholds and the rule
 without AVX-512 have their own tests."""
 
+import os
+
 import pytest
 import torch
 
 import cnnfast
 from cnnfast import config
-from tests._helpers import CPU_HAS_AVX512
+from tests._helpers import CPU_HAS_AVX512, grouped_kernel_runs
 
 ENGINE = cnnfast.build_info()["conv_engine"]
 needs_engine = pytest.mark.skipif(not ENGINE, reason="this torch or CPU has no fp32 brgemm microkernel")
@@ -189,9 +191,10 @@ def test_on_intel_strided_filters_up_to_120m_multiply_adds_take_the_engine():
     assert path((1, 512, 14, 14), (512, 512, 3, 3), stride=2, padding=1) == "onednn"
 
 
-# The narrow grouped kernel is written in AVX-512 (grouped_narrow_cpu.cpp): on a CPU without it
-# (AMD Zen 2/3: AVX2) groups of 2-8 channels stay with oneDNN.
-NARROW_GROUPS = "grouped" if CPU_HAS_AVX512 else "onednn"
+# The narrow grouped loop has AVX-512 and AVX2 builds (grouped_narrow_cpu.cpp,
+# grouped_narrow_avx2_cpu.cpp); where neither runs (the sanitizer build of an AVX2-only CPU),
+# groups of 2-8 channels stay with oneDNN.
+NARROW_GROUPS = "grouped" if grouped_kernel_runs(128, 32) else "onednn"
 
 
 def test_narrow_groups_take_the_grouped_kernel():
@@ -305,6 +308,21 @@ def test_without_avx512_the_register_blocked_kernels_are_left_out():
     assert path((1, 72, 56, 56), (72, 1, 3, 3), 1, 1, groups=72, avx512=False) == "onednn"  # 2.0M
 
 
+def test_without_avx512_narrow_groups_take_the_loops_avx2_build():
+    # 0.51-0.96x oneDNN's AVX2 time, except strided layers on rows of 28 outputs or more at batch 1
+    # (1.14-1.24x; grouped_conv_cpu.cpp). Groups of 16 and more stay with oneDNN there.
+    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("the sanitizer build has no AVX2 build of the narrow grouped loop")
+    no = dict(avx512=False)
+    assert path((1, 128, 56, 56), (128, 4, 3, 3), padding=1, groups=32, **no) == "grouped"  # ResNeXt-50, 4 wide
+    assert path((1, 104, 28, 28), (104, 8, 3, 3), padding=1, groups=13, **no) == "grouped"  # RegNetY, 8 wide
+    assert path((8, 48, 112, 112), (48, 8, 3, 3), stride=2, padding=1, groups=6, **no) == "grouped"  # batch 8
+    assert path((1, 208, 28, 28), (208, 8, 3, 3), stride=2, padding=1, groups=26, **no) == "grouped"  # onto 14x14
+    assert path((1, 48, 112, 112), (48, 8, 3, 3), stride=2, padding=1, groups=6, **no) == "onednn"  # onto 56x56
+    assert path((1, 256, 56, 56), (256, 8, 3, 3), stride=2, padding=1, groups=32, **no) == "onednn"  # onto 28x28
+    assert path((1, 512, 14, 14), (512, 16, 3, 3), padding=1, groups=32, **no) == "onednn"  # 16 wide
+
+
 def test_the_stem_kernel_keeps_its_rule_without_avx512():
     # Its AVX2 build, 5 pixels x 2 vectors of 8 lanes: 0.76-1.02x of oneDNN's AVX2 time on those
     # stems (stem_conv_cpu.cpp); ShuffleNet's 24 channels stay with oneDNN either way.
@@ -334,8 +352,9 @@ def test_route_avx512_switches_the_running_rule_and_restores_it():
     with config.route_avx512(False):
         assert not config.cpu_has_avx512()
         assert path(*shape, avx512=None) in ("engine", "onednn")
-        fuses = cnnfast._C._conv1x1_depthwise_fuses([1, 112, 112, 64, 3, 1], 2)
-        assert not fuses  # the fused pair's 1x1 half is the direct 1x1 kernel
+        # The fused pair's 1x1 half runs on the direct 1x1 kernel's AVX2 build there: the rule is
+        # the same (fuse_rule.cpp), though a lone 1x1 conv takes the engine.
+        assert cnnfast._C._conv1x1_depthwise_fuses([1, 112, 112, 64, 3, 1], 2)
     with config.route_avx512(True):
         assert path(*shape, avx512=None) == "pointwise"
         assert cnnfast._C._conv1x1_depthwise_fuses([1, 112, 112, 64, 3, 1], 2)
@@ -361,3 +380,33 @@ def test_models_match_eager_routed_for_either_vendor(cpu):
             fast = cnnfast.optimize(model, example_input=x, speed_check=False)
             expected, got = model(x), fast(x)
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+
+
+@pytest.mark.parametrize("level", ["avx2", "baseline"])
+def test_mobile_models_match_eager_on_the_lower_levels_builds(level):
+    # Without AVX-512 the fused 1x1 -> depthwise pairs run on the 1x1 kernel's build for the CPU's
+    # level (fuse_rule.cpp): EfficientNet-B0 and MobileNetV3-L at 2 x 128 x 128 fuse their pairs on
+    # 64x64 maps, and on 32x32 ones at batch 2 (each of two threads' tasks whole images). RegNetY's
+    # groups of 8 take the narrow grouped loop's AVX2 build (none at the baseline level: oneDNN).
+    import torchvision
+
+    from cnnfast.testing import randomize_batchnorm
+
+    if level not in config.kernel_levels():
+        pytest.skip(f"this CPU cannot run {level} code")
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 128, 128).contiguous(memory_format=torch.channels_last)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with config.route_avx512(False), config.kernel_level(level):
+            assert config.conv1x1_depthwise_fuses((2, 16, 64, 64), (96, 16, 1, 1), (96, 1, 3, 3), 2)
+            for build in (torchvision.models.efficientnet_b0, torchvision.models.mobilenet_v3_large,
+                          torchvision.models.regnet_y_400mf):
+                model = randomize_batchnorm(build(weights=None)).eval()
+                with torch.inference_mode():
+                    fast = cnnfast.optimize(model, example_input=x, speed_check=False)
+                    expected, got = model(x), fast(x)
+                torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+    finally:
+        torch.set_num_threads(before)

@@ -12,7 +12,6 @@
 #include "cnnfast/activation.h"
 #include "cnnfast/ops.h"
 #include "common/channel_sums.h"
-#include "common/cpu_isa.h"
 #include "ops/conv1x1_depthwise/conv1x1_depthwise_cpu.h"
 #include "ops/conv1x1_depthwise/conv1x1_depthwise.h"
 #include "ops/conv1x1_depthwise/fuse_rule.h"
@@ -46,8 +45,7 @@ at::Tensor conv1x1_depthwise_cpu(const at::Tensor& x, const at::Tensor& weight1,
                                  ChannelSums* sums) {
   const auto out_shape = check_conv1x1_depthwise(x, weight1, bias1, weight2, bias2, stride, padding, dilation);
   const bool fp32 = x.scalar_type() == at::kFloat;  // the weights' dtypes are checked against x's
-  const FuseQuery q{x.size(0),       x.size(2), x.size(3), weight1.size(0),
-                    weight2.size(2), stride[0], at::get_num_threads(), cpu_has_avx512()};
+  const FuseQuery q{x.size(0), x.size(2), x.size(3), weight1.size(0), weight2.size(2), stride[0], at::get_num_threads()};
   if (!(fp32 && output_memory_format(x) == at::MemoryFormat::ChannelsLast && conv1x1_depthwise_fuses(q))) {
     // The composite's two convs (conv1x1_depthwise.h), the second taking the sums where its kernel can.
     const int64_t one[2] = {1, 1}, zero[2] = {0, 0};

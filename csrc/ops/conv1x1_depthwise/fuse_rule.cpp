@@ -19,6 +19,15 @@ namespace {
 //   at batch 1 0.92-1.08x (the row boundary between the two threads is computed twice);
 // - 14x14: 0.98-1.23x at batch 1, 0.94-1.07x at batch 8 (wider layers lose: the 1x1 conv rereads
 //   its weight for every 14-pixel row); 7x7: 1.24-1.77x.
+// The same rule holds without AVX-512, where the 1x1 half runs on the direct 1x1 kernel's AVX2
+// build (AMD EPYC Zen 4 run as an AVX2 machine: cnnfast's AVX2 builds, oneDNN capped with
+// ONEDNN_MAX_CPU_ISA=AVX2, so the pairs apart ran on the engine's AVX2 microkernel and the
+// depthwise kernel or oneDNN; 2026-12-07, results/cpu_conv1x1_depthwise_avx2.md): the pairs it
+// fuses took 0.65-0.98x the time apart on 112x112 and 56x56 maps, 0.73-1.09x on 28x28 maps at
+// batch 8 (ShuffleNet's two 1.01x and 1.09x); those it leaves apart 0.84-1.15x fused on 28x28 at
+// batch 1, 0.83-1.16x on 14x14, 1.00-1.55x on 7x7. All pairs of a model under the rule against
+// all apart: MobileNetV3-L 0.98x / 0.86x (batch 1 / 8), EfficientNet-B0 0.93x / 0.86x,
+// ShuffleNet V2 0.98x / 1.01x.
 constexpr int64_t kMinPixels = 56 * 56;
 constexpr int64_t kMinPixelsWholeImages = 28 * 28;
 constexpr int64_t kMaxChannelsWholeImages = 256;
@@ -32,9 +41,6 @@ int set_forced_conv1x1_depthwise(int mode) { return forced.exchange(mode); }
 bool conv1x1_depthwise_fuses(const FuseQuery& q) {
   if (const int f = forced.load(std::memory_order_relaxed); f >= 0) return f == 1 && q.n > 0;
   if (q.n <= 0) return false;
-  // The fused kernel's 1x1 half is the direct 1x1 kernel, 20-30x slower than oneDNN without
-  // AVX-512 (cpu_isa.h).
-  if (!q.avx512) return false;
   // Each thread's task is whole images: no row is computed twice.
   const bool whole_images = q.n % q.threads == 0;
   if (whole_images && q.h * q.w >= kMinPixelsWholeImages && q.c <= kMaxChannelsWholeImages) return true;

@@ -10,7 +10,6 @@ namespace cnnfast {
 // vertical stride sh, run on `threads` threads.
 struct FuseQuery {
   int64_t n, h, w, c, kh, sh, threads;
-  bool avx512 = true;  // the CPU has AVX-512 (cpu_isa.h)
 };
 
 // Whether the fused kernel runs it (else the two convs run as conv2d_bias_act calls): the rule, or

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/channel_sums.h"
+#include "common/cpu_isa.h"
 #include "common/math.h"
 #include "common/prepacked_weights.h"
 #include "common/vec16_cpu.h"
@@ -39,12 +40,22 @@ using vec16::kLanes;
 constexpr int64_t kWide16BlockedMaxWidth = 14;
 constexpr int64_t kWide16BlockedMinMacs = 32 * 1000 * 1000;
 
+// The narrow loop's build for the running level (cpu_isa.h): AVX-512's, AVX2's, or none.
+enum class NarrowBuild { None, Avx512, Avx2 };
+
+NarrowBuild narrow_build() {
+  const CpuLevel level = cpu_level();
+  if (level == CpuLevel::V4 && grouped_narrow_available()) return NarrowBuild::Avx512;
+  if (level != CpuLevel::Baseline && grouped_narrow_avx2_available()) return NarrowBuild::Avx2;
+  return NarrowBuild::None;
+}
+
 }  // namespace
 
 bool grouped_direct_can_run(const engine::ConvGeometry& geo) {
   const int64_t gw = geo.cg();
   return geo.groups > 1 && gw > 1 && geo.kg() == gw && geo.n > 0 &&
-         ((kLanes % gw == 0 && grouped_narrow_available()) ||
+         ((kLanes % gw == 0 && narrow_build() != NarrowBuild::None) ||
           (gw % kLanes == 0 && gw <= kMaxWideGroup && geo.r <= kMaxWideFilterRows));
 }
 
@@ -65,6 +76,23 @@ bool grouped_direct_supported(const engine::ConvGeometry& geo) {
   if (gw < kLanes || (gw == kLanes && (geo.sh > 1 || geo.sw > 1)) || gw == 2 * kLanes) return true;
   if (gw == kLanes) return geo.wo > kWide16BlockedMaxWidth || geo.macs() <= kWide16BlockedMinMacs;
   return false;
+}
+
+// Without AVX-512, against oneDNN's AVX2 grouped convs (AMD EPYC Zen 4 run as an AVX2 machine:
+// the narrow loop's AVX2 build, oneDNN capped with ONEDNN_MAX_CPU_ISA=AVX2, 2 threads, bias + ReLU,
+// 2026-12-07, `benchmarks/conv_engine_layers.py --grouped`, results/cpu_grouped_layers_avx2.md):
+// at stride 1 every narrow-group layer of RegNetY-400MF and ResNeXt-50 took 0.51-0.96x its time
+// (ResNeXt's groups of 4 on 56x56 0.51-0.53x), except ResNeXt's 256 channels on 28x28 at batch 1
+// (1.05x); at stride 2 0.71-0.94x from batch 8 and on maps of 14 outputs or fewer, but 1.14-1.24x
+// at batch 1 with rows of 28 outputs or more (RegNet's 48 and 104 channels, ResNeXt's 256: a
+// column's broadcast there feeds 1.5 taps, not 3, and each 8-lane half loads its own). The wide
+// groups' loop is 16-lane code only (its AVX2 clone moves its vectors through the stack): oneDNN.
+constexpr int64_t kAvx2StridedMinWidth = 28;
+
+bool grouped_direct_supported_avx2(const engine::ConvGeometry& geo) {
+  const int64_t gw = geo.cg();
+  if (!(grouped_direct_can_run(geo) && gw < kLanes && grouped_narrow_avx2_available())) return false;
+  return !(geo.n == 1 && (geo.sh > 1 || geo.sw > 1) && geo.wo >= kAvx2StridedMinWidth);
 }
 
 at::Tensor grouped_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
@@ -109,7 +137,8 @@ at::Tensor grouped_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const
     if (wide) {
       grouped_wide_rows(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, sums, i0, i1);
     } else {
-      grouped_narrow_rows(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, sums, i0, i1);
+      const auto narrow = narrow_build() == NarrowBuild::Avx512 ? grouped_narrow_rows : grouped_narrow_rows_avx2;
+      narrow(xp, wpk.const_data_ptr<float>(), b.data(), io.residual, io.data, g, io.store_act, sums, i0, i1);
     }
   });
   return io.out;

@@ -20,6 +20,9 @@ bool grouped_direct_can_run(const engine::ConvGeometry& geo);
 // True where grouped_conv_cpu is faster than oneDNN (fp32 channels_last: checked by the router).
 bool grouped_direct_supported(const engine::ConvGeometry& geo);
 
+// The same without AVX-512, where only the narrow groups' loop has a build of its own (AVX2).
+bool grouped_direct_supported_avx2(const engine::ConvGeometry& geo);
+
 // act(grouped_conv(x) + bias + residual) into a new channels_last tensor of shape out_shape;
 // x must be a dense channels_last tensor and grouped_direct_can_run true. sums (optional): the
 // output's per-channel sums, added row by row as each row is stored.

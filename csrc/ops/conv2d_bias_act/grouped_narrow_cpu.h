@@ -1,5 +1,6 @@
-// The grouped kernel's loop for groups of 2, 4 or 8 channels (grouped_narrow_cpu.cpp), called by
-// grouped_conv_cpu. AVX-512 only.
+// The grouped kernel's loop for groups of 2, 4 or 8 channels, called by grouped_conv_cpu: built for
+// AVX-512 (grouped_narrow_cpu.cpp) and for AVX2 (grouped_narrow_avx2_cpu.cpp), on the same packed
+// weight and staged rows.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,13 @@ bool grouped_narrow_available();
 // sums (optional): each finished row added.
 void grouped_narrow_rows(const float* x, const float* wpk, const float* bias, const float* res, float* out,
                          const GroupedGeometry& g, Activation act, ChannelSums* sums, int64_t i0, int64_t i1);
+
+// The AVX2 build: whether this build and CPU run it (x86-64 with AVX2 and FMA, built by GCC, not
+// under sanitizers), and the loop, with grouped_narrow_rows' arguments (blocks of 7 pixels
+// whatever g.pixels says; g.row_w as for either).
+bool grouped_narrow_avx2_available();
+void grouped_narrow_rows_avx2(const float* x, const float* wpk, const float* bias, const float* res, float* out,
+                              const GroupedGeometry& g, Activation act, ChannelSums* sums, int64_t i0, int64_t i1);
 
 // The channel (of its 16) that lane `lane` of a vector holds, for groups of gw channels: lane
 // i * G + h holds channel h * gw + i, G = 16 / gw. The packed weight follows it.

@@ -5,7 +5,8 @@
 // MobileNetV3 has ~45 such convs of 1-8 MFLOP at batch 1. Here the weight is packed once into
 // panels of 64 output channels (Cin rows of 4 vectors), 4-8 pixels' inputs are broadcast against
 // a panel's vectors into 16-24 vector accumulators, and bias, residual and activation are applied
-// in the store.
+// in the store. Built per x86-64 level on the level's own vector width (pointwise_pixels_v4 and
+// friends): with AVX2's 16 registers, 6 pixels x 16 channels at a time.
 #include "ops/conv2d_bias_act/pointwise_conv_cpu.h"
 
 #include <ATen/ATen.h>
@@ -17,7 +18,7 @@
 
 #include "common/channel_sums.h"
 #include "common/cpu_vendor.h"
-#include "common/cpu_clones.h"
+#include "common/cpu_levels.h"
 #include "common/memory_format.h"
 #include "common/prepacked_weights.h"
 #include "common/vec16_cpu.h"
@@ -26,7 +27,7 @@
 #include "ops/conv2d_bias_act/direct_conv_cpu.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=fast")  // one FMA per multiply-add in the AVX clones
+#pragma GCC optimize("fp-contract=fast")  // one FMA per multiply-add in the AVX builds
 #endif
 
 namespace cnnfast {
@@ -34,8 +35,6 @@ namespace cnnfast {
 namespace {
 
 using vec16::kLanes;
-using vec16::load;
-using vec16::vf;
 
 constexpr int64_t kVecs = 4;                  // vectors per panel
 constexpr int64_t kPanel = kVecs * kLanes;    // output channels per packed panel
@@ -88,67 +87,103 @@ int64_t panel_count(int64_t vectors) {
 // over 4 pixels, as before, ran 16 -> 16 on 112x112 at 0.85-0.9x the speed of 8 alone), and at
 // most 24 accumulators, so the V weight vectors and a broadcast still fit 32 vector registers.
 // One vector over 12 pixels was as fast alone but 1.2x slower in MobileNetV3 (Zen 5, 2026-12-05).
-template <int V>
-constexpr int kBlockPixels = V == 1 ? 8 : V == 2 ? 8 : V == 3 ? 6 : 4;
+// With 8-lane vectors (AVX2: 16 registers) every run takes blocks of 6 pixels, computed 16 output
+// channels at a time (panel_block): 12 accumulators, the classic 6 x 16 shape; blocks of 4 and 8
+// (8 accumulators each) left the AVX2 build at 1.3-1.5x the AVX-512 build's time on Zen 4.
+template <int V, int L>
+constexpr int kBlockPixels = L == 8 ? 6 : V == 1 ? 8 : V == 2 ? 8 : V == 3 ? 6 : 4;
 constexpr int64_t kMaxBlockPixels = 8;
 // kBlockPixels for a run of v vectors known only at run time.
-constexpr int64_t block_pixels(int64_t v) { return v <= 2 ? 8 : v == 3 ? 6 : 4; }
-static_assert(block_pixels(1) == kBlockPixels<1> && block_pixels(3) == kBlockPixels<3> && block_pixels(5) == kBlockPixels<5>);
+constexpr int64_t block_pixels(int64_t v, int64_t lanes) { return lanes == 8 ? 6 : v <= 2 ? 8 : v == 3 ? 6 : 4; }
+static_assert(block_pixels(1, 16) == kBlockPixels<1, 16> && block_pixels(3, 16) == kBlockPixels<3, 16> &&
+              block_pixels(5, 16) == kBlockPixels<5, 16> && block_pixels(2, 8) == kBlockPixels<2, 8>);
 constexpr int64_t kMaxTilePixels = 256;  // see tile_pixels
-static_assert(kBlockPixels<kMaxPanelVecs> * kMaxPanelVecs <= 24, "accumulators must fit the registers");
+static_assert(kBlockPixels<kMaxPanelVecs, 16> * kMaxPanelVecs <= 24, "accumulators must fit the registers");
 
 // acc[i * kAccRow + c] = init[i * init_step + c] + sum_k x[i, k] * w[k, c] for NP pixels (rows of
-// x, ldx apart), k < k_len, and V * kLanes channels (w's rows ldw floats apart: a panel, or part of
-// one). init is the bias (init_step 0) or the partial sums of earlier rows of the weight. The
-// accumulators go out through L1 and store_row rather than straight from registers: 16 inlined
-// stores, each with every activation's code, measured 1.05-1.24x slower than this (i-cache).
-template <int NP, int V>
+// x, ldx apart), k < k_len, and NV vectors of W's lanes (w's rows ldw floats apart). init is the
+// bias (init_step 0) or the partial sums of earlier rows of the weight. The accumulators go out
+// through L1 and store_row rather than straight from registers: 16 inlined stores, each with every
+// activation's code, measured 1.05-1.24x slower than this (i-cache).
+template <int NP, int NV, class W>
+inline __attribute__((always_inline)) void block_fma(const float* __restrict__ x, int64_t ldx,
+                                                     const float* __restrict__ w, int64_t ldw, const float* init,
+                                                     int64_t init_step, int64_t k_len, float* acc) {  // acc may be init
+  constexpr int L = vec::kLanesOf<W>;
+  W a[NP][NV];
+  for (int i = 0; i < NP; ++i)
+    for (int q = 0; q < NV; ++q) a[i][q] = vec::load<W>(init + i * init_step + q * L);
+  for (int64_t k = 0; k < k_len; ++k) {
+    W wv[NV];
+    for (int q = 0; q < NV; ++q) wv[q] = vec::load<W>(w + k * ldw + q * L);
+    for (int i = 0; i < NP; ++i) {
+      const float xs = x[i * ldx + k];
+      for (int q = 0; q < NV; ++q) a[i][q] += xs * wv[q];
+    }
+  }
+  for (int i = 0; i < NP; ++i)
+    for (int q = 0; q < NV; ++q) __builtin_memcpy(acc + i * kAccRow + q * L, &a[i][q], sizeof(W));
+}
+
+// Pixels in one register group of a 16-channel slice, on levels whose 16 vector registers cannot
+// hold a block's NP x V 16-lane accumulators: 12 accumulators with AVX2 (6 pixels x 2 vectors of
+// 8), or 8 (4 x 2); 8 with 4-lane vectors (2 x 4). 8 independent chains still cover the two FMA
+// pipes' latency (Zen 3: 4 cycles).
+template <int NP, int L>
+constexpr int kSlicePixels = L == 8 ? (NP % 6 == 0 ? 6 : NP < 4 ? NP : 4) : NP < 2 ? NP : 2;
+
+// The block of NP pixels x V 16-lane vectors of one panel (kBlockPixels and its remainders),
+// computed on W's lanes: in one pass with 16 lanes (32 registers); with fewer lanes, 16 output
+// channels at a time over groups of kSlicePixels pixels, each group's accumulators in registers.
+// Either way acc holds the same sums (same order of additions per output: k ascending).
+template <int NP, int V, class W>
 inline __attribute__((always_inline)) void panel_block(const float* __restrict__ x, int64_t ldx,
                                                        const float* __restrict__ w, int64_t ldw,
                                                        const float* init, int64_t init_step, int64_t k_len,
                                                        float* acc) {  // acc may be init
-  vf a[NP][V];
-  for (int i = 0; i < NP; ++i)
-    for (int q = 0; q < V; ++q) a[i][q] = load(init + i * init_step + q * kLanes);
-  for (int64_t k = 0; k < k_len; ++k) {
-    vf wv[V];
-    for (int q = 0; q < V; ++q) wv[q] = load(w + k * ldw + q * kLanes);
-    for (int i = 0; i < NP; ++i) {
-      const float xs = x[i * ldx + k];
-      for (int q = 0; q < V; ++q) a[i][q] += xs * wv[q];
+  constexpr int L = vec::kLanesOf<W>, per_slice = kLanes / L;
+  if constexpr (per_slice == 1) {
+    block_fma<NP, V, W>(x, ldx, w, ldw, init, init_step, k_len, acc);
+  } else {
+    constexpr int G = kSlicePixels<NP, L>;
+    static_assert(NP % G == 0 && G * per_slice <= 12, "a slice group's accumulators must fit 16 registers");
+    for (int q = 0; q < V; ++q) {
+      for (int i0 = 0; i0 < NP; i0 += G) {
+        block_fma<G, per_slice, W>(x + i0 * ldx, ldx, w + q * kLanes, ldw, init + i0 * init_step + q * kLanes,
+                                   init_step, k_len, acc + i0 * kAccRow + q * kLanes);
+      }
     }
   }
-  for (int i = 0; i < NP; ++i)
-    for (int q = 0; q < V; ++q) __builtin_memcpy(acc + i * kAccRow + q * kLanes, &a[i][q], sizeof(vf));
 }
 
-// The next block of at most `left` pixels (kBlockPixels<V>, or 4/2/1 for a remainder) from x
+// The next block of at most `left` pixels (kBlockPixels, or 4/2/1 for a remainder) from x
 // times V output vectors (w's rows ldw floats apart) into acc; returns its pixel count.
-template <int V>
+template <int V, class W>
 inline __attribute__((always_inline)) int64_t next_block(const float* __restrict__ x, int64_t ldx,
                                                          const float* __restrict__ w, int64_t ldw, const float* init,
                                                          int64_t init_step, int64_t k_len, int64_t left,
                                                          float* acc) {
-  constexpr int B = kBlockPixels<V>;
-  if (left >= B) return panel_block<B, V>(x, ldx, w, ldw, init, init_step, k_len, acc), B;
+  constexpr int B = kBlockPixels<V, vec::kLanesOf<W>>;
+  if (left >= B) return panel_block<B, V, W>(x, ldx, w, ldw, init, init_step, k_len, acc), B;
   if constexpr (B > 4) {
-    if (left >= 4) return panel_block<4, V>(x, ldx, w, ldw, init, init_step, k_len, acc), 4;
+    if (left >= 4) return panel_block<4, V, W>(x, ldx, w, ldw, init, init_step, k_len, acc), 4;
   }
-  if (left >= 2) return panel_block<2, V>(x, ldx, w, ldw, init, init_step, k_len, acc), 2;
-  return panel_block<1, V>(x, ldx, w, ldw, init, init_step, k_len, acc), 1;
+  if (left >= 2) return panel_block<2, V, W>(x, ldx, w, ldw, init, init_step, k_len, acc), 2;
+  return panel_block<1, V, W>(x, ldx, w, ldw, init, init_step, k_len, acc), 1;
 }
 
 // next_block for the run of nv vectors (1-5) a switch picks.
+template <class W>
 inline __attribute__((always_inline)) int64_t next_block_of(int64_t nv, const float* __restrict__ x, int64_t ldx,
                                                             const float* __restrict__ w, int64_t ldw, const float* init,
                                                             int64_t init_step, int64_t k_len, int64_t left,
                                                             float* acc) {
   switch (nv) {
-    case 5: return next_block<5>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
-    case 4: return next_block<4>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
-    case 3: return next_block<3>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
-    case 2: return next_block<2>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
-    default: return next_block<1>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+    case 5: return next_block<5, W>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+    case 4: return next_block<4, W>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+    case 3: return next_block<3, W>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+    case 2: return next_block<2, W>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
+    default: return next_block<1, W>(x, ldx, w, ldw, init, init_step, k_len, left, acc);
   }
 }
 
@@ -156,6 +191,7 @@ inline __attribute__((always_inline)) int64_t next_block_of(int64_t nv, const fl
 // activation. One store loop for every block size: the store inlines every activation's code, and
 // a copy per block size (or the accumulators stored straight from registers) measured 1.05-1.24x
 // slower (i-cache).
+template <class W>
 inline __attribute__((always_inline)) void store_pixels(const float* __restrict__ acc, int64_t n, int64_t p,
                                                         const float* res, float* out,  // may alias
                                                         const Shape& s, Activation act, int64_t c0, int64_t nc,
@@ -166,9 +202,11 @@ inline __attribute__((always_inline)) void store_pixels(const float* __restrict_
     // Whole vectors where the last one ends before pixel spill_end: lanes past Cout land on the
     // next pixels' first channels, stored later.
     if (s.whole_vectors || (p * s.cout + c0 + round_up(nc, kLanes)) <= spill_end * s.cout) {
-      for (int64_t c = 0; c < nc; c += kLanes) store_full_block(o + c, load(acc + i * kAccRow + c), r ? r + c : nullptr, act);
+      for (int64_t c = 0; c < nc; c += vec::kLanesOf<W>) {
+        store_full_block(o + c, vec::load<W>(acc + i * kAccRow + c), r ? r + c : nullptr, act);
+      }
     } else {
-      store_row(o, acc + i * kAccRow, r, nc, act);
+      store_row<W>(o, acc + i * kAccRow, r, nc, act);
     }
   }
 }
@@ -201,7 +239,8 @@ inline __attribute__((always_inline)) void prefetch_rows(const float* base, int6
 
 // Pixels [p, p + np) times the nv output vectors from v, all within one panel, block by block,
 // each stored with residual and activation before the next. No lambdas: one would be compiled for
-// the baseline target, outside the CPU clones, and not inlined.
+// the baseline target, outside the per-level builds, and not inlined.
+template <class W>
 inline __attribute__((always_inline)) void pixels_times_vectors(const float* __restrict__ x,
                                                                 const float* __restrict__ wpk,
                                                                 const float* __restrict__ bias,
@@ -217,11 +256,11 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
   // while this block computes: the store reads them, 4 lines per pixel a full output row apart,
   // which no hardware prefetcher follows (ResNet-50's expansions read a residual of 3-25 MB).
   const bool fetch_res = res != nullptr && ws == nullptr;
-  const int64_t block = block_pixels(nv);
+  const int64_t block = block_pixels(nv, vec::kLanesOf<W>);
   for (const int64_t end = p + np; p < end;) {
     if (fetch_res) prefetch_rows(res + c0, s.cout, nc, p + block, std::min(end, p + 2 * block));
-    const int64_t n = next_block_of(nv, x + p * s.cin, s.cin, w, ldw, bias + c0, 0, s.cin, end - p, acc);
-    store_pixels(acc, n, p, res, out, s, act, c0, nc, spill_end);
+    const int64_t n = next_block_of<W>(nv, x + p * s.cin, s.cin, w, ldw, bias + c0, 0, s.cin, end - p, acc);
+    store_pixels<W>(acc, n, p, res, out, s, act, c0, nc, spill_end);
     if (ws) ws->step();
     p += n;
   }
@@ -234,6 +273,7 @@ inline __attribute__((always_inline)) void pixels_times_vectors(const float* __r
 // hide it, and every later block read it again from L2. Kept apart from pixels_times_vectors on
 // purpose: one function for both (k_chunk = Cin when unchunked) measured 1.02x slower, median
 // over 20 layer cases, up to 1.08x (Intel Xeon, 2026-12-06).
+template <class W>
 inline __attribute__((always_inline)) void pixels_times_vectors_chunked(
     const float* __restrict__ x, const float* __restrict__ wpk, const float* __restrict__ bias, const float* res,
     float* out, const Shape& s, Activation act, int64_t p0, int64_t np, int64_t v, int64_t nv,
@@ -246,9 +286,9 @@ inline __attribute__((always_inline)) void pixels_times_vectors_chunked(
     const bool first = k0 == 0, last = k0 + kc == s.cin;
     for (int64_t p = p0, end = p0 + np; p < end;) {
       float* const part = partial + (p - p0) * kAccRow;
-      const int64_t n = next_block_of(nv, x + p * s.cin + k0, s.cin, w + k0 * ldw, ldw, first ? bias + c0 : part,
+      const int64_t n = next_block_of<W>(nv, x + p * s.cin + k0, s.cin, w + k0 * ldw, ldw, first ? bias + c0 : part,
                                       first ? 0 : kAccRow, kc, end - p, last ? acc : part);
-      if (last) store_pixels(acc, n, p, res, out, s, act, c0, nc, 0);
+      if (last) store_pixels<W>(acc, n, p, res, out, s, act, c0, nc, 0);
       if (ws) ws->step();
       p += n;
     }
@@ -261,14 +301,7 @@ inline __attribute__((always_inline)) void pixels_times_vectors_chunked(
 // of 8-24 pixels there measured 1.05-1.2x slower on wide layers (112 -> 672 on 14x14, in
 // EfficientNet-B0 and MobileNetV3 at batch 1): each panel then writes its 64 channels of that
 // many output rows.
-inline int64_t chunk_pixels(const Shape& s) {
-  switch (s.vectors) {
-    case 1: return kBlockPixels<1>;
-    case 2: return kBlockPixels<2>;
-    case 3: return kBlockPixels<3>;
-    default: return kBlockPixels<4>;
-  }
-}
+inline int64_t chunk_pixels(const Shape& s, int64_t lanes) { return block_pixels(std::min<int64_t>(s.vectors, 4), lanes); }
 
 // On Intel cores, tiles too wherever the packed weight outgrows a quarter of L1: a 4-pixel chunk
 // does 16 FMAs per 256 bytes of weight, and passing every panel per chunk streamed the weight from
@@ -288,8 +321,8 @@ constexpr int64_t kIntelTileL1Share = 4;
 // engine's time alone (AMD EPYC Zen 5, whose FMA rate doubled Zen 4's on the same L3; on Zen 4
 // the rule's measurements had this kernel ahead). A tile of pixels whose inputs take a quarter
 // of L2 instead reads each panel from L3 once and then from L2 for every chunk of the tile.
-inline int64_t tile_pixels(const Shape& s) {
-  const int64_t chunk = chunk_pixels(s), l2 = engine::l2_cache_bytes();
+inline int64_t tile_pixels(const Shape& s, int64_t lanes) {
+  const int64_t chunk = chunk_pixels(s, lanes), l2 = engine::l2_cache_bytes();
   const int64_t weight_bytes = s.cin * s.vectors * kLanes * static_cast<int64_t>(sizeof(float));
   const bool past_l1 = cpu_vendor() == CpuVendor::Intel && weight_bytes > engine::l1_cache_bytes() / kIntelTileL1Share;
   if (weight_bytes <= l2 / 2 && !past_l1) return chunk;
@@ -304,11 +337,15 @@ inline int64_t tile_pixels(const Shape& s) {
 // stream_weight (a weight read once per call, not the fused op's per-row calls) fetched ahead
 // (WeightStream). With sums, each finished block (a chunk's pixels, or a panel's channels) is added into them.
 // res may be out itself (a conv storing over its residual): each value is read before its store.
-CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const float* __restrict__ wpk,
-                                         const float* __restrict__ bias, const float* res,
-                                         float* out, const Shape& s, Activation act, int64_t p0, int64_t p1,
-                                         int64_t v0, int64_t v1, bool channels_outer, ChannelSums* sums,
-                                         bool stream_weight = false) {
+// Computed on vectors of W's lanes; built once per x86-64 level (pointwise_pixels_v4 and friends
+// below), so everything it calls is inlined into it.
+template <class W>
+inline __attribute__((always_inline)) void pointwise_pixels_at(const float* __restrict__ x,
+                                                               const float* __restrict__ wpk,
+                                                               const float* __restrict__ bias, const float* res,
+                                                               float* out, const Shape& s, Activation act, int64_t p0,
+                                                               int64_t p1, int64_t v0, int64_t v1, bool channels_outer,
+                                                               ChannelSums* sums, bool stream_weight) {
   alignas(64) float acc[kMaxBlockPixels * kAccRow];
   // Runs of vectors within one panel: [v, end of its panel or v1).
   auto run_end = [&](int64_t v) { return std::min(v1, s.panel_end(s.panel_of(v))); };
@@ -342,10 +379,10 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
     }
     for (int64_t v = v0; v < v1; v = run_end(v)) {
       if (partial) {
-        pixels_times_vectors_chunked(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, partial,
+        pixels_times_vectors_chunked<W>(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, partial,
                                      k_chunk, stream_weight ? &ws : nullptr);
       } else {
-        pixels_times_vectors(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, 0,
+        pixels_times_vectors<W>(x, wpk, bias, res, out, s, act, p0, p1 - p0, v, run_end(v) - v, acc, 0,
                              stream_weight ? &ws : nullptr);
       }
       if (sums) {
@@ -363,11 +400,11 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
   // and for every pixel where out is the residual itself (a conv storing over its residual): a
   // spill there would overwrite residual values before their pixel reads them.
   const bool spill = s.cout % kLanes != 0 && s.out_pitch == s.cout && res != out;
-  const int64_t chunk = tile_pixels(s);
+  const int64_t chunk = tile_pixels(s, vec::kLanesOf<W>);
   for (int64_t p = p0; p < p1; p += chunk) {
     for (int64_t jj = 0; jj < s.panels; ++jj) {
       const int64_t j = spill ? s.panels - 1 - jj : jj;
-      pixels_times_vectors(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), j * kVecs,
+      pixels_times_vectors<W>(x, wpk, bias, res, out, s, act, p, std::min(chunk, p1 - p), j * kVecs,
                            s.panel_end(j) - j * kVecs, acc, spill ? p1 : 0);
     }
     // The chunk's pixels are final: a whole-vector store past a pixel's channels lands on the
@@ -375,6 +412,31 @@ CNNFAST_CPU_CLONES void pointwise_pixels(const float* __restrict__ x, const floa
     if (sums) sums->add(p, std::min(chunk, p1 - p), out + p * s.out_pitch, s.out_pitch, 0, s.cout);
   }
 }
+
+// pointwise_pixels_at on each x86-64 level's own vector width (common/cpu_levels.h): the packed
+// weight, its 64-channel panels and the accumulator rows are the same at every level; only the
+// register blocking differs (panel_block). Its 16-lane code built for AVX2 ran 20-30x oneDNN's time
+// there (AMD EPYC Zen 3), every vector moved through the stack (common/vec_cpu.h).
+#define CNNFAST_POINTWISE_ARGS                                                                                  \
+  const float *x, const float *wpk, const float *bias, const float *res, float *out, const Shape &s,            \
+      Activation act, int64_t p0, int64_t p1, int64_t v0, int64_t v1, bool channels_outer, ChannelSums *sums,   \
+      bool stream_weight
+#define CNNFAST_POINTWISE_PASS x, wpk, bias, res, out, s, act, p0, p1, v0, v1, channels_outer, sums, stream_weight
+#if CNNFAST_CPU_LEVELS
+CNNFAST_TARGET_V4 void pointwise_pixels_v4(CNNFAST_POINTWISE_ARGS) {
+  pointwise_pixels_at<vec::vf<16>>(CNNFAST_POINTWISE_PASS);
+}
+
+CNNFAST_TARGET_V3 void pointwise_pixels_v3(CNNFAST_POINTWISE_ARGS) {
+  pointwise_pixels_at<vec::vf<8>>(CNNFAST_POINTWISE_PASS);
+}
+#endif
+
+void pointwise_pixels_baseline(CNNFAST_POINTWISE_ARGS) { pointwise_pixels_at<vec::vf<4>>(CNNFAST_POINTWISE_PASS); }
+
+void pointwise_pixels(CNNFAST_POINTWISE_ARGS = false) { CNNFAST_PICK_LEVEL(pointwise_pixels)(CNNFAST_POINTWISE_PASS); }
+#undef CNNFAST_POINTWISE_PASS
+#undef CNNFAST_POINTWISE_ARGS
 
 }  // namespace
 
@@ -433,7 +495,7 @@ void run_pointwise(const at::Tensor& x, const at::Tensor& weight, const std::opt
     return;
   }
   // Tasks take whole chunks of pixels, about 32k multiply-adds each at least.
-  const int64_t chunk = chunk_pixels(s);
+  const int64_t chunk = chunk_pixels(s, level_lanes());
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cin * s.vectors * kLanes * chunk));
   at::parallel_for(0, ceil_div(pixels, chunk), grain, [&](int64_t b0, int64_t b1) {
     pointwise_pixels(xp, wp, b.data(), residual, out_data, s, act, b0 * chunk, std::min(pixels, b1 * chunk), 0,

@@ -1,0 +1,221 @@
+// The grouped kernel's loop for groups of 2, 4 or 8 channels built for AVX2 (16 registers of 8
+// lanes), called by grouped_conv_cpu where the AVX-512 loop (grouped_narrow_cpu.cpp) cannot run.
+// It reads the same packed weight and stages the input rows in the same interleaved order: a
+// 16-lane vector of output channels spans G = 16 / gw groups, lane i * G + h holding channel i of
+// group h, so slot j of those groups is G adjacent floats of a staged row. Here each 16-lane
+// vector is computed as two 8-lane halves, one after the other, over blocks of 7 output pixels:
+// 7 accumulators, the 3 taps' weights of a filter row and a broadcast take 11 of the 16 registers
+// (the AVX-512 loop's 14-pixel blocks would need 28). A half's lanes hold 8 / G channels of each
+// of the same G groups, so the broadcast of the G floats is the AVX-512 loop's, at half the width:
+// vbroadcastsd (G = 2), vbroadcastf128 (G = 4), a plain load (G = 8). Bias, residual and
+// activation are applied as a block's accumulators are put back in channel order and stored.
+// oneDNN's AVX2 grouped convs ran RegNetY's and ResNeXt-50's narrow-group layers at 14-41% of the
+// FMA peak, this loop at 18-40%: 0.51-0.96x oneDNN's time where the rule sends them here
+// (grouped_conv_cpu.cpp; AMD EPYC Zen 4 run as an AVX2 machine, results/cpu_grouped_layers_avx2.md).
+#include "ops/conv2d_bias_act/grouped_narrow_cpu.h"
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "common/channel_sums.h"
+#include "common/vec_activation.h"
+#include "ops/conv2d_bias_act/direct_conv_cpu.h"
+
+namespace cnnfast {
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(CNNFAST_NO_CPU_CLONES)
+#define CNNFAST_GROUPED_NARROW_AVX2 1
+
+#pragma GCC push_options
+#pragma GCC target("arch=x86-64-v3")
+#pragma GCC optimize("fp-contract=fast")  // one FMA per multiply-add
+#include <immintrin.h>
+
+namespace {
+
+constexpr int kLanes = 16;  // the packed weight's and the staged rows' vector width
+constexpr int kHalf = 8;    // this loop's
+constexpr int kPixels = 7;  // output pixels per register block
+using vf = vec::vf<kHalf>;
+
+// The G floats at p repeated over 8 lanes, with one broadcast load.
+template <int G>
+inline __attribute__((always_inline)) vf repeat(const float* p) {
+  if constexpr (G == 2) {
+    return reinterpret_cast<vf>(_mm256_castpd_ps(_mm256_broadcast_sd(reinterpret_cast<const double*>(p))));
+  } else if constexpr (G == 4) {
+    return reinterpret_cast<vf>(_mm256_broadcast_ps(reinterpret_cast<const __m128*>(p)));
+  } else {
+    return vec::load<vf>(p);
+  }
+}
+
+// One filter row of 3 taps at stride S (dilation 1) for the block's pixels, half `h` of the
+// vector: each input column's broadcast for slot j feeds every tap that reads it.
+template <int G, int S>
+inline __attribute__((always_inline)) void narrow_row(vf (&v)[kPixels], const float* in, const float* wt, int64_t pitch,
+                                                      int h) {
+  constexpr int gw = kLanes / G, kCols = S * (kPixels - 1) + 3;
+#pragma GCC unroll 1
+  for (int j = 0; j < gw; ++j) {
+    vf wk[3];
+#pragma GCC unroll 3
+    for (int k = 0; k < 3; ++k) wk[k] = vec::load<vf>(wt + (k * gw + j) * kLanes + h * kHalf);
+#pragma GCC unroll 15
+    for (int q = 0; q < kCols; ++q) {
+      const vf b = repeat<G>(in + q * pitch + j * G);
+#pragma GCC unroll 3
+      for (int k = 0; k < 3; ++k) {
+        const int d = q - k;  // = S * p for the pixel p whose tap k reads column q
+        if (d >= 0 && d % S == 0 && d / S < kPixels) v[d / S] += b * wk[k];
+      }
+    }
+  }
+}
+
+// One filter tap for the block's pixels (px_pitch floats apart in the padded row): any geometry.
+template <int G>
+inline __attribute__((always_inline)) void narrow_tap(vf (&v)[kPixels], const float* in, const float* wt,
+                                                      int64_t px_pitch, int h) {
+  constexpr int gw = kLanes / G;
+#pragma GCC unroll 1
+  for (int j = 0; j < gw; ++j) {
+    const vf wv = vec::load<vf>(wt + j * kLanes + h * kHalf);
+#pragma GCC unroll 7
+    for (int p = 0; p < kPixels; ++p) v[p] += repeat<G>(in + p * px_pitch + j * G) * wv;
+  }
+}
+
+// Input row iy of image img staged as the AVX-512 loop stages it: columns [pw, pw + w) hold the
+// row with each 16-channel block in interleaved order (lane l <- channel lane_channel[l]),
+// channels past C and the padding columns zeros. Once per input row a task reads.
+void stage_row(const float* __restrict__ src, float* __restrict__ dst, const GroupedGeometry& g,
+               const int* lane_channel) {
+  const int64_t pitch = g.cp;
+  std::memset(dst, 0, sizeof(float) * g.pw * pitch);
+  std::memset(dst + (g.pw + g.w) * pitch, 0, sizeof(float) * (g.row_w - g.pw - g.w) * pitch);
+  for (int64_t ix = 0; ix < g.w; ++ix) {
+    const float* s = src + ix * g.c;
+    float* d = dst + (g.pw + ix) * pitch;
+    for (int64_t c0 = 0; c0 < g.cp; c0 += kLanes) {
+      const int64_t n = std::min<int64_t>(kLanes, g.c - c0);
+      for (int l = 0; l < kLanes; ++l) d[c0 + l] = lane_channel[l] < n ? s[c0 + lane_channel[l]] : 0.0f;
+    }
+  }
+}
+
+// Work items [i0, i1) of (image, output row) for groups of 16 / G channels.
+template <int G>
+void narrow_rows(const float* __restrict__ x, const float* __restrict__ wpk, const float* __restrict__ bias,
+                 const float* __restrict__ res, float* __restrict__ out, const GroupedGeometry& g, Activation act,
+                 ChannelSums* sums, int64_t i0, int64_t i1) {
+  constexpr int64_t gw = kLanes / G;
+  const int64_t pitch = g.cp, row = g.row_w * pitch, taps = g.kh * g.kw, vectors = g.cp / kLanes;
+  const int64_t span = (g.kh - 1) * g.dh + 1;
+  int lane_channel[kLanes];
+  for (int l = 0; l < kLanes; ++l) lane_channel[l] = static_cast<int>(grouped_narrow_lane_channel(l, gw));
+  // The bias in the lanes' order, once.
+  std::vector<float> bias_lanes(g.cp);
+  for (int64_t c0 = 0; c0 < g.cp; c0 += kLanes) {
+    for (int l = 0; l < kLanes; ++l) bias_lanes[c0 + l] = bias[c0 + lane_channel[l]];
+  }
+  thread_local std::vector<float> rows_mem;
+  thread_local std::vector<int64_t> tags;
+  if (static_cast<int64_t>(rows_mem.size()) < (span + 1) * row) rows_mem.resize((span + 1) * row);
+  tags.assign(span, -1);  // the buffer is the thread's, shared with other calls: nothing staged yet
+  float* const zeros = rows_mem.data() + span * row;
+  std::memset(zeros, 0, sizeof(float) * row);
+  const bool row_form = g.kw == 3 && g.dw == 1 && (g.sw == 1 || g.sw == 2);
+  std::vector<const float*> rows(g.kh);
+  alignas(64) float lanes[kPixels][kLanes];  // a block's accumulators, lane order
+  alignas(64) float natural[kLanes];         // one pixel's, channel order
+  for (int64_t i = i0; i < i1; ++i) {
+    const int64_t img = i / g.oh, oy = i % g.oh;
+    for (int64_t t = 0; t < g.kh; ++t) {
+      const int64_t iy = oy * g.sh - g.ph + t * g.dh;
+      if (iy < 0 || iy >= g.h) {
+        rows[t] = zeros;
+        continue;
+      }
+      const int64_t slot = iy % span, key = img * g.h + iy;
+      float* dst = rows_mem.data() + slot * row;
+      if (tags[slot] != key) {
+        stage_row(x + key * g.w * g.c, dst, g, lane_channel);
+        tags[slot] = key;
+      }
+      rows[t] = dst;
+    }
+    float* const o = out + i * g.ow * g.c;
+    const float* const rr = res ? res + i * g.ow * g.c : nullptr;
+    for (int64_t ox = 0; ox < g.ow; ox += kPixels) {
+      const int64_t valid = std::min<int64_t>(kPixels, g.ow - ox);
+      for (int64_t ov = 0; ov < vectors; ++ov) {
+        const int64_t c0 = ov * kLanes;
+        for (int h = 0; h < 2; ++h) {
+          const vf b0 = vec::load<vf>(bias_lanes.data() + c0 + h * kHalf);
+          vf v[kPixels];
+#pragma GCC unroll 7
+          for (int p = 0; p < kPixels; ++p) v[p] = b0;
+          for (int64_t t = 0; t < g.kh; ++t) {
+            const float* in = rows[t] + ox * g.sw * pitch + c0;
+            const float* wt = wpk + ((ov * taps + t * g.kw) * gw) * kLanes;
+            if (row_form) {
+              if (g.sw == 1) {
+                narrow_row<G, 1>(v, in, wt, pitch, h);
+              } else {
+                narrow_row<G, 2>(v, in, wt, pitch, h);
+              }
+              continue;
+            }
+            for (int64_t k = 0; k < g.kw; ++k) narrow_tap<G>(v, in + k * g.dw * pitch, wt + k * gw * kLanes, g.sw * pitch, h);
+          }
+#pragma GCC unroll 7
+          for (int p = 0; p < kPixels; ++p) vec::store(lanes[p] + h * kHalf, v[p]);
+        }
+        const int64_t n = std::min<int64_t>(kLanes, g.c - c0);
+        for (int64_t p = 0; p < valid; ++p) {
+          for (int l = 0; l < kLanes; ++l) natural[lane_channel[l]] = lanes[p][l];
+          const int64_t at = (ox + p) * g.c + c0;
+          store_row<vf>(o + at, natural, rr ? rr + at : nullptr, n, act);
+        }
+      }
+    }
+    if (sums) sums->add(i * g.ow, g.ow, o, g.c, 0, g.c);
+  }
+}
+
+}  // namespace
+
+#pragma GCC pop_options
+
+#endif
+
+bool grouped_narrow_avx2_available() {
+#ifdef CNNFAST_GROUPED_NARROW_AVX2
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+#else
+  return false;
+#endif
+}
+
+void grouped_narrow_rows_avx2(const float* x, const float* wpk, const float* bias, const float* res, float* out,
+                              const GroupedGeometry& g, Activation act, ChannelSums* sums, int64_t i0, int64_t i1) {
+#ifdef CNNFAST_GROUPED_NARROW_AVX2
+  TORCH_INTERNAL_ASSERT(grouped_narrow_avx2_available() && (g.gw == 2 || g.gw == 4 || g.gw == 8));
+  switch (g.gw) {
+    case 8: return narrow_rows<2>(x, wpk, bias, res, out, g, act, sums, i0, i1);
+    case 4: return narrow_rows<4>(x, wpk, bias, res, out, g, act, sums, i0, i1);
+    default: return narrow_rows<8>(x, wpk, bias, res, out, g, act, sums, i0, i1);
+  }
+#else
+  TORCH_INTERNAL_ASSERT(false, "cnnfast: the AVX2 narrow grouped kernel is not built for this CPU");
+#endif
+}
+
+}  // namespace cnnfast

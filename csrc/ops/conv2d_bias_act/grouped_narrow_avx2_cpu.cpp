@@ -36,6 +36,10 @@ namespace cnnfast {
 #pragma GCC optimize("fp-contract=fast")  // one FMA per multiply-add
 #include <immintrin.h>
 
+}  // namespace cnnfast
+#include "ops/conv2d_bias_act/grouped_narrow_rows.h"  // inside the target region: see there
+namespace cnnfast {
+
 namespace {
 
 constexpr int kLanes = 16;  // the packed weight's and the staged rows' vector width
@@ -55,57 +59,22 @@ inline __attribute__((always_inline)) vf repeat(const float* p) {
   }
 }
 
-// One filter row of 3 taps at stride S (dilation 1) for the block's pixels, half `h` of the
-// vector: each input column's broadcast for slot j feeds every tap that reads it.
-template <int G, int S>
-inline __attribute__((always_inline)) void narrow_row(vf (&v)[kPixels], const float* in, const float* wt, int64_t pitch,
-                                                      int h) {
-  constexpr int gw = kLanes / G, kCols = S * (kPixels - 1) + 3;
-#pragma GCC unroll 1
-  for (int j = 0; j < gw; ++j) {
-    vf wk[3];
-#pragma GCC unroll 3
-    for (int k = 0; k < 3; ++k) wk[k] = vec::load<vf>(wt + (k * gw + j) * kLanes + h * kHalf);
-#pragma GCC unroll 15
-    for (int q = 0; q < kCols; ++q) {
-      const vf b = repeat<G>(in + q * pitch + j * G);
-#pragma GCC unroll 3
-      for (int k = 0; k < 3; ++k) {
-        const int d = q - k;  // = S * p for the pixel p whose tap k reads column q
-        if (d >= 0 && d % S == 0 && d / S < kPixels) v[d / S] += b * wk[k];
-      }
-    }
+// repeat as narrow_row and narrow_tap (grouped_narrow_rows.h) take it.
+struct Repeat {
+  template <int G>
+  static inline __attribute__((always_inline)) vf at(const float* p) {
+    return repeat<G>(p);
   }
-}
+};
 
-// One filter tap for the block's pixels (px_pitch floats apart in the padded row): any geometry.
-template <int G>
-inline __attribute__((always_inline)) void narrow_tap(vf (&v)[kPixels], const float* in, const float* wt,
-                                                      int64_t px_pitch, int h) {
-  constexpr int gw = kLanes / G;
-#pragma GCC unroll 1
-  for (int j = 0; j < gw; ++j) {
-    const vf wv = vec::load<vf>(wt + j * kLanes + h * kHalf);
-#pragma GCC unroll 7
-    for (int p = 0; p < kPixels; ++p) v[p] += repeat<G>(in + p * px_pitch + j * G) * wv;
-  }
-}
-
-// Input row iy of image img staged as the AVX-512 loop stages it: columns [pw, pw + w) hold the
-// row with each 16-channel block in interleaved order (lane l <- channel lane_channel[l]),
-// channels past C and the padding columns zeros. Once per input row a task reads.
-void stage_row(const float* __restrict__ src, float* __restrict__ dst, const GroupedGeometry& g,
-               const int* lane_channel) {
-  const int64_t pitch = g.cp;
-  std::memset(dst, 0, sizeof(float) * g.pw * pitch);
-  std::memset(dst + (g.pw + g.w) * pitch, 0, sizeof(float) * (g.row_w - g.pw - g.w) * pitch);
-  for (int64_t ix = 0; ix < g.w; ++ix) {
-    const float* s = src + ix * g.c;
-    float* d = dst + (g.pw + ix) * pitch;
-    for (int64_t c0 = 0; c0 < g.cp; c0 += kLanes) {
-      const int64_t n = std::min<int64_t>(kLanes, g.c - c0);
-      for (int l = 0; l < kLanes; ++l) d[c0 + l] = lane_channel[l] < n ? s[c0 + lane_channel[l]] : 0.0f;
-    }
+// One input pixel staged as the AVX-512 loop stages it (StagedRows): each 16-channel block in
+// interleaved order (lane l <- channel lane_channel[l]), channels past C zeros. Once per input
+// pixel a task reads.
+inline __attribute__((always_inline)) void stage_pixel(const float* __restrict__ s, float* __restrict__ d,
+                                                       const GroupedGeometry& g, const int* lane_channel) {
+  for (int64_t c0 = 0; c0 < g.cp; c0 += kLanes) {
+    const int64_t n = std::min<int64_t>(kLanes, g.c - c0);
+    for (int l = 0; l < kLanes; ++l) d[c0 + l] = lane_channel[l] < n ? s[c0 + lane_channel[l]] : 0.0f;
   }
 }
 
@@ -115,8 +84,7 @@ void narrow_rows(const float* __restrict__ x, const float* __restrict__ wpk, con
                  const float* __restrict__ res, float* __restrict__ out, const GroupedGeometry& g, Activation act,
                  ChannelSums* sums, int64_t i0, int64_t i1) {
   constexpr int64_t gw = kLanes / G;
-  const int64_t pitch = g.cp, row = g.row_w * pitch, taps = g.kh * g.kw, vectors = g.cp / kLanes;
-  const int64_t span = (g.kh - 1) * g.dh + 1;
+  const int64_t pitch = g.cp, taps = g.kh * g.kw, vectors = g.cp / kLanes;
   int lane_channel[kLanes];
   for (int l = 0; l < kLanes; ++l) lane_channel[l] = static_cast<int>(grouped_narrow_lane_channel(l, gw));
   // The bias in the lanes' order, once.
@@ -124,32 +92,14 @@ void narrow_rows(const float* __restrict__ x, const float* __restrict__ wpk, con
   for (int64_t c0 = 0; c0 < g.cp; c0 += kLanes) {
     for (int l = 0; l < kLanes; ++l) bias_lanes[c0 + l] = bias[c0 + lane_channel[l]];
   }
-  thread_local std::vector<float> rows_mem;
-  thread_local std::vector<int64_t> tags;
-  if (static_cast<int64_t>(rows_mem.size()) < (span + 1) * row) rows_mem.resize((span + 1) * row);
-  tags.assign(span, -1);  // the buffer is the thread's, shared with other calls: nothing staged yet
-  float* const zeros = rows_mem.data() + span * row;
-  std::memset(zeros, 0, sizeof(float) * row);
-  const bool row_form = g.kw == 3 && g.dw == 1 && (g.sw == 1 || g.sw == 2);
-  std::vector<const float*> rows(g.kh);
+  StagedRows staged(g);
   alignas(64) float lanes[kPixels][kLanes];  // a block's accumulators, lane order
   alignas(64) float natural[kLanes];         // one pixel's, channel order
   for (int64_t i = i0; i < i1; ++i) {
-    const int64_t img = i / g.oh, oy = i % g.oh;
-    for (int64_t t = 0; t < g.kh; ++t) {
-      const int64_t iy = oy * g.sh - g.ph + t * g.dh;
-      if (iy < 0 || iy >= g.h) {
-        rows[t] = zeros;
-        continue;
-      }
-      const int64_t slot = iy % span, key = img * g.h + iy;
-      float* dst = rows_mem.data() + slot * row;
-      if (tags[slot] != key) {
-        stage_row(x + key * g.w * g.c, dst, g, lane_channel);
-        tags[slot] = key;
-      }
-      rows[t] = dst;
-    }
+    const float* const* rows =
+        staged.rows_for(i, x, [&](const float* src, float* dst) __attribute__((always_inline)) {
+          stage_pixel(src, dst, g, lane_channel);
+        });
     float* const o = out + i * g.ow * g.c;
     const float* const rr = res ? res + i * g.ow * g.c : nullptr;
     for (int64_t ox = 0; ox < g.ow; ox += kPixels) {
@@ -161,19 +111,14 @@ void narrow_rows(const float* __restrict__ x, const float* __restrict__ wpk, con
           vf v[kPixels];
 #pragma GCC unroll 7
           for (int p = 0; p < kPixels; ++p) v[p] = b0;
-          for (int64_t t = 0; t < g.kh; ++t) {
-            const float* in = rows[t] + ox * g.sw * pitch + c0;
-            const float* wt = wpk + ((ov * taps + t * g.kw) * gw) * kLanes;
-            if (row_form) {
-              if (g.sw == 1) {
-                narrow_row<G, 1>(v, in, wt, pitch, h);
-              } else {
-                narrow_row<G, 2>(v, in, wt, pitch, h);
-              }
-              continue;
-            }
-            for (int64_t k = 0; k < g.kw; ++k) narrow_tap<G>(v, in + k * g.dw * pitch, wt + k * gw * kLanes, g.sw * pitch, h);
-          }
+          for_each_filter_row(
+              g, rows, ox, c0, wpk + ov * taps * gw * kLanes,
+              [&](const float* in, const float* wt, auto s) __attribute__((always_inline)) {
+                narrow_row<G, kPixels, decltype(s)::value, Repeat>(v, in, wt + h * kHalf, pitch);
+              },
+              [&](const float* in, const float* wt, int64_t px) __attribute__((always_inline)) {
+                narrow_tap<G, kPixels, Repeat>(v, in, wt + h * kHalf, px);
+              });
 #pragma GCC unroll 7
           for (int p = 0; p < kPixels; ++p) vec::store(lanes[p] + h * kHalf, v[p]);
         }

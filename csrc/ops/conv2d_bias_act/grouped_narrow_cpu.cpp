@@ -37,6 +37,10 @@ namespace cnnfast {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+}  // namespace cnnfast
+#include "ops/conv2d_bias_act/grouped_narrow_rows.h"  // inside the target region: see there
+namespace cnnfast {
+
 namespace {
 
 using vec16::kLanes;
@@ -81,104 +85,43 @@ inline __attribute__((always_inline)) vf repeat(const float* p) {
   }
 }
 
-// One filter row of 3 taps at stride S (dilation 1) for NP output pixels: each input column's
-// broadcast for slot j feeds every tap that reads it (up to 3 multiply-adds per load).
-// `in`: column 0 of the padded interleaved row at the vector's channels (pitch floats between
-// columns); `wt`: the row's packed weights, (tap, slot, 16 lanes).
-template <int G, int NP, int S>
-inline __attribute__((always_inline)) void narrow_row(vf (&v)[NP], const float* in, const float* wt, int64_t pitch) {
-  constexpr int gw = kLanes / G, kCols = S * (NP - 1) + 3;
-#pragma GCC unroll 1
-  for (int j = 0; j < gw; ++j) {
-    vf wk[3];
-#pragma GCC unroll 3
-    for (int k = 0; k < 3; ++k) wk[k] = load(wt + (k * gw + j) * kLanes);
-#pragma GCC unroll 29
-    for (int q = 0; q < kCols; ++q) {
-      const vf b = repeat<G>(in + q * pitch + j * G);
-#pragma GCC unroll 3
-      for (int k = 0; k < 3; ++k) {
-        const int d = q - k;  // = S * p for the pixel p whose tap k reads column q
-        if (d >= 0 && d % S == 0 && d / S < NP) v[d / S] += b * wk[k];
-      }
-    }
+// repeat as narrow_row and narrow_tap (grouped_narrow_rows.h) take it.
+struct Repeat {
+  template <int G>
+  static inline __attribute__((always_inline)) vf at(const float* p) {
+    return repeat<G>(p);
   }
-}
+};
 
-// One filter tap for NP output pixels (px_pitch floats apart in the padded row): any geometry.
-template <int G, int NP>
-inline __attribute__((always_inline)) void narrow_tap(vf (&v)[NP], const float* in, const float* wt, int64_t px_pitch) {
-  constexpr int gw = kLanes / G;
-#pragma GCC unroll 1
-  for (int j = 0; j < gw; ++j) {
-    const vf wv = load(wt + j * kLanes);
-#pragma GCC unroll 14
-    for (int p = 0; p < NP; ++p) v[p] += repeat<G>(in + p * px_pitch + j * G) * wv;
-  }
-}
-
-// Input row iy of image img staged for the narrow kernel: columns [pw, pw + w) hold the row with
-// each 16-channel block in interleaved order, channels past C and the padding columns zeros.
+// One input pixel staged for the narrow kernel (StagedRows): each 16-channel block in
+// interleaved order, channels past C zeros.
 template <int G>
-inline __attribute__((always_inline)) void stage_row(const float* __restrict__ src, float* __restrict__ dst,
-                                                     const GroupedGeometry& g) {
+inline __attribute__((always_inline)) void stage_pixel(const float* __restrict__ s, float* __restrict__ d,
+                                                       const GroupedGeometry& g) {
   const vi order = interleaved_channels<G>();
-  const int64_t pitch = g.cp;
-  std::memset(dst, 0, sizeof(float) * g.pw * pitch);
-  std::memset(dst + (g.pw + g.w) * pitch, 0, sizeof(float) * (g.row_w - g.pw - g.w) * pitch);
-  for (int64_t ix = 0; ix < g.w; ++ix) {
-    const float* s = src + ix * g.c;
-    float* d = dst + (g.pw + ix) * pitch;
-    int64_t c0 = 0;
-    for (; c0 + kLanes <= g.c; c0 += kLanes) vec16::store(d + c0, __builtin_shuffle(load(s + c0), order));
-    if (c0 < g.c) {
-      alignas(64) float tail[kLanes] = {};
-      std::memcpy(tail, s + c0, sizeof(float) * (g.c - c0));
-      vec16::store(d + c0, __builtin_shuffle(load(tail), order));
-    }
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= g.c; c0 += kLanes) vec16::store(d + c0, __builtin_shuffle(load(s + c0), order));
+  if (c0 < g.c) {
+    alignas(64) float tail[kLanes] = {};
+    std::memcpy(tail, s + c0, sizeof(float) * (g.c - c0));
+    vec16::store(d + c0, __builtin_shuffle(load(tail), order));
   }
 }
 
 // Work items [i0, i1) of (image, output row) for groups of 16 / G channels, blocks of NP pixels.
-// A task's input rows are staged once each into a ring of the rows one output row spans (the next
-// output row at stride 1 reuses all but one), plus one zero row for taps in the padding.
+// A task's input rows are staged once each (grouped_narrow_rows.h).
 template <int G, int NP>
 inline __attribute__((always_inline)) void narrow_rows(const float* __restrict__ x, const float* __restrict__ wpk,
                                                        const float* __restrict__ bias, const float* __restrict__ res,
                                                        float* __restrict__ out, const GroupedGeometry& g,
                                                        Activation act, ChannelSums* sums, int64_t i0, int64_t i1) {
   constexpr int64_t gw = kLanes / G;
-  const int64_t pitch = g.cp, row = g.row_w * pitch, taps = g.kh * g.kw, vectors = g.cp / kLanes;
-  const int64_t span = (g.kh - 1) * g.dh + 1;
-  thread_local std::vector<float> rows_mem;
-  thread_local std::vector<int64_t> tags;
-  if (static_cast<int64_t>(rows_mem.size()) < (span + 1) * row) rows_mem.resize((span + 1) * row);
-  tags.assign(span, -1);  // the buffer is the thread's, shared with other calls: nothing staged yet
-  float* const zeros = rows_mem.data() + span * row;
-  std::memset(zeros, 0, sizeof(float) * row);
-  // 3-wide filter rows at stride 1 or 2 (every such conv of RegNet and ResNeXt) share each
-  // broadcast between taps (narrow_row); any other geometry goes tap by tap.
-  const bool row_form = g.kw == 3 && g.dw == 1 && (g.sw == 1 || g.sw == 2);
+  const int64_t pitch = g.cp, taps = g.kh * g.kw, vectors = g.cp / kLanes;
+  StagedRows staged(g);
   const vi back = natural_channels<G>(), order = interleaved_channels<G>();
-  thread_local std::vector<const float*> rows_at;
-  rows_at.resize(g.kh);
-  const float** const rows = rows_at.data();
   for (int64_t i = i0; i < i1; ++i) {
-    const int64_t img = i / g.oh, oy = i % g.oh;
-    for (int64_t t = 0; t < g.kh; ++t) {
-      const int64_t iy = oy * g.sh - g.ph + t * g.dh;
-      if (iy < 0 || iy >= g.h) {
-        rows[t] = zeros;
-        continue;
-      }
-      const int64_t slot = iy % span, key = img * g.h + iy;
-      float* dst = rows_mem.data() + slot * row;
-      if (tags[slot] != key) {
-        stage_row<G>(x + key * g.w * g.c, dst, g);
-        tags[slot] = key;
-      }
-      rows[t] = dst;
-    }
+    const float* const* rows = staged.rows_for(
+        i, x, [&g](const float* src, float* dst) __attribute__((always_inline)) { stage_pixel<G>(src, dst, g); });
     float* const o = out + i * g.ow * g.c;
     const float* const rr = res ? res + i * g.ow * g.c : nullptr;
     for (int64_t ox = 0; ox < g.ow; ox += NP) {
@@ -189,19 +132,14 @@ inline __attribute__((always_inline)) void narrow_rows(const float* __restrict__
         vf v[NP];
 #pragma GCC unroll 14
         for (int p = 0; p < NP; ++p) v[p] = b0;
-        for (int64_t t = 0; t < g.kh; ++t) {
-          const float* in = rows[t] + ox * g.sw * pitch + c0;
-          const float* wt = wpk + ((ov * taps + t * g.kw) * gw) * kLanes;
-          if (row_form) {
-            if (g.sw == 1) {
-              narrow_row<G, NP, 1>(v, in, wt, pitch);
-            } else {
-              narrow_row<G, NP, 2>(v, in, wt, pitch);
-            }
-            continue;
-          }
-          for (int64_t k = 0; k < g.kw; ++k) narrow_tap<G, NP>(v, in + k * g.dw * pitch, wt + k * gw * kLanes, g.sw * pitch);
-        }
+        for_each_filter_row(
+            g, rows, ox, c0, wpk + ov * taps * gw * kLanes,
+            [&](const float* in, const float* wt, auto s) __attribute__((always_inline)) {
+              narrow_row<G, NP, decltype(s)::value, Repeat>(v, in, wt, pitch);
+            },
+            [&](const float* in, const float* wt, int64_t px) __attribute__((always_inline)) {
+              narrow_tap<G, NP, Repeat>(v, in, wt, px);
+            });
 #pragma GCC unroll 14
         for (int p = 0; p < NP; ++p) {
           if (p < valid) {

@@ -1,6 +1,7 @@
 """`cnnfast bench`: eager vs cnnfast.optimize() on the lecture models, interleaved medians, a table."""
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -12,7 +13,7 @@ from typing import Dict, List
 import torch
 
 import cnnfast
-from cnnfast import models
+from cnnfast import config, models
 from cnnfast.bench_tables import format_peer_table, format_table, write_chart
 from cnnfast.testing import randomize_batchnorm, rel_err
 
@@ -109,10 +110,12 @@ def _result_row(name: str, batch: int, gflop: float, samples: Dict[str, List[flo
     }
 
 
-def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_seconds: float) -> Dict:
+def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_seconds: float,
+                         as_avx2: bool = False) -> Dict:
     """bench_model with --peers, each method in its own process (cnnfast.peer_worker): eager,
     cnnfast (plain and script=True), ONNX Runtime and OpenVINO, rounds alternating over the methods
-    with a short pause between processes; medians over all rounds' samples."""
+    with a short pause between processes; medians over all rounds' samples. as_avx2: every worker
+    as on a CPU without AVX-512 (add_arguments' --as-avx2)."""
     import tempfile
 
     from cnnfast import worker_io
@@ -122,11 +125,16 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
     torch.manual_seed(0)
     eager = randomize_batchnorm(spec.build()).eval()
     x = spec.example_input(batch)
-    start = time.perf_counter()
-    fast = cnnfast.optimize(eager, example_input=x)  # as the workers build what they time
-    optimize_s = time.perf_counter() - start
-    with torch.inference_mode():
-        err = rel_err(fast(x).float(), eager(x).float())
+    with contextlib.ExitStack() as levels:
+        if as_avx2:
+            levels.enter_context(config.kernel_level("avx2"))
+            levels.enter_context(config.route_avx512(False))
+        start = time.perf_counter()
+        fast = cnnfast.optimize(eager, example_input=x)  # as the workers build what they time
+        optimize_s = time.perf_counter() - start
+        with torch.inference_mode():
+            err = rel_err(fast(x).float(), eager(x).float())
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2") if as_avx2 else None
     gflop = _gflop(eager, x)
     methods = ["eager", "cnnfast", "cnnfast_script", "onnxruntime", "openvino"]
     samples: Dict[str, List[float]] = {m: [] for m in methods}
@@ -144,7 +152,8 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
                     continue
                 result = worker_io.run("cnnfast.peer_worker", [
                     "--model", name, "--batch", str(batch), "--method", m, "--onnx", onnx_path,
-                    "--threads", str(threads), "--min-seconds", str(min_seconds)])
+                    "--threads", str(threads), "--min-seconds", str(min_seconds)] + (["--as-avx2"] if as_avx2 else []),
+                    env=env)
                 if "error" in result:
                     errors[m] = result["error"]
                 else:
@@ -156,7 +165,7 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
     peers = ("onnxruntime", "openvino")
     return _result_row(name, batch, gflop, samples, {m: t for m, t in setup.items() if m in peers},
                        {m: e for m, e in errors.items() if m in peers}, err, cnnfast.report(fast), optimize_s,
-                       isolated=True)
+                       isolated=True, **({"as_avx2": True} if as_avx2 else {}))
 
 
 def machine_info(threads: int, device: str) -> Dict:
@@ -193,6 +202,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "channels_last eager, TorchScript and torch.compile (default: eager, cnnfast, "
                         "ONNX Runtime and OpenVINO each in its own process, which is what the peers' "
                         "comparison needs: their thread pools slow torch's in a shared process)")
+    p.add_argument("--as-avx2", action="store_true",
+                   help="with --peers on the CPU (fp32, each method in its own process): run as on a CPU "
+                        "without AVX-512, on one that has it: cnnfast's kernels at their AVX2 build and "
+                        "routed without AVX-512, oneDNN (torch's convs, the conv engine's microkernel, "
+                        "OpenVINO's) capped with ONEDNN_MAX_CPU_ISA=AVX2. ONNX Runtime has no such cap: "
+                        "its times stay this CPU's own")
     p.add_argument("--script", action="store_true",
                    help="optimize(..., script=True): also freeze the result as TorchScript")
     p.add_argument("--out", default=None, help="directory for results.json (and chart.png with matplotlib)")
@@ -213,6 +228,13 @@ def run(args: argparse.Namespace) -> int:
     if any(b < 1 for b in args.batch) or args.repeat < 1:
         _progress("cnnfast bench: --batch and --repeat must be >= 1")
         return 2
+    if args.as_avx2:
+        if not (args.peers and not args.in_process and args.device == "cpu" and args.dtype == "float32"):
+            _progress("cnnfast bench: --as-avx2 needs --peers on the CPU in fp32, each method in its own process")
+            return 2
+        if "avx2" not in config.kernel_levels():
+            _progress("cnnfast bench: --as-avx2: this CPU cannot run AVX2 code")
+            return 2
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
@@ -223,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     for i, (name, batch) in enumerate(jobs, 1):
         _progress(f"[{i}/{len(jobs)}] {name} batch {batch} ({time.perf_counter() - start:.0f} s elapsed)")
         if args.peers and not args.in_process and args.device == "cpu" and args.dtype == "float32":
-            rows.append(bench_model_isolated(name, batch, threads, args.repeat, args.min_seconds))
+            rows.append(bench_model_isolated(name, batch, threads, args.repeat, args.min_seconds, args.as_avx2))
         else:
             rows.append(bench_model(name, batch, args.device, dtype, args.repeat, args.min_seconds, args.script,
                                     args.peers))
@@ -238,7 +260,8 @@ def run(args: argparse.Namespace) -> int:
         os.makedirs(args.out, exist_ok=True)
         path = os.path.join(args.out, "results.json")
         with open(path, "w") as f:
-            json.dump({"machine": machine_info(threads, args.device), "dtype": args.dtype, "results": rows}, f, indent=1)
+            machine = dict(machine_info(threads, args.device), **({"as_avx2": True} if args.as_avx2 else {}))
+            json.dump({"machine": machine, "dtype": args.dtype, "results": rows}, f, indent=1)
         print(f"\nwrote {path}")
         chart = os.path.join(args.out, "chart.png")
         if write_chart(rows, chart):

@@ -20,6 +20,9 @@ def format_peer_table(rows: List[Dict]) -> str:
         cells += [r["best_peer"] or "n/a", f"{ratio:.2f}x" if ratio else "n/a",
                   f"{r['peer_setup_s']['torch.compile']:.1f}" if "torch.compile" in r["peer_setup_s"] else "n/a"]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(r.get("as_avx2") for r in rows):
+        lines += ["", "run as on a CPU without AVX-512 (--as-avx2): cnnfast at its AVX2 builds, oneDNN and "
+                  "OpenVINO capped at AVX2; ONNX Runtime's column is this CPU's own (it has no such cap)"]
     errors = [f"{r['model']} b{r['batch']} {p}: {e}" for r in rows for p, e in r["peer_errors"].items()]
     if errors:
         lines += ["", "peers not measured: " + "; ".join(sorted(set(errors)))]

@@ -6,7 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
-from typing import Callable, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 
 def report(produce: Callable[[], dict], limit: int = 200) -> int:
@@ -21,9 +21,10 @@ def report(produce: Callable[[], dict], limit: int = 200) -> int:
     return 0
 
 
-def run(module: str, args: List[str]) -> dict:
-    """Run `python -m module args...` and return its line (or why there was none)."""
-    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+def run(module: str, args: List[str], env: Optional[Dict[str, str]] = None) -> dict:
+    """Run `python -m module args...` (in `env`, default this process's environment) and return its
+    line (or why there was none)."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     return json.loads(lines[-1]) if lines else {"error": f"worker exited {proc.returncode}: {proc.stderr.strip()[-200:]}"}
 

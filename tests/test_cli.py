@@ -62,3 +62,24 @@ def test_bench_peers_time_each_method_in_its_own_process(tmp_path):
     if row["best_peer"]:
         best = min(row["cnnfast_ms"], row["cnnfast_script_ms"])
         assert abs(row["cnnfast_vs_best_peer"] - best / row["peers_ms"][row["best_peer"]]) < 1e-9
+
+
+def test_bench_as_avx2_needs_isolated_cpu_peers():
+    proc = _cnnfast("bench", "--models", "lenet5", "--as-avx2")
+    assert proc.returncode == 2 and "--as-avx2 needs --peers" in proc.stderr
+    proc = _cnnfast("bench", "--models", "lenet5", "--peers", "--in-process", "--as-avx2")
+    assert proc.returncode == 2 and "--as-avx2 needs --peers" in proc.stderr
+
+
+def test_peer_worker_as_avx2_runs_cnnfast_at_that_level(tmp_path):
+    # The worker the isolated bench runs: cnnfast at its AVX2 builds, routed without AVX-512, with
+    # oneDNN capped through the environment (the parent's doing); it must still time the model.
+    import os
+
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2")
+    proc = subprocess.run([sys.executable, "-m", "cnnfast.peer_worker", "--model", "mobilenet_v3_large",
+                           "--method", "cnnfast", "--threads", "1", "--min-seconds", "0.01", "--min-samples", "2",
+                           "--as-avx2"], capture_output=True, text=True, env=env)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
+    result = json.loads(line)
+    assert "error" not in result and len(result["samples"]) >= 2, result

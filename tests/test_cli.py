@@ -76,6 +76,12 @@ def test_peer_worker_as_avx2_runs_cnnfast_at_that_level(tmp_path):
     # oneDNN capped through the environment (the parent's doing); it must still time the model.
     import os
 
+    import pytest
+
+    from cnnfast import config
+
+    if "avx2" not in config.kernel_levels():
+        pytest.skip("this CPU cannot run AVX2 code")
     env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2")
     proc = subprocess.run([sys.executable, "-m", "cnnfast.peer_worker", "--model", "mobilenet_v3_large",
                            "--method", "cnnfast", "--threads", "1", "--min-seconds", "0.01", "--min-samples", "2",

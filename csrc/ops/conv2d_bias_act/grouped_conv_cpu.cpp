@@ -80,19 +80,22 @@ bool grouped_direct_supported(const engine::ConvGeometry& geo) {
 
 // Without AVX-512, against oneDNN's AVX2 grouped convs (AMD EPYC Zen 4 run as an AVX2 machine:
 // the narrow loop's AVX2 build, oneDNN capped with ONEDNN_MAX_CPU_ISA=AVX2, 2 threads, bias + ReLU,
-// 2026-12-07, `benchmarks/conv_engine_layers.py --grouped`, results/cpu_grouped_layers_avx2.md):
-// at stride 1 every narrow-group layer of RegNetY-400MF and ResNeXt-50 took 0.51-0.96x its time
-// (ResNeXt's groups of 4 on 56x56 0.51-0.53x), except ResNeXt's 256 channels on 28x28 at batch 1
-// (1.05x); at stride 2 0.71-0.94x from batch 8 and on maps of 14 outputs or fewer, but 1.14-1.24x
-// at batch 1 with rows of 28 outputs or more (RegNet's 48 and 104 channels, ResNeXt's 256: a
-// column's broadcast there feeds 1.5 taps, not 3, and each 8-lane half loads its own). The wide
-// groups' loop is 16-lane code only (its AVX2 clone moves its vectors through the stack): oneDNN.
-constexpr int64_t kAvx2StridedMinWidth = 28;
+// 2026-12-07, results/cpu_grouped_layers_avx2.md), every narrow-group layer of RegNetY-400MF and
+// ResNeXt-50 at batch 1 and 8, two ways: alternated call by call (`conv_engine_layers.py
+// --grouped`), and in runs of calls per path, alternated four times, each path's output buffer
+// then warm. They agree where this loop takes a layer: groups of 4 channels (ResNeXt-50's 128 on
+// 56x56: 0.51-0.61x oneDNN's time at batch 1 and 8) and groups of 8 onto maps of 7 or fewer
+// columns (RegNetY's 440 channels: 0.59-0.79x). Elsewhere the two disagree (RegNetY's 104 and 208,
+// ResNeXt-50's 256 channels: 0.69-0.96x call by call, 1.0-1.6x in runs, oneDNN's own times 1.1-2.9x
+// apart between the two), or both had oneDNN ahead (strided onto 28+ columns at batch 1:
+// 1.14-1.62x): oneDNN keeps them. The wide groups' loop is 16-lane code only (its AVX2 clone moves
+// its vectors through the stack): oneDNN.
+constexpr int64_t kAvx2Group8MaxWidth = 7;
 
 bool grouped_direct_supported_avx2(const engine::ConvGeometry& geo) {
   const int64_t gw = geo.cg();
   if (!(grouped_direct_can_run(geo) && gw < kLanes && grouped_narrow_avx2_available())) return false;
-  return !(geo.n == 1 && (geo.sh > 1 || geo.sw > 1) && geo.wo >= kAvx2StridedMinWidth);
+  return gw < 8 || geo.wo <= kAvx2Group8MaxWidth;
 }
 
 at::Tensor grouped_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
@@ -112,8 +115,9 @@ at::Tensor grouped_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const
     const int64_t want = 8 * at::get_num_threads();
     while (g.n * g.oh * g.chunks < want && groups % (2 * g.chunks) == 0) g.chunks *= 2;
   }
-  g.row_w = std::max(g.w + 2 * g.pw,
-                     (round_up(g.ow, g.pixels) - 1) * g.sw + (g.kw - 1) * g.dw + 1);
+  // Wide enough for whole blocks of g.pixels, or of 4 (the AVX2 narrow loop's strided rows).
+  const int64_t blocks_w = std::max(round_up(g.ow, g.pixels), round_up<int64_t>(g.ow, 4));
+  g.row_w = std::max(g.w + 2 * g.pw, (blocks_w - 1) * g.sw + (g.kw - 1) * g.dw + 1);
   // Packed once per weight. Narrow groups: (C, gw, KH, KW) -> (Cp / 16, KH * KW, gw, 16), for
   // each output vector and tap slot j's weights of its 16 output channels in interleaved lane
   // order (interleaved_channels; zeros past C). Wide groups: (groups, KH * KW, gw inputs, gw

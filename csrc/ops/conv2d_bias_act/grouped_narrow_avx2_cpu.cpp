@@ -5,12 +5,13 @@
 // group h, so slot j of those groups is G adjacent floats of a staged row. Here each 16-lane
 // vector is computed as two 8-lane halves, one after the other, over blocks of 7 output pixels:
 // 7 accumulators, the 3 taps' weights of a filter row and a broadcast take 11 of the 16 registers
-// (the AVX-512 loop's 14-pixel blocks would need 28). A half's lanes hold 8 / G channels of each
+// (the AVX-512 loop's 14-pixel blocks would need 28); 3-wide rows at stride 2 take 4 pixels with
+// both halves at once instead (narrow_row_s2). A half's lanes hold 8 / G channels of each
 // of the same G groups, so the broadcast of the G floats is the AVX-512 loop's, at half the width:
 // vbroadcastsd (G = 2), vbroadcastf128 (G = 4), a plain load (G = 8). Bias, residual and
 // activation are applied as a block's accumulators are put back in channel order and stored.
 // oneDNN's AVX2 grouped convs ran RegNetY's and ResNeXt-50's narrow-group layers at 14-41% of the
-// FMA peak, this loop at 18-40%: 0.51-0.96x oneDNN's time where the rule sends them here
+// FMA peak, this loop at 18-40%: 0.51-0.79x oneDNN's time on the layers the rule sends here
 // (grouped_conv_cpu.cpp; AMD EPYC Zen 4 run as an AVX2 machine, results/cpu_grouped_layers_avx2.md).
 #include "ops/conv2d_bias_act/grouped_narrow_cpu.h"
 
@@ -67,6 +68,39 @@ struct Repeat {
   }
 };
 
+// A 3-wide filter row at stride 2 for 4 output pixels and both halves of the vector at once: each
+// input column's broadcast feeds up to 6 multiply-adds (2 halves x the taps that read it), where
+// one half over 7 pixels at stride 2 gave 1.4 per broadcast and loaded each broadcast twice.
+// 8 accumulators, 6 weights and a broadcast: 15 of the 16 registers.
+constexpr int kStridedPixels = 4;
+
+template <int G>
+inline __attribute__((always_inline)) void narrow_row_s2(vf (&v)[2][kStridedPixels], const float* in, const float* wt,
+                                                         int64_t pitch) {
+  constexpr int gw = kLanes / G, kCols = 2 * (kStridedPixels - 1) + 3;
+#pragma GCC unroll 1
+  for (int j = 0; j < gw; ++j) {
+    vf wk[2][3];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 3
+      for (int k = 0; k < 3; ++k) wk[h][k] = vec::load<vf>(wt + (k * gw + j) * kLanes + h * kHalf);
+    }
+#pragma GCC unroll 9
+    for (int q = 0; q < kCols; ++q) {
+      const vf b = repeat<G>(in + q * pitch + j * G);
+#pragma GCC unroll 3
+      for (int k = 0; k < 3; ++k) {
+        const int d = q - k;  // = 2 * p for the pixel p whose tap k reads column q
+        if (d >= 0 && d % 2 == 0 && d / 2 < kStridedPixels) {
+          v[0][d / 2] += b * wk[0][k];
+          v[1][d / 2] += b * wk[1][k];
+        }
+      }
+    }
+  }
+}
+
 // One input pixel staged as the AVX-512 loop stages it (StagedRows): each 16-channel block in
 // interleaved order (lane l <- channel lane_channel[l]), channels past C zeros. Once per input
 // pixel a task reads.
@@ -93,6 +127,9 @@ void narrow_rows(const float* __restrict__ x, const float* __restrict__ wpk, con
     for (int l = 0; l < kLanes; ++l) bias_lanes[c0 + l] = bias[c0 + lane_channel[l]];
   }
   StagedRows staged(g);
+  // 3-wide rows at stride 2 (RegNet's and ResNeXt's strided layers): both halves over 4 pixels.
+  const bool strided_rows = g.kw == 3 && g.dw == 1 && g.sw == 2;
+  const int64_t step = strided_rows ? kStridedPixels : kPixels;
   alignas(64) float lanes[kPixels][kLanes];  // a block's accumulators, lane order
   alignas(64) float natural[kLanes];         // one pixel's, channel order
   for (int64_t i = i0; i < i1; ++i) {
@@ -102,11 +139,28 @@ void narrow_rows(const float* __restrict__ x, const float* __restrict__ wpk, con
         });
     float* const o = out + i * g.ow * g.c;
     const float* const rr = res ? res + i * g.ow * g.c : nullptr;
-    for (int64_t ox = 0; ox < g.ow; ox += kPixels) {
-      const int64_t valid = std::min<int64_t>(kPixels, g.ow - ox);
+    for (int64_t ox = 0; ox < g.ow; ox += step) {
+      const int64_t valid = std::min<int64_t>(step, g.ow - ox);
       for (int64_t ov = 0; ov < vectors; ++ov) {
         const int64_t c0 = ov * kLanes;
-        for (int h = 0; h < 2; ++h) {
+        if (strided_rows) {
+          vf v[2][kStridedPixels];
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            const vf b0 = vec::load<vf>(bias_lanes.data() + c0 + h * kHalf);
+#pragma GCC unroll 4
+            for (int p = 0; p < kStridedPixels; ++p) v[h][p] = b0;
+          }
+          for (int64_t t = 0; t < g.kh; ++t) {
+            narrow_row_s2<G>(v, rows[t] + ox * 2 * pitch + c0, wpk + (ov * taps + t * 3) * gw * kLanes, pitch);
+          }
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 4
+            for (int p = 0; p < kStridedPixels; ++p) vec::store(lanes[p] + h * kHalf, v[h][p]);
+          }
+        }
+        for (int h = 0; h < 2 && !strided_rows; ++h) {
           const vf b0 = vec::load<vf>(bias_lanes.data() + c0 + h * kHalf);
           vf v[kPixels];
 #pragma GCC unroll 7

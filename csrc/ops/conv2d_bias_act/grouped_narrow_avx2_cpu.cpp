@@ -6,7 +6,7 @@
 // vector is computed as two 8-lane halves, one after the other, over blocks of 7 output pixels:
 // 7 accumulators, the 3 taps' weights of a filter row and a broadcast take 11 of the 16 registers
 // (the AVX-512 loop's 14-pixel blocks would need 28); 3-wide rows at stride 2 take 4 pixels with
-// both halves at once instead (narrow_row_s2). A half's lanes hold 8 / G channels of each
+// both halves at once instead (accumulate). A half's lanes hold 8 / G channels of each
 // of the same G groups, so the broadcast of the G floats is the AVX-512 loop's, at half the width:
 // vbroadcastsd (G = 2), vbroadcastf128 (G = 4), a plain load (G = 8). Bias, residual and
 // activation are applied as a block's accumulators are put back in channel order and stored.
@@ -48,56 +48,51 @@ constexpr int kHalf = 8;    // this loop's
 constexpr int kPixels = 7;  // output pixels per register block
 using vf = vec::vf<kHalf>;
 
-// The G floats at p repeated over 8 lanes, with one broadcast load.
-template <int G>
-inline __attribute__((always_inline)) vf repeat(const float* p) {
-  if constexpr (G == 2) {
-    return reinterpret_cast<vf>(_mm256_castpd_ps(_mm256_broadcast_sd(reinterpret_cast<const double*>(p))));
-  } else if constexpr (G == 4) {
-    return reinterpret_cast<vf>(_mm256_broadcast_ps(reinterpret_cast<const __m128*>(p)));
-  } else {
-    return vec::load<vf>(p);
-  }
-}
-
-// repeat as narrow_row and narrow_tap (grouped_narrow_rows.h) take it.
+// The G floats at p repeated over 8 lanes, with one broadcast load (narrow_row's Bcast).
 struct Repeat {
   template <int G>
   static inline __attribute__((always_inline)) vf at(const float* p) {
-    return repeat<G>(p);
+    if constexpr (G == 2) {
+      return reinterpret_cast<vf>(_mm256_castpd_ps(_mm256_broadcast_sd(reinterpret_cast<const double*>(p))));
+    } else if constexpr (G == 4) {
+      return reinterpret_cast<vf>(_mm256_broadcast_ps(reinterpret_cast<const __m128*>(p)));
+    } else {
+      return vec::load<vf>(p);
+    }
   }
 };
 
-// A 3-wide filter row at stride 2 for 4 output pixels and both halves of the vector at once: each
-// input column's broadcast feeds up to 6 multiply-adds (2 halves x the taps that read it), where
-// one half over 7 pixels at stride 2 gave 1.4 per broadcast and loaded each broadcast twice.
-// 8 accumulators, 6 weights and a broadcast: 15 of the 16 registers.
+// Output pixels per block: 7 for one half of the vector at a time (7 accumulators, 3 weights and a
+// broadcast: 11 of the 16 registers); 4 with both halves at once on 3-wide rows at stride 2, where
+// one half over 7 pixels gave 1.4 multiply-adds per broadcast and loaded each broadcast twice:
+// there each broadcast feeds up to 6 (8 accumulators, 6 weights and a broadcast: 15 registers).
 constexpr int kStridedPixels = 4;
 
-template <int G>
-inline __attribute__((always_inline)) void narrow_row_s2(vf (&v)[2][kStridedPixels], const float* in, const float* wt,
-                                                         int64_t pitch) {
-  constexpr int gw = kLanes / G, kCols = 2 * (kStridedPixels - 1) + 3;
-#pragma GCC unroll 1
-  for (int j = 0; j < gw; ++j) {
-    vf wk[2][3];
+// The block at column ox of the 16-lane vector at channel c0, halves [h0, h0 + H) (NP pixels),
+// into `lanes` (each pixel's 16 accumulators in lane order), starting from the bias.
+template <int G, int NP, int H>
+inline __attribute__((always_inline)) void accumulate(float (&lanes)[kPixels][kLanes], const GroupedGeometry& g,
+                                                      const float* const* rows, int64_t ox, int64_t c0,
+                                                      const float* wvec, const float* bias_lanes, int h0) {
+  vf v[H][NP];
 #pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-#pragma GCC unroll 3
-      for (int k = 0; k < 3; ++k) wk[h][k] = vec::load<vf>(wt + (k * gw + j) * kLanes + h * kHalf);
-    }
-#pragma GCC unroll 9
-    for (int q = 0; q < kCols; ++q) {
-      const vf b = repeat<G>(in + q * pitch + j * G);
-#pragma GCC unroll 3
-      for (int k = 0; k < 3; ++k) {
-        const int d = q - k;  // = 2 * p for the pixel p whose tap k reads column q
-        if (d >= 0 && d % 2 == 0 && d / 2 < kStridedPixels) {
-          v[0][d / 2] += b * wk[0][k];
-          v[1][d / 2] += b * wk[1][k];
-        }
-      }
-    }
+  for (int h = 0; h < H; ++h) {
+    const vf b0 = vec::load<vf>(bias_lanes + c0 + (h0 + h) * kHalf);
+#pragma GCC unroll 7
+    for (int p = 0; p < NP; ++p) v[h][p] = b0;
+  }
+  for_each_filter_row(
+      g, rows, ox, c0, wvec,
+      [&](const float* in, const float* wt, auto s) __attribute__((always_inline)) {
+        narrow_row<G, NP, decltype(s)::value, Repeat>(v, in, wt + h0 * kHalf, g.cp, kHalf);
+      },
+      [&](const float* in, const float* wt, int64_t px) __attribute__((always_inline)) {
+        narrow_tap<G, NP, Repeat>(v, in, wt + h0 * kHalf, px, kHalf);
+      });
+#pragma GCC unroll 2
+  for (int h = 0; h < H; ++h) {
+#pragma GCC unroll 7
+    for (int p = 0; p < NP; ++p) vec::store(lanes[p] + (h0 + h) * kHalf, v[h][p]);
   }
 }
 
@@ -118,7 +113,7 @@ void narrow_rows(const float* __restrict__ x, const float* __restrict__ wpk, con
                  const float* __restrict__ res, float* __restrict__ out, const GroupedGeometry& g, Activation act,
                  ChannelSums* sums, int64_t i0, int64_t i1) {
   constexpr int64_t gw = kLanes / G;
-  const int64_t pitch = g.cp, taps = g.kh * g.kw, vectors = g.cp / kLanes;
+  const int64_t taps = g.kh * g.kw, vectors = g.cp / kLanes;
   int lane_channel[kLanes];
   for (int l = 0; l < kLanes; ++l) lane_channel[l] = static_cast<int>(grouped_narrow_lane_channel(l, gw));
   // The bias in the lanes' order, once.
@@ -143,38 +138,12 @@ void narrow_rows(const float* __restrict__ x, const float* __restrict__ wpk, con
       const int64_t valid = std::min<int64_t>(step, g.ow - ox);
       for (int64_t ov = 0; ov < vectors; ++ov) {
         const int64_t c0 = ov * kLanes;
+        const float* wvec = wpk + ov * taps * gw * kLanes;
         if (strided_rows) {
-          vf v[2][kStridedPixels];
-#pragma GCC unroll 2
-          for (int h = 0; h < 2; ++h) {
-            const vf b0 = vec::load<vf>(bias_lanes.data() + c0 + h * kHalf);
-#pragma GCC unroll 4
-            for (int p = 0; p < kStridedPixels; ++p) v[h][p] = b0;
-          }
-          for (int64_t t = 0; t < g.kh; ++t) {
-            narrow_row_s2<G>(v, rows[t] + ox * 2 * pitch + c0, wpk + (ov * taps + t * 3) * gw * kLanes, pitch);
-          }
-#pragma GCC unroll 2
-          for (int h = 0; h < 2; ++h) {
-#pragma GCC unroll 4
-            for (int p = 0; p < kStridedPixels; ++p) vec::store(lanes[p] + h * kHalf, v[h][p]);
-          }
-        }
-        for (int h = 0; h < 2 && !strided_rows; ++h) {
-          const vf b0 = vec::load<vf>(bias_lanes.data() + c0 + h * kHalf);
-          vf v[kPixels];
-#pragma GCC unroll 7
-          for (int p = 0; p < kPixels; ++p) v[p] = b0;
-          for_each_filter_row(
-              g, rows, ox, c0, wpk + ov * taps * gw * kLanes,
-              [&](const float* in, const float* wt, auto s) __attribute__((always_inline)) {
-                narrow_row<G, kPixels, decltype(s)::value, Repeat>(v, in, wt + h * kHalf, pitch);
-              },
-              [&](const float* in, const float* wt, int64_t px) __attribute__((always_inline)) {
-                narrow_tap<G, kPixels, Repeat>(v, in, wt + h * kHalf, px);
-              });
-#pragma GCC unroll 7
-          for (int p = 0; p < kPixels; ++p) vec::store(lanes[p] + h * kHalf, v[p]);
+          accumulate<G, kStridedPixels, 2>(lanes, g, rows, ox, c0, wvec, bias_lanes.data(), 0);
+        } else {
+          accumulate<G, kPixels, 1>(lanes, g, rows, ox, c0, wvec, bias_lanes.data(), 0);
+          accumulate<G, kPixels, 1>(lanes, g, rows, ox, c0, wvec, bias_lanes.data(), 1);
         }
         const int64_t n = std::min<int64_t>(kLanes, g.c - c0);
         for (int64_t p = 0; p < valid; ++p) {

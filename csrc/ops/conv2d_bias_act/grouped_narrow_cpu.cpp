@@ -8,7 +8,7 @@
 // the input rows are staged in that order (a permute per 16 channels per pixel, once per row),
 // and the accumulators are put back in channel order (one permute) as they are stored with bias,
 // residual and activation. 3-wide filter rows share each broadcast between the taps that read its
-// column. Built for AVX-512 only, with intrinsics (see repeat); elsewhere oneDNN takes these.
+// column. Built for AVX-512 only, with intrinsics (see Repeat); an AVX2 build in grouped_narrow_avx2_cpu.cpp.
 // Against the permute kernel, each layer alone (2 threads, Intel Xeon, 2026-12-06): RegNetY's
 // groups of 8 0.63-0.83x its time, ResNeXt-50's groups of 4 and 8 0.69-0.87x.
 #include "ops/conv2d_bias_act/grouped_narrow_cpu.h"
@@ -72,26 +72,21 @@ inline __attribute__((always_inline)) vi natural_channels() {
 // The G floats at p repeated over 16 lanes: one broadcast load (vbroadcastsd, vbroadcastf32x4,
 // vbroadcastf32x8), which runs on the load ports, not on the shuffle port the FMAs share. (GCC
 // 12 makes the last two a load and a shuffle from the generic vector code, hence intrinsics.)
-template <int G>
-inline __attribute__((always_inline)) vf repeat(const float* p) {
-  if constexpr (G == 2) {
-    double d;
-    __builtin_memcpy(&d, p, sizeof(d));
-    return reinterpret_cast<vf>(_mm512_set1_pd(d));
-  } else if constexpr (G == 4) {
-    return reinterpret_cast<vf>(_mm512_broadcast_f32x4(_mm_loadu_ps(p)));
-  } else {
-    return reinterpret_cast<vf>(_mm512_broadcast_f32x8(_mm256_loadu_ps(p)));
-  }
-}
-
-// repeat as narrow_row and narrow_tap (grouped_narrow_rows.h) take it.
 struct Repeat {
   template <int G>
   static inline __attribute__((always_inline)) vf at(const float* p) {
-    return repeat<G>(p);
+    if constexpr (G == 2) {
+      double d;
+      __builtin_memcpy(&d, p, sizeof(d));
+      return reinterpret_cast<vf>(_mm512_set1_pd(d));
+    } else if constexpr (G == 4) {
+      return reinterpret_cast<vf>(_mm512_broadcast_f32x4(_mm_loadu_ps(p)));
+    } else {
+      return reinterpret_cast<vf>(_mm512_broadcast_f32x8(_mm256_loadu_ps(p)));
+    }
   }
 };
+
 
 // One input pixel staged for the narrow kernel (StagedRows): each 16-channel block in
 // interleaved order, channels past C zeros.
@@ -129,22 +124,22 @@ inline __attribute__((always_inline)) void narrow_rows(const float* __restrict__
       for (int64_t ov = 0; ov < vectors; ++ov) {
         const int64_t c0 = ov * kLanes;
         const vf b0 = __builtin_shuffle(load(bias + c0), order);
-        vf v[NP];
+        vf v[1][NP];
 #pragma GCC unroll 14
-        for (int p = 0; p < NP; ++p) v[p] = b0;
+        for (int p = 0; p < NP; ++p) v[0][p] = b0;
         for_each_filter_row(
             g, rows, ox, c0, wpk + ov * taps * gw * kLanes,
             [&](const float* in, const float* wt, auto s) __attribute__((always_inline)) {
-              narrow_row<G, NP, decltype(s)::value, Repeat>(v, in, wt, pitch);
+              narrow_row<G, NP, decltype(s)::value, Repeat>(v, in, wt, pitch, 0);
             },
             [&](const float* in, const float* wt, int64_t px) __attribute__((always_inline)) {
-              narrow_tap<G, NP, Repeat>(v, in, wt, px);
+              narrow_tap<G, NP, Repeat>(v, in, wt, px, 0);
             });
 #pragma GCC unroll 14
         for (int p = 0; p < NP; ++p) {
           if (p < valid) {
             const int64_t at = (ox + p) * g.c + c0;
-            store_block(o + at, __builtin_shuffle(v[p], back), rr ? rr + at : nullptr, g.c - c0, act);
+            store_block(o + at, __builtin_shuffle(v[0][p], back), rr ? rr + at : nullptr, g.c - c0, act);
           }
         }
       }

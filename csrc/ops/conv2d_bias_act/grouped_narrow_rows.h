@@ -86,40 +86,53 @@ class StagedRows {
   std::vector<const float*>& rows_;
 };
 
-// One filter row of 3 taps at stride S (dilation 1) for NP output pixels: each input column's
-// broadcast for slot j feeds every tap that reads it (up to 3 multiply-adds per load). `in`:
-// column 0 of the padded interleaved row at the vector's channels (pitch floats between columns);
-// `wt`: the row's packed weights, (tap, slot, 16 lanes), at the lanes V holds (a half of the
-// 16 with 8-lane vectors). Bcast::at<G>(p): the G floats at p repeated over V's lanes.
-template <int G, int NP, int S, class Bcast, class V>
-inline __attribute__((always_inline)) void narrow_row(V (&v)[NP], const float* in, const float* wt, int64_t pitch) {
+// One filter row of 3 taps at stride S (dilation 1) for NP output pixels and H sets of V's lanes
+// (H = 2: both 8-lane halves of the 16, each broadcast feeding both): each input column's
+// broadcast for slot j feeds every tap that reads it. `in`: column 0 of the padded interleaved row
+// at the vector's channels (pitch floats between columns); `wt`: the row's packed weights, (tap,
+// slot, 16 lanes), at set 0's lanes, set h's `set_pitch * h` floats on. Bcast::at<G>(p): the G
+// floats at p repeated over V's lanes.
+template <int G, int NP, int S, class Bcast, int H, class V>
+inline __attribute__((always_inline)) void narrow_row(V (&v)[H][NP], const float* in, const float* wt, int64_t pitch,
+                                                      int64_t set_pitch) {
   constexpr int gw = 16 / G, kCols = S * (NP - 1) + 3;
 #pragma GCC unroll 1
   for (int j = 0; j < gw; ++j) {
-    V wk[3];
+    V wk[H][3];
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h) {
 #pragma GCC unroll 3
-    for (int k = 0; k < 3; ++k) wk[k] = vec::load<V>(wt + (k * gw + j) * 16);
+      for (int k = 0; k < 3; ++k) wk[h][k] = vec::load<V>(wt + (k * gw + j) * 16 + h * set_pitch);
+    }
 #pragma GCC unroll 29
     for (int q = 0; q < kCols; ++q) {
       const V b = Bcast::template at<G>(in + q * pitch + j * G);
 #pragma GCC unroll 3
       for (int k = 0; k < 3; ++k) {
         const int d = q - k;  // = S * p for the pixel p whose tap k reads column q
-        if (d >= 0 && d % S == 0 && d / S < NP) v[d / S] += b * wk[k];
+        if (d >= 0 && d % S == 0 && d / S < NP) {
+#pragma GCC unroll 2
+          for (int h = 0; h < H; ++h) v[h][d / S] += b * wk[h][k];
+        }
       }
     }
   }
 }
 
-// One filter tap for NP output pixels (px_pitch floats apart in the padded row): any geometry.
-template <int G, int NP, class Bcast, class V>
-inline __attribute__((always_inline)) void narrow_tap(V (&v)[NP], const float* in, const float* wt, int64_t px_pitch) {
+// One filter tap for NP output pixels (px_pitch floats apart in the padded row) and H sets of
+// lanes, as narrow_row: any geometry.
+template <int G, int NP, class Bcast, int H, class V>
+inline __attribute__((always_inline)) void narrow_tap(V (&v)[H][NP], const float* in, const float* wt, int64_t px_pitch,
+                                                      int64_t set_pitch) {
   constexpr int gw = 16 / G;
 #pragma GCC unroll 1
   for (int j = 0; j < gw; ++j) {
-    const V wv = vec::load<V>(wt + j * 16);
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h) {
+      const V wv = vec::load<V>(wt + j * 16 + h * set_pitch);
 #pragma GCC unroll 14
-    for (int p = 0; p < NP; ++p) v[p] += Bcast::template at<G>(in + p * px_pitch + j * G) * wv;
+      for (int p = 0; p < NP; ++p) v[h][p] += Bcast::template at<G>(in + p * px_pitch + j * G) * wv;
+    }
   }
 }
 

@@ -126,11 +126,10 @@ inline __attribute__((always_inline)) void block_fma(const float* __restrict__ x
 }
 
 // Pixels in one register group of a 16-channel slice, on levels whose 16 vector registers cannot
-// hold a block's NP x V 16-lane accumulators: 12 accumulators with AVX2 (6 pixels x 2 vectors of
-// 8), or 8 (4 x 2); 8 with 4-lane vectors (2 x 4). 8 independent chains still cover the two FMA
-// pipes' latency (Zen 3: 4 cycles).
+// hold a block's NP x V 16-lane accumulators: with AVX2 the whole block (at most kBlockPixels, 6:
+// 12 accumulators of 8 lanes); with 4-lane vectors 2 pixels (8 accumulators).
 template <int NP, int L>
-constexpr int kSlicePixels = L == 8 ? (NP % 6 == 0 ? 6 : NP < 4 ? NP : 4) : NP < 2 ? NP : 2;
+constexpr int kSlicePixels = L == 8 ? NP : NP < 2 ? NP : 2;
 
 // The block of NP pixels x V 16-lane vectors of one panel (kBlockPixels and its remainders),
 // computed on W's lanes: in one pass with 16 lanes (32 registers); with fewer lanes, 16 output

@@ -104,6 +104,22 @@ template <int KW, int S, class vf>
 CNNFAST_INLINE void row_taps(vf (&v)[kPixels], const float* in, const float* wt, int64_t pitch, int64_t wpitch,
                              int64_t lo, int64_t hi) {
   constexpr int kCols = S * (kPixels - 1) + KW;  // <= 19: with 8 accumulators, in AVX-512's registers
+  if constexpr (vec::kLanesOf<vf> < 16 && S == 2) {
+    // Below AVX-512 there are 16 registers: at stride 2 the 17 or 19 columns and 8 accumulators
+    // would not fit, and GCC spilled the columns to the stack (store, then reload). There each tap
+    // loads its column as the multiply-add's memory operand, one load per multiply-add, which
+    // Zen 3's three load ports absorb beside its two FMA units. (At stride 1, 10 or 12 columns,
+    // the spilling form stayed as fast or faster.)
+    if (lo <= 0 && hi >= kCols) {
+#pragma GCC unroll 5
+      for (int k = 0; k < KW; ++k) {
+        const vf wv = vec::load<vf>(wt + k * wpitch);
+#pragma GCC unroll 8
+        for (int p = 0; p < kPixels; ++p) v[p] += vec::load<vf>(in + (S * p + k) * pitch) * wv;
+      }
+      return;
+    }
+  }
   vf cols[kCols];
 #pragma GCC unroll 19
   for (int q = 0; q < kCols; ++q) cols[q] = q >= lo && q < hi ? vec::load<vf>(in + q * pitch) : vf{};

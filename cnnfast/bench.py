@@ -134,7 +134,7 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
         optimize_s = time.perf_counter() - start
         with torch.inference_mode():
             err = rel_err(fast(x).float(), eager(x).float())
-    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2") if as_avx2 else None
+    env = worker_io.as_avx2_env() if as_avx2 else None
     gflop = _gflop(eager, x)
     methods = ["eager", "cnnfast", "cnnfast_script", "onnxruntime", "openvino"]
     samples: Dict[str, List[float]] = {m: [] for m in methods}

@@ -18,6 +18,8 @@ def main(argv=None) -> int:
     prof.add_argument("--runs", type=int, default=20, help="inferences counted per process")
     prof.add_argument("--repeat", type=int, default=2, help="rounds over the three runtimes (medians)")
     prof.add_argument("--out", default=None, help="write OUT.md and OUT.json")
+    prof.add_argument("--as-avx2", action="store_true",
+                      help="as on a CPU without AVX-512 (see cnnfast bench --as-avx2); ONNX Runtime stays uncapped")
     sub.add_parser("info", help="what cnnfast._C was built with")
     args = parser.parse_args(argv)
     if args.command == "bench":
@@ -25,7 +27,8 @@ def main(argv=None) -> int:
     if args.command == "profile":
         from cnnfast import layer_profile
 
-        return layer_profile.run(args.models, args.batch, args.threads, args.runs, args.repeat, args.out)
+        return layer_profile.run(args.models, args.batch, args.threads, args.runs, args.repeat, args.out,
+                                 args.as_avx2)
     import json
 
     import cnnfast

@@ -229,6 +229,7 @@ def main(argv=None) -> int:
     worker_io.add_worker_arguments(p, METHODS)
     p.add_argument("--runs", type=int, default=20)
     a = p.parse_args(argv)
+    worker_io.enter_as_avx2(a)
     return worker_io.report(lambda: collect(a.method, a.model, a.batch, a.onnx, a.threads, a.runs))
 
 

@@ -23,14 +23,19 @@ def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _worker(method: str, model: str, batch: int, onnx_path: str, threads: int, runs: int) -> dict:
-    return worker_io.run("cnnfast.layer_counters", ["--model", model, "--batch", str(batch), "--method", method,
-                                                    "--onnx", onnx_path, "--threads", str(threads), "--runs", str(runs)])
+def _worker(method: str, model: str, batch: int, onnx_path: str, threads: int, runs: int, as_avx2: bool) -> dict:
+    args = ["--model", model, "--batch", str(batch), "--method", method, "--onnx", onnx_path,
+            "--threads", str(threads), "--runs", str(runs)]
+    if as_avx2:
+        return worker_io.run("cnnfast.layer_counters", args + ["--as-avx2"], env=worker_io.as_avx2_env())
+    return worker_io.run("cnnfast.layer_counters", args)
 
 
-def profile_model(model: str, batch: int, threads: int = 2, runs: int = 20, repeat: int = 2) -> Dict:
+def profile_model(model: str, batch: int, threads: int = 2, runs: int = 20, repeat: int = 2,
+                  as_avx2: bool = False) -> Dict:
     """{"model", "batch", "runs": {method: [worker result per round]}, "errors": {method: str}}:
-    the three runtimes' per-layer counters, rounds alternating with a pause between processes."""
+    the three runtimes' per-layer counters, rounds alternating with a pause between processes.
+    as_avx2: every worker as on a CPU without AVX-512 (worker_io.as_avx2_env)."""
     import torch
 
     from cnnfast import models
@@ -42,7 +47,7 @@ def profile_model(model: str, batch: int, threads: int = 2, runs: int = 20, repe
     eager = randomize_batchnorm(spec.build()).eval()
     x = spec.example_input(batch)
     result: Dict = {"model": model, "batch": batch, "threads": threads, "runs": {m: [] for m in METHODS},
-                    "errors": {}}
+                    "errors": {}, "as_avx2": as_avx2}
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = os.path.join(tmp, "model.onnx")
         try:
@@ -56,7 +61,7 @@ def profile_model(model: str, batch: int, threads: int = 2, runs: int = 20, repe
                 if m in result["errors"]:
                     continue
                 _progress(f"cnnfast profile: {model} b{batch} round {r + 1}/{repeat}: {m}")
-                out = _worker(m, model, batch, onnx_path, threads, runs)
+                out = _worker(m, model, batch, onnx_path, threads, runs, as_avx2)
                 if "error" in out:
                     result["errors"][m] = out["error"]
                 else:
@@ -117,6 +122,9 @@ def markdown(result: Dict, top: int = 25) -> str:
     s = summarize(result)
     methods = [m for m in METHODS if m in s]
     lines = [f"### {result['model']}, batch {result['batch']}, {result['threads']} threads", ""]
+    if result.get("as_avx2"):
+        lines += ["As on a CPU without AVX-512 (--as-avx2): cnnfast at its AVX2 builds, oneDNN and OpenVINO "
+                  "capped at AVX2; ONNX Runtime cannot be capped and runs at this CPU's own level.", ""]
     for m, e in result["errors"].items():
         lines.append(f"- {SHORT[m]}: not measured ({e})")
     walls = " | ".join(f"{SHORT[m]} {s[m]['wall_ms']:.2f} ms" for m in methods)
@@ -154,14 +162,20 @@ def markdown(result: Dict, top: int = 25) -> str:
 
 
 def run(models: List[str], batches: List[int], threads: int, runs: int, repeat: int,
-        out: Optional[str]) -> int:
+        out: Optional[str], as_avx2: bool = False) -> int:
     import torch
 
+    if as_avx2:
+        from cnnfast import config
+
+        if "avx2" not in config.kernel_levels():
+            _progress("cnnfast profile: --as-avx2: this CPU cannot run AVX2 code")
+            return 2
     torch.set_num_threads(threads)
     results, text = [], []
     for model in models:
         for batch in batches:
-            r = profile_model(model, batch, threads, runs, repeat)
+            r = profile_model(model, batch, threads, runs, repeat, as_avx2)
             results.append(r)
             text.append(markdown(r))
             print(text[-1], flush=True)

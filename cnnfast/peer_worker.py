@@ -42,17 +42,9 @@ def main(argv=None) -> int:
     worker_io.add_worker_arguments(p, METHODS)
     p.add_argument("--min-seconds", type=float, default=1.0)
     p.add_argument("--min-samples", type=int, default=5)
-    p.add_argument("--as-avx2", action="store_true",
-                   help="cnnfast's kernels at their AVX2 build, routed as without AVX-512 (the parent "
-                        "caps oneDNN with ONEDNN_MAX_CPU_ISA=AVX2 in this process's environment)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    if a.as_avx2:
-        from cnnfast import config
-
-        # Process-wide for the worker's life: the setup and every timed call run under them.
-        config.kernel_level("avx2").__enter__()
-        config.route_avx512(False).__enter__()
+    worker_io.enter_as_avx2(a)
     return worker_io.report(lambda: _time(a), limit=160)
 
 

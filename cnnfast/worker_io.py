@@ -4,6 +4,7 @@ each other when they share one, and prints one JSON line, its result or {"error"
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from typing import Callable, Dict, List, Optional, Sequence
@@ -36,3 +37,22 @@ def add_worker_arguments(p: argparse.ArgumentParser, methods: Sequence[str]) -> 
     p.add_argument("--method", choices=methods, required=True)
     p.add_argument("--onnx", default=None, help="the ONNX file (ONNX Runtime, OpenVINO)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--as-avx2", action="store_true",
+                   help="cnnfast's kernels at their AVX2 build, routed as without AVX-512 (the parent "
+                        "caps oneDNN with as_avx2_env() in this process's environment)")
+
+
+def as_avx2_env() -> Dict[str, str]:
+    """The environment of a worker run as on a CPU without AVX-512: oneDNN (torch's convs, the conv
+    engine's microkernel, OpenVINO's plugin) capped at AVX2. ONNX Runtime's MLAS has no such cap."""
+    return dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2")
+
+
+def enter_as_avx2(args: argparse.Namespace) -> None:
+    """With --as-avx2, cnnfast's side of as_avx2_env() for the rest of this worker's life: kernels at
+    their AVX2 build, routed without AVX-512, for the setup and every timed call alike."""
+    if args.as_avx2:
+        from cnnfast import config
+
+        config.kernel_level("avx2").__enter__()
+        config.route_avx512(False).__enter__()

@@ -89,3 +89,27 @@ def test_peer_worker_as_avx2_runs_cnnfast_at_that_level(tmp_path):
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
     result = json.loads(line)
     assert "error" not in result and len(result["samples"]) >= 2, result
+
+
+def test_layer_counters_as_avx2_reports_the_avx2_routes():
+    # cnnfast profile --as-avx2's worker: the kernel each layer is filed under is the one the AVX2
+    # rule picks (RegNetY's wide grouped convs go to oneDNN there), not this CPU's own.
+    import os
+
+    import pytest
+
+    from cnnfast import config, worker_io
+
+    if "avx2" not in config.kernel_levels() or "avx512" not in config.kernel_levels():
+        pytest.skip("needs a CPU with AVX-512, so that the two routes differ")
+
+    def impls(*extra):
+        proc = subprocess.run([sys.executable, "-m", "cnnfast.layer_counters", "--model", "regnet_y_400mf",
+                               "--method", "cnnfast", "--threads", "1", "--runs", "1", *extra],
+                              capture_output=True, text=True, env=worker_io.as_avx2_env())
+        result = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
+        assert "error" not in result, result
+        return {layer["impl"] for layer in result["layers"] if layer["conv"]}
+
+    assert "onednn" in impls("--as-avx2") and "onednn" not in impls()
+

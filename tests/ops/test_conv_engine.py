@@ -128,7 +128,7 @@ def _on_the_engine():
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_matches_reference(case, batch, residual):
+def test_matches_reference(case, batch, residual, kernel_level):
     if batch > 1 and case[7] >= 100:
         batch = 2  # the 112x112 stem: keep the test quick
     _check(_args(case, batch, residual), "relu")

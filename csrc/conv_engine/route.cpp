@@ -96,9 +96,8 @@ constexpr int64_t kWinogradNarrowChannels = 64, kWinogradSmallMap = 100;
 //   AVX2 machine, 2026-12-07, results/cpu_conv1x1_depthwise_avx2.md), so a lone 1x1 conv keeps the
 //   engine; the AVX2 build runs inside the fused 1x1 -> depthwise pairs (fuse_rule.cpp).
 //   The grouped kernel's loop for groups of 2-8 channels has an AVX2 build too (two 8-lane halves
-//   of each 16-lane vector over 7 pixels): 0.51-0.79x oneDNN's AVX2 time on the layers it takes,
-//   groups of 4 and groups of 8 onto 7 columns or fewer (grouped_direct_supported_avx2); other
-//   narrow and all wider groups stay with oneDNN.
+//   of each 16-lane vector over 7 pixels): 0.39-0.82x oneDNN's AVX2 time on every narrow-group
+//   layer of RegNetY and ResNeXt-50 (grouped_direct_supported_avx2); wider groups stay with oneDNN.
 // - the engine (oneDNN's AVX2 brgemm): 1x1 convs a median 0.94x (ahead on 260 of 366), 1x1 maps
 //   0.25x; KxK convs 0.99x: its rule stands.
 // - Winograd: a median 0.81x over 84 layer-batches, but 1.35-1.50x on 512 -> 512 (VGG-16 on 28x28

@@ -79,23 +79,18 @@ bool grouped_direct_supported(const engine::ConvGeometry& geo) {
 }
 
 // Without AVX-512, against oneDNN's AVX2 grouped convs (AMD EPYC Zen 4 run as an AVX2 machine:
-// the narrow loop's AVX2 build, oneDNN capped with ONEDNN_MAX_CPU_ISA=AVX2, 2 threads, bias + ReLU,
-// 2026-12-07, results/cpu_grouped_layers_avx2.md), every narrow-group layer of RegNetY-400MF and
-// ResNeXt-50 at batch 1 and 8, two ways: alternated call by call (`conv_engine_layers.py
-// --grouped`), and in runs of calls per path, alternated four times, each path's output buffer
-// then warm. They agree where this loop takes a layer: groups of 4 channels (ResNeXt-50's 128 on
-// 56x56: 0.51-0.61x oneDNN's time at batch 1 and 8) and groups of 8 onto maps of 7 or fewer
-// columns (RegNetY's 440 channels: 0.59-0.79x). Elsewhere the two disagree (RegNetY's 104 and 208,
-// ResNeXt-50's 256 channels: 0.69-0.96x call by call, 1.0-1.6x in runs, oneDNN's own times 1.1-2.9x
-// apart between the two), or both had oneDNN ahead (strided onto 28+ columns at batch 1:
-// 1.14-1.62x): oneDNN keeps them. The wide groups' loop is 16-lane code only (its AVX2 clone moves
-// its vectors through the stack): oneDNN.
-constexpr int64_t kAvx2Group8MaxWidth = 7;
-
+// the narrow loop's AVX2 build, oneDNN capped with ONEDNN_MAX_CPU_ISA=AVX2, 2 threads, bias + ReLU),
+// every narrow-group layer of RegNetY-400MF and ResNeXt-50: since its lane reordering moved into
+// registers (2026-12-07, second stop; grouped_narrow_avx2_cpu.cpp) the loop took 0.55-0.82x
+// oneDNN's time alternated call by call on groups of 8 (RegNetY's 104, 208 and 440 channels at
+// stride 1 and 2, ResNeXt-50's 256 on 28x28 and from 56x56 at stride 2, batch 1 and 8) and
+// 0.39-0.40x on groups of 4 (ResNeXt-50's 128 channels). In the model, every RegNetY-400MF grouped
+// conv on this loop against the rule before (groups of 8 only onto 7 columns or fewer: there
+// oneDNN's times had differed 1.1-2.9x between timing methods), one process each, alternated three
+// times: 0.89x the time at batch 1, 0.93x at batch 8. The wide groups' loop is 16-lane code only
+// (its AVX2 clone moves its vectors through the stack): oneDNN.
 bool grouped_direct_supported_avx2(const engine::ConvGeometry& geo) {
-  const int64_t gw = geo.cg();
-  if (!(grouped_direct_can_run(geo) && gw < kLanes && grouped_narrow_avx2_available())) return false;
-  return gw < 8 || geo.wo <= kAvx2Group8MaxWidth;
+  return grouped_direct_can_run(geo) && geo.cg() < kLanes && grouped_narrow_avx2_available();
 }
 
 at::Tensor grouped_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,

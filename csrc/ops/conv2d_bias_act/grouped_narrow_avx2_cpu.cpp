@@ -9,10 +9,10 @@
 // both halves at once instead (accumulate). A half's lanes hold 8 / G channels of each
 // of the same G groups, so the broadcast of the G floats is the AVX-512 loop's, at half the width:
 // vbroadcastsd (G = 2), vbroadcastf128 (G = 4), a plain load (G = 8). Bias, residual and
-// activation are applied as a block's accumulators are put back in channel order and stored.
-// oneDNN's AVX2 grouped convs ran RegNetY's and ResNeXt-50's narrow-group layers at 14-41% of the
-// FMA peak, this loop at 18-40%: 0.51-0.79x oneDNN's time on the layers the rule sends here
-// (grouped_conv_cpu.cpp; AMD EPYC Zen 4 run as an AVX2 machine, results/cpu_grouped_layers_avx2.md).
+// activation are applied as a block's accumulators are put back in channel order (in registers:
+// Permute16) and stored. On RegNetY's and ResNeXt-50's narrow-group layers this loop runs at
+// 0.39-0.90x oneDNN's AVX2 time, 30-60% of the FMA peak (grouped_conv_cpu.cpp; AMD EPYC Zen 4 run
+// as an AVX2 machine, results/cpu_avx2_kernels_zen4.md).
 #include "ops/conv2d_bias_act/grouped_narrow_cpu.h"
 
 #include <c10/util/Exception.h>

@@ -134,7 +134,6 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
         optimize_s = time.perf_counter() - start
         with torch.inference_mode():
             err = rel_err(fast(x).float(), eager(x).float())
-    env = worker_io.as_avx2_env() if as_avx2 else None
     gflop = _gflop(eager, x)
     methods = ["eager", "cnnfast", "cnnfast_script", "onnxruntime", "openvino"]
     samples: Dict[str, List[float]] = {m: [] for m in methods}
@@ -152,8 +151,7 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
                     continue
                 result = worker_io.run("cnnfast.peer_worker", [
                     "--model", name, "--batch", str(batch), "--method", m, "--onnx", onnx_path,
-                    "--threads", str(threads), "--min-seconds", str(min_seconds)] + (["--as-avx2"] if as_avx2 else []),
-                    env=env)
+                    "--threads", str(threads), "--min-seconds", str(min_seconds)], as_avx2)
                 if "error" in result:
                     errors[m] = result["error"]
                 else:

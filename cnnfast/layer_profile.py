@@ -26,9 +26,7 @@ def _progress(msg: str) -> None:
 def _worker(method: str, model: str, batch: int, onnx_path: str, threads: int, runs: int, as_avx2: bool) -> dict:
     args = ["--model", model, "--batch", str(batch), "--method", method, "--onnx", onnx_path,
             "--threads", str(threads), "--runs", str(runs)]
-    if as_avx2:
-        return worker_io.run("cnnfast.layer_counters", args + ["--as-avx2"], env=worker_io.as_avx2_env())
-    return worker_io.run("cnnfast.layer_counters", args)
+    return worker_io.run("cnnfast.layer_counters", args, as_avx2)
 
 
 def profile_model(model: str, batch: int, threads: int = 2, runs: int = 20, repeat: int = 2,

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Sequence
 
 
 def report(produce: Callable[[], dict], limit: int = 200) -> int:
@@ -22,10 +22,12 @@ def report(produce: Callable[[], dict], limit: int = 200) -> int:
     return 0
 
 
-def run(module: str, args: List[str], env: Optional[Dict[str, str]] = None) -> dict:
-    """Run `python -m module args...` (in `env`, default this process's environment) and return its
-    line (or why there was none)."""
-    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env)
+def run(module: str, args: List[str], as_avx2: bool = False) -> dict:
+    """Run `python -m module args...` and return its line (or why there was none). as_avx2: the
+    worker as on a CPU without AVX-512, both sides of it: --as-avx2 (add_worker_arguments) and
+    as_avx2_env()."""
+    extra, env = (["--as-avx2"], as_avx2_env()) if as_avx2 else ([], None)
+    proc = subprocess.run([sys.executable, "-m", module, *args, *extra], capture_output=True, text=True, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     return json.loads(lines[-1]) if lines else {"error": f"worker exited {proc.returncode}: {proc.stderr.strip()[-200:]}"}
 

@@ -3,11 +3,12 @@ are present (GPU attached or not). CNNFAST_CUDA=0/1 overrides; TORCH_CUDA_ARCH_L
 
 import glob
 import os
+import platform
 import shutil
 import subprocess
 import sys
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_ARCH_LIST = "8.0;9.0"  # A100 and H100; used only when no GPU is visible at build time.
@@ -51,7 +52,9 @@ with_cuda = _want_cuda()
 if with_cuda and not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
     os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_ARCH_LIST
 
-sources = sorted(glob.glob(os.path.join("csrc", "**", "*.cpp"), recursive=True))
+# csrc/as_avx2 is a library of its own (below), not part of _C.
+PRELOAD_DIR = os.path.join("csrc", "as_avx2", "")
+sources = [s for s in sorted(glob.glob(os.path.join("csrc", "**", "*.cpp"), recursive=True)) if not s.startswith(PRELOAD_DIR)]
 if with_cuda:
     sources += sorted(glob.glob(os.path.join("csrc", "**", "*.cu"), recursive=True))
 
@@ -106,4 +109,12 @@ with open(os.path.join(ROOT, "cnnfast", "_build_config.py"), "w") as f:
     f.write(f"TORCH_VERSION = {torch.__version__!r}\n")
     f.write(f"CUDA_VERSION = {torch.version.cuda if with_cuda else None!r}\n")
 
-setup(ext_modules=[ext], cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)})
+ext_modules = [ext]
+if sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64"):
+    # What the --as-avx2 measuring workers preload so that every library in them, ONNX Runtime's
+    # included, sees a CPU without AVX-512 (csrc/as_avx2/hide_avx512.cpp). Plain C++, no torch;
+    # a shared library in the package, never imported.
+    ext_modules.append(Extension("cnnfast._hide_avx512", sources=[os.path.join(PRELOAD_DIR, "hide_avx512.cpp")],
+                                 extra_compile_args=["-O2", "-g0", "-fvisibility=hidden"]))
+
+setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)})

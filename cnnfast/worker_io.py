@@ -3,18 +3,25 @@ cnnfast.layer_counters): each runs alone in a fresh process, since runtimes' thr
 each other when they share one, and prints one JSON line, its result or {"error": "..."}."""
 
 import argparse
+import ctypes
+import glob
 import json
 import os
 import subprocess
 import sys
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 
 def report(produce: Callable[[], dict], limit: int = 200) -> int:
     """Print produce()'s result as the worker's line; a failure is printed as its reason (a missing
-    optional runtime as "not installed (name)"), so the parent reports it instead of dying."""
+    optional runtime as "not installed (name)"), so the parent reports it instead of dying. In a
+    worker that preloads the CPUID library (as_avx2_env) the line also says whether it hid AVX-512."""
     try:
-        print(json.dumps(produce()))
+        result = produce()
+        hidden = avx512_hidden()
+        if hidden is not None:
+            result["avx512_hidden"] = hidden
+        print(json.dumps(result))
     except ImportError as e:
         print(json.dumps({"error": f"not installed ({e.name})"}))
     except Exception as e:  # reported in the table, not fatal to the run
@@ -46,8 +53,47 @@ def add_worker_arguments(p: argparse.ArgumentParser, methods: Sequence[str]) -> 
 
 def as_avx2_env() -> Dict[str, str]:
     """The environment of a worker run as on a CPU without AVX-512: oneDNN (torch's convs, the conv
-    engine's microkernel, OpenVINO's plugin) capped at AVX2. ONNX Runtime's MLAS has no such cap."""
-    return dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2")
+    engine's microkernel, OpenVINO's plugin) capped at AVX2, and, where cnnfast built it, the CPUID
+    library preloaded (hide_avx512_library), for ONNX Runtime's MLAS, which has no cap of its own
+    and reads CPUID. Python's faulthandler stays off there: it would take the SIGSEGV of each CPUID
+    for a crash."""
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2")
+    env.pop("PYTHONFAULTHANDLER", None)
+    library = hide_avx512_library()
+    if library:
+        env["LD_PRELOAD"] = " ".join(p for p in (library, env.get("LD_PRELOAD", "")) if p)
+    return env
+
+
+def hide_avx512_library() -> Optional[str]:
+    """The path of cnnfast's CPUID library (csrc/as_avx2/hide_avx512.cpp: every CPUID in the process
+    answers without AVX-512 and AMX), or None where it is not built (only Linux on x86-64 builds it)."""
+    found = glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_hide_avx512*.so"))
+    return found[0] if found else None
+
+
+def _preloaded() -> Optional[ctypes.CDLL]:
+    """The CPUID library's functions, found among the process's global symbols, or None."""
+    lib = ctypes.CDLL(None)
+    if not hasattr(lib, "cnnfast_avx512_hidden"):
+        return None
+    lib.cnnfast_cpuid_traps.restype = ctypes.c_long
+    return lib
+
+
+def avx512_hidden() -> Optional[bool]:
+    """In this process: True when CPUID hides AVX-512 (the library is preloaded and the CPU can
+    fault on CPUID: /proc/cpuinfo's cpuid_fault), False when it is preloaded but cannot, None when
+    it is not preloaded."""
+    lib = _preloaded()
+    return None if lib is None else lib.cnnfast_avx512_hidden() == 1
+
+
+def cpuid_traps() -> int:
+    """CPUID instructions the preloaded library has answered in this process so far (0 without it):
+    libraries read CPUID at load or first use, so a timed loop should add none."""
+    lib = _preloaded()
+    return 0 if lib is None else int(lib.cnnfast_cpuid_traps())
 
 
 def enter_as_avx2(args: argparse.Namespace) -> None:
@@ -58,3 +104,12 @@ def enter_as_avx2(args: argparse.Namespace) -> None:
 
         config.kernel_level("avx2").__enter__()
         config.route_avx512(False).__enter__()
+
+
+def as_avx2_note(rows: List[Dict]) -> str:
+    """How far the --as-avx2 rows (bench or profile results) were capped: whether every worker saw
+    CPUID without AVX-512 (as_avx2_env), which is ONNX Runtime's only cap."""
+    capped = "cnnfast at its AVX2 builds, oneDNN and OpenVINO capped at AVX2"
+    if all(r.get("avx512_hidden") for r in rows):
+        return capped + ", and every process's CPUID answering without AVX-512, ONNX Runtime's included"
+    return capped + "; ONNX Runtime's column is this CPU's own (CPUID could not hide AVX-512 here)"

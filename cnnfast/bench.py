@@ -137,7 +137,7 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
     gflop = _gflop(eager, x)
     methods = ["eager", "cnnfast", "cnnfast_script", "onnxruntime", "openvino"]
     samples: Dict[str, List[float]] = {m: [] for m in methods}
-    setup, errors = {}, {}
+    setup, errors, hidden, traps = {}, {}, [], 0
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = os.path.join(tmp, "model.onnx")
         try:
@@ -157,13 +157,22 @@ def bench_model_isolated(name: str, batch: int, threads: int, repeat: int, min_s
                 else:
                     samples[m] += result["samples"]
                     setup[m] = result["setup_s"]
+                    hidden.append(result.get("avx512_hidden", False))
+                    traps = max(traps, result.get("cpuid_traps_timed", 0))
                 time.sleep(0.3)  # let the last process's threads and caches go quiet
     if not samples["eager"] or not samples["cnnfast"]:
         raise RuntimeError(f"cnnfast bench: {name} b{batch}: eager/cnnfast could not be timed: {errors}")
     peers = ("onnxruntime", "openvino")
     return _result_row(name, batch, gflop, samples, {m: t for m, t in setup.items() if m in peers},
                        {m: e for m, e in errors.items() if m in peers}, err, cnnfast.report(fast), optimize_s,
-                       isolated=True, **({"as_avx2": True} if as_avx2 else {}))
+                       isolated=True, **(_as_avx2_fields(hidden, traps) if as_avx2 else {}))
+
+
+def _as_avx2_fields(hidden: List[bool], traps: int) -> Dict:
+    """What an --as-avx2 row records of its workers: whether every one of them saw CPUID without
+    AVX-512 (worker_io.as_avx2_env's library; ONNX Runtime is capped only that way) and the most
+    CPUID traps any had inside its timed loop (0 unless a library reads CPUID per call)."""
+    return {"as_avx2": True, "avx512_hidden": bool(hidden) and all(hidden), "cpuid_traps_timed": traps}
 
 
 def machine_info(threads: int, device: str) -> Dict:
@@ -204,8 +213,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --peers on the CPU (fp32, each method in its own process): run as on a CPU "
                         "without AVX-512, on one that has it: cnnfast's kernels at their AVX2 build and "
                         "routed without AVX-512, oneDNN (torch's convs, the conv engine's microkernel, "
-                        "OpenVINO's) capped with ONEDNN_MAX_CPU_ISA=AVX2. ONNX Runtime has no such cap: "
-                        "its times stay this CPU's own")
+                        "OpenVINO's) capped with ONEDNN_MAX_CPU_ISA=AVX2, and on Linux x86-64 every "
+                        "worker's CPUID answering without AVX-512 (ONNX Runtime's only cap; needs the "
+                        "CPU's CPUID faulting, /proc/cpuinfo flag cpuid_fault; the table says if not)")
     p.add_argument("--script", action="store_true",
                    help="optimize(..., script=True): also freeze the result as TorchScript")
     p.add_argument("--out", default=None, help="directory for results.json (and chart.png with matplotlib)")

@@ -2,6 +2,8 @@
 
 from typing import Dict, List
 
+from cnnfast import worker_io
+
 
 PEER_COLUMNS = [("channels_last", "CL"), ("torchscript", "TorchScript"), ("torch.compile", "compile"),
                 ("onnxruntime", "ORT"), ("openvino", "OpenVINO")]
@@ -20,9 +22,12 @@ def format_peer_table(rows: List[Dict]) -> str:
         cells += [r["best_peer"] or "n/a", f"{ratio:.2f}x" if ratio else "n/a",
                   f"{r['peer_setup_s']['torch.compile']:.1f}" if "torch.compile" in r["peer_setup_s"] else "n/a"]
         lines.append("| " + " | ".join(cells) + " |")
-    if any(r.get("as_avx2") for r in rows):
-        lines += ["", "run as on a CPU without AVX-512 (--as-avx2): cnnfast at its AVX2 builds, oneDNN and "
-                  "OpenVINO capped at AVX2; ONNX Runtime's column is this CPU's own (it has no such cap)"]
+    avx2_rows = [r for r in rows if r.get("as_avx2")]
+    if avx2_rows:
+        lines += ["", "run as on a CPU without AVX-512 (--as-avx2): " + worker_io.as_avx2_note(avx2_rows)]
+    traps = max((r.get("cpuid_traps_timed", 0) for r in avx2_rows), default=0)
+    if traps:
+        lines += [f"warning: up to {traps} CPUID traps inside a timed loop (~1 us each): those times are inflated"]
     errors = [f"{r['model']} b{r['batch']} {p}: {e}" for r in rows for p, e in r["peer_errors"].items()]
     if errors:
         lines += ["", "peers not measured: " + "; ".join(sorted(set(errors)))]

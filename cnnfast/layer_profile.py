@@ -65,6 +65,8 @@ def profile_model(model: str, batch: int, threads: int = 2, runs: int = 20, repe
                 else:
                     result["runs"][m].append(out)
                 time.sleep(0.3)
+    if as_avx2:
+        result["avx512_hidden"] = all(o.get("avx512_hidden") for runs in result["runs"].values() for o in runs)
     return result
 
 
@@ -121,8 +123,7 @@ def markdown(result: Dict, top: int = 25) -> str:
     methods = [m for m in METHODS if m in s]
     lines = [f"### {result['model']}, batch {result['batch']}, {result['threads']} threads", ""]
     if result.get("as_avx2"):
-        lines += ["As on a CPU without AVX-512 (--as-avx2): cnnfast at its AVX2 builds, oneDNN and OpenVINO "
-                  "capped at AVX2; ONNX Runtime cannot be capped and runs at this CPU's own level.", ""]
+        lines += [f"As on a CPU without AVX-512 (--as-avx2): {worker_io.as_avx2_note([result])}.", ""]
     for m, e in result["errors"].items():
         lines.append(f"- {SHORT[m]}: not measured ({e})")
     walls = " | ".join(f"{SHORT[m]} {s[m]['wall_ms']:.2f} ms" for m in methods)

@@ -104,14 +104,14 @@ def test_layer_counters_as_avx2_reports_the_avx2_routes():
     if "avx2" not in config.kernel_levels() or "avx512" not in config.kernel_levels():
         pytest.skip("needs a CPU with AVX-512, so that the two routes differ")
 
-    def impls(*extra):
+    def impls(env, *extra):
         proc = subprocess.run([sys.executable, "-m", "cnnfast.layer_counters", "--model", "mobilenet_v3_large",
                                "--method", "cnnfast", "--threads", "1", "--runs", "1", *extra],
-                              capture_output=True, text=True, env=worker_io.as_avx2_env())
+                              capture_output=True, text=True, env=env)
         result = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
         assert "error" not in result, result
         return {layer["impl"] for layer in result["layers"] if layer["conv"]}
 
-    avx2, own = impls("--as-avx2"), impls()
+    avx2, own = impls(worker_io.as_avx2_env(), "--as-avx2"), impls(dict(os.environ))
     assert "onednn" in avx2 and "onednn" not in own
 

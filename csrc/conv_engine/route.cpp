@@ -154,7 +154,7 @@ ConvPath choose_conv_path(const RouteQuery& q) {
   const bool blocked = direct && q.avx512;
   if (direct && depthwise_direct_supported(g, q.avx512)) return ConvPath::Depthwise;
   if (blocked && pointwise_pays(q)) return ConvPath::Pointwise;
-  if (direct && stem_direct_supported(g)) return ConvPath::Stem;
+  if (direct && stem_direct_supported(g, q.avx512)) return ConvPath::Stem;
   if (blocked && grouped_direct_supported(g)) return ConvPath::Grouped;
   if (direct && !q.avx512 && grouped_direct_supported_avx2(g)) return ConvPath::Grouped;
   if (direct && q.engine && winograd_pays(q)) return ConvPath::Winograd;

@@ -334,6 +334,14 @@ def test_the_stem_kernel_keeps_its_rule_without_avx512():
         assert path((1, 3, 224, 224), (24, 3, 3, 3), 2, 1, avx512=avx512) == "onednn"  # ShuffleNet
 
 
+def test_without_avx512_the_stem_kernel_takes_alexnets_stride_4():
+    # 0.80-0.88x of oneDNN's AVX2 time there; with AVX-512 level (0.96-1.01x), so oneDNN keeps it.
+    for batch in (1, 8):
+        assert path((batch, 3, 224, 224), (64, 3, 11, 11), 4, 2, avx512=False) == "stem"
+        assert path((batch, 3, 224, 224), (64, 3, 11, 11), 4, 2, avx512=True) == "onednn"
+    assert path((1, 3, 224, 224), (64, 3, 3, 3), 1, 1, avx512=False) == "onednn"  # VGG: stride 1, either way
+
+
 @needs_engine
 def test_without_avx512_winograd_leaves_512_by_512_and_narrow_outputs():
     no = dict(avx512=False)

@@ -183,7 +183,7 @@ bool stem_direct_can_run(const engine::ConvGeometry& geo) {
   return geo.groups == 1 && geo.c <= kStemMaxInputChannels && geo.k <= kStemMaxOutputChannels && geo.n > 0;
 }
 
-bool stem_direct_supported(const engine::ConvGeometry& geo) {
+bool stem_direct_supported(const engine::ConvGeometry& geo, bool avx512) {
   // Where it pays, against oneDNN through ATen (every conv of the lecture models with <= 4 input
   // and <= 64 output channels, batch 1 and 8, bias + ReLU, 2 threads, AMD EPYC Zen 4, 2026-12-04,
   // `benchmarks/conv_engine_layers.py --stems`, benchmarks/results/cpu_stem_layers.md): RGB at
@@ -195,8 +195,11 @@ bool stem_direct_supported(const engine::ConvGeometry& geo) {
   // The AVX2 build (5 pixels x 2 vectors, stem_rows_at) against oneDNN's AVX2 kernels, on the same
   // layers (Zen 4 with ONEDNN_MAX_CPU_ISA=AVX2, 2026-12-07, benchmarks/results/cpu_stem_layers_avx2.md):
   // the same rule holds there, these layers 0.76-1.02x of its time, ShuffleNet's 24 channels
-  // 1.06-1.19x.
-  return stem_direct_can_run(geo) && geo.c == 3 && geo.sh == 2 && geo.sw == 2 && geo.k % 16 == 0;
+  // 1.06-1.19x. AlexNet's stride 4 is 0.84x there (and 0.80-0.88x measured again on 2026-12-08),
+  // so without AVX-512 the rule takes it too: against ONNX Runtime's AVX2 kernels it was
+  // 1.27-1.48x (cnnfast profile --as-avx2, benchmarks/results/cpu_layer_profile_alexnet_as_avx2.md).
+  if (!stem_direct_can_run(geo) || geo.c != 3 || geo.k % 16 != 0) return false;
+  return (geo.sh == 2 && geo.sw == 2) || (!avx512 && geo.sh == 4 && geo.sw == 4);
 }
 
 at::Tensor stem_conv_cpu(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,

@@ -17,9 +17,9 @@ constexpr int64_t kStemMaxInputChannels = 4;
 constexpr int64_t kStemMaxOutputChannels = 64;
 bool stem_direct_can_run(const engine::ConvGeometry& geo);
 
-// Where it is faster than oneDNN, with AVX-512 or AVX2 (the measurements beside it, in
-// stem_conv_cpu.cpp).
-bool stem_direct_supported(const engine::ConvGeometry& geo);
+// Where it is faster than oneDNN, on a CPU with AVX-512 (avx512) or without it, at the AVX2 build
+// (the measurements beside it, in stem_conv_cpu.cpp).
+bool stem_direct_supported(const engine::ConvGeometry& geo, bool avx512);
 
 // act(conv2d(x) + bias + residual) into a new channels_last tensor of shape out_shape; x must be a
 // dense channels_last tensor.

@@ -73,8 +73,12 @@ def hide_avx512_library() -> Optional[str]:
 
 
 def _preloaded() -> Optional[ctypes.CDLL]:
-    """The CPUID library's functions, found among the process's global symbols, or None."""
-    lib = ctypes.CDLL(None)
+    """The CPUID library's functions, found among the process's global symbols, or None (also
+    where the process's own symbols cannot be opened: CDLL(None) is POSIX only)."""
+    try:
+        lib = ctypes.CDLL(None)
+    except (OSError, TypeError):
+        return None
     if not hasattr(lib, "cnnfast_avx512_hidden"):
         return None
     lib.cnnfast_cpuid_traps.restype = ctypes.c_long

@@ -57,6 +57,14 @@ constexpr int64_t kIntelKxKMaxMacs = 34 * 1000 * 1000;
 // column filters, 0.967x with both. AMD's cores were not measured: they keep the KxK limit.
 constexpr int64_t kIntelColumnMaxMacs = 160 * 1000 * 1000;
 constexpr int64_t kIntelStridedMaxMacs = 120 * 1000 * 1000;
+// Without AVX-512, 5x5 filters take the engine at any size: 0.80-0.90x of oneDNN's AVX2 time on
+// every such conv of the lecture models (AlexNet's 64 -> 192 on 27x27 and Inception-v3's 48 -> 64
+// on 35x35, 94M-1.8G multiply-adds, batch 1 and 8) on an AMD EPYC Zen 3 (2026-12-07,
+// results/cpu_conv_layers_avx2.md), and AlexNet's 0.87x at batch 8 (1.06x at batch 1) on a Zen 4
+// run as an AVX2 machine, where oneDNN's AVX2 kernel took 1.18-1.26x ONNX Runtime's
+// (results/cpu_layer_profile_alexnet_as_avx2.md). 25 taps per call give the microkernel long
+// batch-reduce chains.
+constexpr int64_t kAvx2EngineAnySizeTaps = 25;
 
 bool engine_pays(const RouteQuery& q) {
   const ConvGeometry& g = q.geo;
@@ -67,6 +75,7 @@ bool engine_pays(const RouteQuery& q) {
     return true;
   }
   if (q.vendor == CpuVendor::Intel && (g.sh > 1 || g.sw > 1) && g.macs() <= kIntelStridedMaxMacs) return true;
+  if (!q.avx512 && g.taps() == kAvx2EngineAnySizeTaps && g.r == g.s) return true;
   return g.macs() <= (q.vendor == CpuVendor::Intel ? kIntelKxKMaxMacs : kKxKMaxMacs);
 }
 

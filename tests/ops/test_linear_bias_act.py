@@ -1,6 +1,6 @@
 """cnnfast.ops.linear_bias_act against its reference (every CPU path: row-streaming up to batch 4,
-fp32 batches 5-64 on the brgemm microkernel with the weight packed once, MKL otherwise), opcheck,
-bad input."""
+and without AVX-512 up to 64 where K >= 256; fp32 batches 5-64 on the brgemm microkernel with the
+weight packed once; MKL otherwise), opcheck, bad input."""
 
 import pytest
 import torch
@@ -41,6 +41,18 @@ def _check(args, act, dtype, backend="auto"):
 def test_fp32_matches_reference(width, batch, kernel_level):
     act = ACTIVATIONS[(WIDTHS.index(width) + batch) % len(ACTIVATIONS)]
     _check(_args(batch, *width), act, torch.float32)
+
+
+@pytest.mark.parametrize("batch", [5, 17, 64])
+@pytest.mark.parametrize("width", [w for w in WIDTHS if w[0] >= 256], ids=lambda w: f"{w[0]}-{w[1]}")
+def test_fp32_without_avx512_streams_from_256_inputs(width, batch, kernel_level):
+    # Routed as without AVX-512, 5-64 rows of 256+ inputs take the streaming kernel, not brgemm
+    # (linear_cpu.cpp): on an AVX-512 machine the rule above never sends it more than 4 rows.
+    from cnnfast import config
+
+    act = ACTIVATIONS[(WIDTHS.index(width) + batch) % len(ACTIVATIONS)]
+    with config.route_avx512(False):
+        _check(_args(batch, *width), act, torch.float32)
 
 
 @pytest.mark.parametrize("batch", [1, 8])

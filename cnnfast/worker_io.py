@@ -4,6 +4,7 @@ each other when they share one, and prints one JSON line, its result or {"error"
 
 import argparse
 import ctypes
+import functools
 import glob
 import json
 import os
@@ -72,6 +73,7 @@ def hide_avx512_library() -> Optional[str]:
     return found[0] if found else None
 
 
+@functools.lru_cache(maxsize=1)  # the library is in the process from its start or never
 def _preloaded() -> Optional[ctypes.CDLL]:
     """The CPUID library's functions, found among the process's global symbols, or None (also
     where the process's own symbols cannot be opened: CDLL(None) is POSIX only)."""

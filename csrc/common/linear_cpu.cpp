@@ -25,12 +25,10 @@ constexpr int64_t kGrainMacs = 32768;  // work per OpenMP task
 // with 2 threads (benchmarks/ops/bench_linear_bias_act.py): fp32 with k >= 256 takes 0.3-0.8x of
 // MKL's time up to 64 rows (1.0x at 128); narrow layers (an SE block's 64 -> 256) pay a
 // horizontal sum per output and lose above 4 rows, as do the other dtypes' plain dot products.
-constexpr int64_t kStreamMinInputs = 256;
-
 bool streams_rows(const at::Tensor& in) {
   const int64_t n = in.size(0), k = in.size(1);
   if (n <= 4) return true;
-  return in.scalar_type() == at::kFloat && k >= kStreamMinInputs && n <= 64;
+  return in.scalar_type() == at::kFloat && k >= 256 && n <= 64;
 }
 
 // Whether the brgemm kernel (linear_brgemm_cpu.h) runs it: fp32 with 5-64 rows. Measured against
@@ -38,16 +36,15 @@ bool streams_rows(const at::Tensor& in) {
 // layers of MobileNetV3): see the commit that set it.
 // The packed weight is cached by the weight tensor itself: a non-contiguous weight (a temporary
 // copy per call) keeps the other paths.
-// Without AVX-512 it takes only the layers the row-streaming kernel does not (fewer than 256
-// inputs, where the other choice is MKL): oneDNN's AVX2 brgemm read the weight at 15-20 GB/s where
-// the streaming kernel's AVX2 build read 20-32 (AMD EPYC Zen 4 run as an AVX2 machine, 2 threads,
-// 8 rows, 2026-12-08, benchmarks/results/cpu_linear_avx2.md): 0.54-0.96x the time on the
-// classifier and SE layers of 256+ inputs (AlexNet's 9216 -> 4096 0.82-0.90x), 1.1-1.9x on
-// narrower ones.
+// Without AVX-512 it takes only what streams_rows leaves (fewer than 256 inputs, where the other
+// choice is MKL): oneDNN's AVX2 brgemm read the weight at 15-21 GB/s where the streaming kernel's
+// AVX2 build read 20-41 (AMD EPYC Zen 4 run as an AVX2 machine, 2 threads, 8 rows, 2026-12-08,
+// benchmarks/results/cpu_linear_avx2.md): 0.62-0.96x the time on the classifier and SE layers of
+// 256+ inputs (AlexNet's 9216 -> 4096 0.82-0.90x); MKL took 1.2-2.0x on narrower ones.
 bool on_brgemm(const at::Tensor& in, const at::Tensor& w) {
-  const int64_t n = in.size(0), k = in.size(1);
-  if (!cpu_has_avx512() && k >= kStreamMinInputs) return false;
-  return in.scalar_type() == at::kFloat && n > 4 && n <= 64 && k > 0 && w.is_contiguous() &&
+  const int64_t n = in.size(0);
+  if (!cpu_has_avx512() && streams_rows(in)) return false;
+  return in.scalar_type() == at::kFloat && n > 4 && n <= 64 && in.size(1) > 0 && w.is_contiguous() &&
          linear_brgemm_available();
 }
 
